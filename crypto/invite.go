@@ -1,0 +1,232 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+const (
+	inviteFormat = 1
+	// InvitePrefix starts every invite code.
+	InvitePrefix = "parley-invite-"
+	// MaxRelayURLLen bounds the relay URL inside an invite.
+	MaxRelayURLLen = 512
+)
+
+var inviteEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// An Invite is the single-use code an organizer hands to one invitee out
+// of band. Whoever holds it can post one join request, and only the
+// organizer who made it can read that request. The relay never sees the
+// secret: it sees only the token, a one-way function of it.
+type Invite struct {
+	RelayURL string
+	// Pin is the SHA-256 of the relay certificate's public key.
+	Pin       [32]byte
+	Channel   ChannelID
+	Secret    [32]byte
+	Organizer KeyID // the inviting organizer's pseudonym
+	Role      Role
+	Expires   time.Time
+}
+
+// NewInvite makes an invite with a fresh random secret.
+func NewInvite(relayURL string, pin [32]byte, channel ChannelID, organizer KeyID, role Role, expires time.Time) (*Invite, error) {
+	inv := &Invite{RelayURL: relayURL, Pin: pin, Channel: channel, Organizer: organizer, Role: role, Expires: expires.UTC().Truncate(time.Second)}
+	rand.Read(inv.Secret[:])
+	if _, err := inv.payload(); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+func (inv *Invite) payload() ([]byte, error) {
+	if len(inv.RelayURL) == 0 || len(inv.RelayURL) > MaxRelayURLLen || !utf8.ValidString(inv.RelayURL) {
+		return nil, malformed("invite", "bad relay URL")
+	}
+	if !inv.Role.valid() {
+		return nil, malformed("invite", "unknown role")
+	}
+	var b cryptobyte.Builder
+	b.AddUint8(inviteFormat)
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(inv.RelayURL)) })
+	b.AddBytes(inv.Pin[:])
+	b.AddBytes(inv.Channel[:])
+	b.AddBytes(inv.Secret[:])
+	b.AddBytes(inv.Organizer[:])
+	b.AddUint8(uint8(inv.Role))
+	b.AddUint64(unixSeconds(inv.Expires))
+	return b.Bytes()
+}
+
+// String encodes the invite as a code: the prefix, then lowercase base32
+// of the fields and a 4-byte checksum that catches typing mistakes.
+func (inv *Invite) String() string {
+	p, err := inv.payload()
+	if err != nil {
+		return ""
+	}
+	sum := labeledHash(labelInviteCheck, p)
+	return InvitePrefix + inviteEncoding.EncodeToString(append(p, sum[:4]...))
+}
+
+// ParseInvite decodes an invite code. Surrounding space is ignored, and
+// so are case and the line breaks mail clients insert.
+func ParseInvite(code string) (*Invite, error) {
+	code = strings.ToLower(strings.Join(strings.Fields(code), ""))
+	if !strings.HasPrefix(code, InvitePrefix) {
+		return nil, malformed("invite", "does not start with "+InvitePrefix)
+	}
+	raw, err := inviteEncoding.DecodeString(code[len(InvitePrefix):])
+	if err != nil || len(raw) < 5 {
+		return nil, malformed("invite", "not valid base32")
+	}
+	p, sum := raw[:len(raw)-4], raw[len(raw)-4:]
+	want := labeledHash(labelInviteCheck, p)
+	if !bytes.Equal(sum, want[:4]) {
+		return nil, ErrChecksum
+	}
+	s := cryptobyte.String(p)
+	inv := new(Invite)
+	var format, role uint8
+	var url cryptobyte.String
+	var expires uint64
+	if !s.ReadUint8(&format) || format != inviteFormat {
+		return nil, malformed("invite", "unknown format")
+	}
+	if !s.ReadUint16LengthPrefixed(&url) || !s.CopyBytes(inv.Pin[:]) || !s.CopyBytes(inv.Channel[:]) ||
+		!s.CopyBytes(inv.Secret[:]) || !s.CopyBytes(inv.Organizer[:]) || !s.ReadUint8(&role) ||
+		!s.ReadUint64(&expires) || !s.Empty() {
+		return nil, malformed("invite", "truncated")
+	}
+	inv.RelayURL, inv.Role, inv.Expires = string(url), Role(role), fromUnixSeconds(expires)
+	again, err := inv.payload()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, p) {
+		return nil, malformed("invite", "not canonical")
+	}
+	return inv, nil
+}
+
+// ExpiredAt reports whether the invite has expired at now.
+func (inv *Invite) ExpiredAt(now time.Time) bool { return expired(inv.Expires, now) }
+
+// Token is the capability the invitee presents to the relay to post its
+// join request. It reveals nothing about the secret.
+func (inv *Invite) Token() [32]byte {
+	return [32]byte(deriveKey(inv.Secret[:], labelInviteToken, 32, inv.Channel[:]))
+}
+
+// TokenID is what the organizer registers at the relay: a hash of Token,
+// so that the relay's store cannot be used to post a join request.
+func TokenID(token [32]byte) [32]byte { return labeledHash(labelInviteTokenID, token[:]) }
+
+// A JoinRequest is what an invitee sends through the relay to the
+// organizer: who they are and the pseudonym they made for the channel.
+type JoinRequest struct {
+	Identity PublicIdentity
+	Name     string
+	Keys     ChannelPublicKeys
+	Binding  []byte
+}
+
+// NewJoinRequest builds the request of identity id, signing the binding
+// of its pseudonym keys to the invite's channel.
+func NewJoinRequest(inv *Invite, id *Identity, name string, keys *ChannelKeys) (*JoinRequest, error) {
+	if len(name) == 0 || len(name) > MaxNameLen || !utf8.ValidString(name) {
+		return nil, fmt.Errorf("display name must be 1 to %d bytes of UTF-8: %w", MaxNameLen, ErrMalformed)
+	}
+	pub := keys.Public()
+	return &JoinRequest{Identity: *id.Public(), Name: name, Keys: *pub, Binding: id.Bind(inv.Channel, pub)}, nil
+}
+
+const joinFormat = 1
+
+func (inv *Invite) joinAEAD() cipherAEAD {
+	k := deriveKey(inv.Secret[:], labelJoinKey, chacha20poly1305.KeySize, inv.Channel[:])
+	a, _ := chacha20poly1305.NewX(k)
+	return a
+}
+
+// SealedJoinSize is the fixed size of a sealed join request.
+const SealedJoinSize = EnvelopeSize
+
+// SealJoinRequest encrypts a join request under a key derived from the
+// invite secret, padded to SealedJoinSize.
+func (inv *Invite) SealJoinRequest(req *JoinRequest) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddUint8(joinFormat)
+	req.Identity.marshal(&b)
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(req.Name)) })
+	req.Keys.marshal(&b)
+	b.AddBytes(req.Binding)
+	pt, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	a := inv.joinAEAD()
+	padded := make([]byte, SealedJoinSize-a.NonceSize()-a.Overhead())
+	copy(padded, pt)
+	out := make([]byte, a.NonceSize(), SealedJoinSize)
+	rand.Read(out)
+	return a.Seal(out, out, padded, []byte(labelJoinKey)), nil
+}
+
+// OpenJoinRequest decrypts and checks a sealed join request made for this
+// invite: its binding signature must verify.
+func (inv *Invite) OpenJoinRequest(sealed []byte) (*JoinRequest, error) {
+	a := inv.joinAEAD()
+	if len(sealed) != SealedJoinSize {
+		return nil, malformed("join request", "wrong size")
+	}
+	pt, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(labelJoinKey))
+	if err != nil {
+		return nil, fmt.Errorf("join request: %w", ErrDecrypt)
+	}
+	s := cryptobyte.String(pt)
+	req := new(JoinRequest)
+	var format uint8
+	var name cryptobyte.String
+	var binding []byte
+	if !s.ReadUint8(&format) || format != joinFormat || !req.Identity.unmarshal(&s) ||
+		!s.ReadUint8LengthPrefixed(&name) || !req.Keys.unmarshal(&s) || !s.ReadBytes(&binding, SignatureSize) {
+		return nil, malformed("join request", "truncated or bad key")
+	}
+	if !allZero(s) {
+		return nil, malformed("join request", "non-zero padding")
+	}
+	req.Name, req.Binding = string(name), bytes.Clone(binding)
+	if len(req.Name) == 0 || !utf8.ValidString(req.Name) {
+		return nil, malformed("join request", "bad display name")
+	}
+	if err := VerifyBinding(&req.Identity, inv.Channel, &req.Keys, req.Binding); err != nil {
+		return nil, fmt.Errorf("join request: %w", err)
+	}
+	if err := checkDHKey(req.Keys.DHKey); err != nil {
+		return nil, fmt.Errorf("join request: %w", err)
+	}
+	return req, nil
+}
+
+// Member turns an accepted join request into a roster entry.
+func (req *JoinRequest) Member(role Role, expires time.Time) Member {
+	return Member{Identity: req.Identity, Name: req.Name, Role: role, Expires: expires, Keys: req.Keys, Binding: bytes.Clone(req.Binding)}
+}
+
+func allZero(b []byte) bool {
+	var acc byte
+	for _, c := range b {
+		acc |= c
+	}
+	return acc == 0
+}

@@ -1,0 +1,31 @@
+package crypto
+
+// Domain-separation labels. Each signature, MAC, hash and key derivation
+// uses exactly one of these, so that a value made in one context is never
+// valid in another. They are part of the wire protocol: changing one is a
+// protocol version change (docs/protocol.md lists them).
+const (
+	labelSafetyNumber   = "parley/v1 safety number"
+	labelKeyID          = "parley/v1 key id"
+	labelChannelID      = "parley/v1 channel id"
+	labelBinding        = "parley/v1 pseudonym binding"
+	labelRosterSig      = "parley/v1 roster signature"
+	labelRosterHash     = "parley/v1 roster hash"
+	labelAccessListSig  = "parley/v1 access list signature"
+	labelEpochBundleSig = "parley/v1 epoch bundle signature"
+	labelEpochWrap      = "parley/v1 epoch wrap"
+	labelRosterSeal     = "parley/v1 roster seal"
+	labelChain          = "parley/v1 sender chain"
+	labelMessageKey     = "parley/v1 message key"
+	labelChainNext      = "parley/v1 chain next"
+	labelMessageAD      = "parley/v1 message"
+	labelPairKey        = "parley/v1 pairwise mac key"
+	labelMessageTag     = "parley/v1 message tag"
+	labelBodyHash       = "parley/v1 body hash"
+	labelRelayAuth      = "parley/v1 relay auth"
+	labelBurn           = "parley/v1 burn notice"
+	labelInviteToken    = "parley/v1 invite token"
+	labelInviteTokenID  = "parley/v1 invite token id"
+	labelJoinKey        = "parley/v1 join request key"
+	labelInviteCheck    = "parley/v1 invite checksum"
+)

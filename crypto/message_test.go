@@ -1,0 +1,250 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+func TestMessageRoundTripAndCompartments(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	bob := c.admit("Bob", RoleParticipant)
+	mentor := c.admit("Mentor", RoleMentor)
+
+	env, err := alice.seal(t, Talks, 1, []byte("the border clause stays"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env) != EnvelopeSize {
+		t.Fatalf("envelope is %d bytes, want %d", len(env), EnvelopeSize)
+	}
+	mustOpen(t, bob, env, "the border clause stays")
+	mustOpen(t, c.org, env, "the border clause stays")
+
+	// The mentor was never wrapped the talks secret: it cannot even
+	// derive the chain, and guessing with the briefings secret fails.
+	if _, _, err := mentor.open(t, env); !errors.Is(err, ErrNoCompartment) {
+		t.Fatalf("mentor opening talks: %v, want ErrNoCompartment", err)
+	}
+	if mentor.secrets.Talks != nil {
+		t.Fatal("mentor holds a talks secret")
+	}
+	k, _ := mentor.secrets.SenderChain(Briefings, alice.keys.ID())
+	mk, _ := (&ReceiveChain{Key: k}).Lookup(0)
+	if _, err := OpenMessage(c.roster.Channel, env, mk, 0, PairKey{}); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("talks message under briefings key: %v, want ErrDecrypt", err)
+	}
+	if _, err := mentor.seal(t, Talks, 1, []byte("x")); !errors.Is(err, ErrNoCompartment) {
+		t.Fatalf("mentor sealing talks: %v, want ErrNoCompartment", err)
+	}
+
+	brief, err := c.org.seal(t, Briefings, 1, []byte("progress on clause 4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, mentor, brief, "progress on clause 4")
+	mustOpen(t, alice, brief, "progress on clause 4")
+	reply, err := mentor.seal(t, Briefings, 1, []byte("push on water rights"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, c.org, reply, "push on water rights")
+}
+
+func TestMessagePaddingSizes(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	for _, n := range []int{0, 1, MaxBody - 1, MaxBody} {
+		body := bytes.Repeat([]byte{0xa5}, n)
+		env, err := c.org.seal(t, Talks, 7, body)
+		if err != nil {
+			t.Fatalf("body of %d bytes: %v", n, err)
+		}
+		if len(env) != EnvelopeSize {
+			t.Fatalf("body of %d bytes: envelope of %d bytes", n, len(env))
+		}
+		m, _, err := alice.open(t, env)
+		if err != nil || m.Type != 7 || !bytes.Equal(m.Body, body) {
+			t.Fatalf("body of %d bytes: got %d bytes, type %d, %v", n, len(m.Body), m.Type, err)
+		}
+	}
+	if _, err := c.org.seal(t, Talks, 7, make([]byte, MaxBody+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("body of MaxBody+1 bytes: %v, want ErrTooLarge", err)
+	}
+}
+
+func TestMessageRejections(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	bob := c.admit("Bob", RoleParticipant)
+	env, err := alice.seal(t, Talks, 1, []byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// reopen gives bob a fresh view of the same message each time.
+	mutate := func(f func([]byte)) []byte {
+		e := bytes.Clone(env)
+		f(e)
+		return e
+	}
+	cases := []struct {
+		name string
+		env  []byte
+		want error
+	}{
+		{"tampered ciphertext", mutate(func(e []byte) { e[HeaderSize+100] ^= 1 }), ErrDecrypt},
+		{"tampered padding", mutate(func(e []byte) { e[EnvelopeSize-20] ^= 1 }), ErrDecrypt},
+		{"tampered counter", mutate(func(e []byte) { e[29] = 1 }), ErrDecrypt},
+		{"wrong compartment", mutate(func(e []byte) { e[1] = byte(Briefings) }), ErrDecrypt},
+		{"unknown compartment", mutate(func(e []byte) { e[1] = 9 }), ErrMalformed},
+		{"unknown version", mutate(func(e []byte) { e[0] = 2 }), ErrMalformed},
+		{"wrong epoch", mutate(func(e []byte) { e[9]++ }), ErrWrongEpoch},
+		{"truncated", env[:EnvelopeSize-1], ErrMalformed},
+		{"oversized", append(bytes.Clone(env), 0), ErrMalformed},
+	}
+	for _, tc := range cases {
+		if _, _, err := bob.open(t, tc.env); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	// Below the client's epoch check, the AEAD itself binds the epoch: the
+	// right message key does not open the envelope under another epoch.
+	k, _ := bob.secrets.SenderChain(Talks, alice.keys.ID())
+	mk, _ := (&ReceiveChain{Key: k}).Lookup(0)
+	pair, _ := bob.keys.PairKey(c.roster.Channel, alice.keys.Public())
+	slot := bob.roster.Slot(Talks, bob.keys.ID())
+	if _, err := OpenMessage(c.roster.Channel, mutate(func(e []byte) { e[9]++ }), mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+		t.Errorf("wrong epoch under the right key: %v, want ErrDecrypt", err)
+	}
+	if _, err := OpenMessage(ChannelID{1}, env, mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+		t.Errorf("another channel's id: %v, want ErrDecrypt", err)
+	}
+	if _, err := OpenMessage(c.roster.Channel, env, mk, slot, PairKey{}); !errors.Is(err, ErrBadTag) {
+		t.Errorf("wrong pair key: %v, want ErrBadTag", err)
+	}
+
+	// A failed open must not move the chain: the genuine message still
+	// opens, once.
+	mustOpen(t, bob, env, "hello")
+	if _, _, err := bob.open(t, env); !errors.Is(err, ErrReplay) {
+		t.Fatalf("replay: %v, want ErrReplay", err)
+	}
+}
+
+func TestMessageForgedSender(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	bob := c.admit("Bob", RoleParticipant)
+	eve := c.admit("Eve", RoleParticipant)
+
+	// Eve holds the talks secret, so she can derive Alice's chain and
+	// encrypt as Alice; but she cannot make Alice's pairwise tags.
+	k, err := eve.secrets.SenderChain(Talks, alice.keys.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mk, _ := (&SendChain{Key: k}).Advance()
+	pairs, _ := eve.keys.PairKeys(eve.roster, Talks)
+	h := Header{Compartment: Talks, Epoch: eve.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
+	forged, err := SealMessage(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := bob.open(t, forged); !errors.Is(err, ErrBadTag) {
+		t.Fatalf("forged sender: %v, want ErrBadTag", err)
+	}
+	// The rejected forgery did not burn Alice's counter 0.
+	env, _ := alice.seal(t, Talks, 1, []byte("genuine"))
+	mustOpen(t, bob, env, "genuine")
+}
+
+func TestMessageReorderGapsAndWindow(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	var envs [][]byte
+	for i := 0; i < 4; i++ {
+		e, err := c.org.seal(t, Talks, 1, []byte{byte('a' + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	// 0, then 3: a gap of two; then 1 and 2 arrive late and fill it.
+	if _, gap, _ := alice.open(t, envs[0]); gap != 0 {
+		t.Fatalf("gap %d after first message", gap)
+	}
+	if _, gap, err := alice.open(t, envs[3]); err != nil || gap != 2 {
+		t.Fatalf("after skipping two: gap %d, %v", gap, err)
+	}
+	ch := alice.recv[[2]any{Talks, c.org.keys.ID()}]
+	if got := ch.Missing(); len(got) != 2 || got[0] != 1 || got[1] != 2 {
+		t.Fatalf("missing %v, want [1 2]", got)
+	}
+	mustOpen(t, alice, envs[2], "c")
+	mustOpen(t, alice, envs[1], "b")
+	if len(ch.Missing()) != 0 {
+		t.Fatalf("missing %v after late arrivals", ch.Missing())
+	}
+	for i, e := range envs {
+		if _, _, err := alice.open(t, e); !errors.Is(err, ErrReplay) {
+			t.Fatalf("replay of %d: %v", i, err)
+		}
+	}
+
+	// Too far ahead.
+	rc := &ReceiveChain{}
+	if _, err := rc.Lookup(MaxSkip + 1); !errors.Is(err, ErrTooFarAhead) {
+		t.Fatalf("jump beyond MaxSkip: %v", err)
+	}
+	if _, err := rc.Lookup(MaxSkip); err != nil {
+		t.Fatalf("jump of MaxSkip: %v", err)
+	}
+	// The skipped-key window is bounded: the oldest keys go first.
+	for n := uint32(MaxSkip); n <= 4*MaxSkip; n += MaxSkip {
+		rc.Accept(n)
+	}
+	if len(rc.Skipped) > MaxSkipped {
+		t.Fatalf("%d skipped keys kept, max %d", len(rc.Skipped), MaxSkipped)
+	}
+	if _, err := rc.Lookup(0); !errors.Is(err, ErrReplay) {
+		t.Fatalf("evicted key: %v, want ErrReplay", err)
+	}
+}
+
+func TestChainForwardSecrecy(t *testing.T) {
+	// After Advance, the stored state must not yield the used key.
+	sc := &SendChain{Key: ChainKey{9}}
+	_, used, _ := sc.Advance()
+	rc := &ReceiveChain{Key: sc.Key, Next: sc.Next}
+	if _, err := rc.Lookup(0); !errors.Is(err, ErrReplay) {
+		t.Fatalf("old counter from advanced state: %v", err)
+	}
+	k, _ := rc.Lookup(1)
+	if k == used {
+		t.Fatal("advanced chain reproduces the used key")
+	}
+}
+
+func TestChainStateRoundTrip(t *testing.T) {
+	rc := &ReceiveChain{Key: ChainKey{3}}
+	rc.Accept(5)
+	raw, _ := rc.MarshalBinary()
+	got, err := ParseReceiveChain(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Key != rc.Key || got.Next != rc.Next || len(got.Skipped) != 5 {
+		t.Fatalf("round trip changed the chain: %+v", got)
+	}
+	for n, k := range rc.Skipped {
+		if got.Skipped[n] != k {
+			t.Fatalf("skipped key %d changed", n)
+		}
+	}
+	sc := &SendChain{Key: ChainKey{4}, Next: 17}
+	raw, _ = sc.MarshalBinary()
+	if got, err := ParseSendChain(raw); err != nil || *got != *sc {
+		t.Fatalf("send chain round trip: %+v, %v", got, err)
+	}
+}

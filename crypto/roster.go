@@ -1,0 +1,351 @@
+package crypto
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// rosterFormat is the first byte of an encoded roster.
+const rosterFormat = 1
+
+// MaxNameLen is the longest display name, in bytes of UTF-8.
+const MaxNameLen = 64
+
+// A Member is one entry of a roster: who they are (identity and display
+// name, visible only inside ciphertext), what they may do, and the
+// pseudonym keys they use in this channel.
+type Member struct {
+	Identity PublicIdentity
+	Name     string
+	Role     Role
+	Expires  time.Time // zero: no expiry
+	Keys     ChannelPublicKeys
+	// Binding is the identity's signature over the pseudonym (Bind).
+	Binding []byte
+}
+
+// ID returns the member's pseudonym KeyID.
+func (m *Member) ID() KeyID { return m.Keys.ID() }
+
+// ExpiredAt reports whether the membership has expired at now.
+func (m *Member) ExpiredAt(now time.Time) bool { return expired(m.Expires, now) }
+
+// A Roster is the cryptographic access list of a channel: its members,
+// their roles and keys, and the secrecy policy, signed by an organizer.
+// Version N+1 names the hash of version N; version is also the epoch
+// number whose secrets are wrapped to exactly these members.
+type Roster struct {
+	Channel ChannelID
+	Version uint64
+	Prev    [32]byte // hash of version-1; zero for version 1
+	Issued  time.Time
+	Policy  Policy
+	// Founder and Nonce derive Channel (NewChannelID); they let anyone
+	// check version 1 without trusting whoever served it.
+	Founder ed25519.PublicKey
+	Nonce   [16]byte
+	Members []Member
+
+	Signer    ed25519.PublicKey
+	Signature []byte
+}
+
+func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
+	b.AddUint8(rosterFormat)
+	b.AddBytes(r.Channel[:])
+	b.AddUint64(r.Version)
+	b.AddBytes(r.Prev[:])
+	b.AddUint64(unixSeconds(r.Issued))
+	b.AddUint8(uint8(r.Policy))
+	b.AddBytes(r.Founder)
+	b.AddBytes(r.Nonce[:])
+	b.AddUint8(uint8(len(r.Members)))
+	for i := range r.Members {
+		m := &r.Members[i]
+		m.Identity.marshal(b)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.Name)) })
+		b.AddUint8(uint8(m.Role))
+		b.AddUint64(unixSeconds(m.Expires))
+		m.Keys.marshal(b)
+		b.AddBytes(m.Binding)
+	}
+	b.AddBytes(r.Signer)
+}
+
+// signedBytes is the part of the encoding the signature covers.
+func (r *Roster) signedBytes() ([]byte, error) {
+	if err := r.checkShape(); err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	r.marshalSigned(&b)
+	return b.Bytes()
+}
+
+// checkShape checks what the encoding needs to be parseable again.
+func (r *Roster) checkShape() error {
+	switch {
+	case len(r.Members) == 0 || len(r.Members) > MaxMembers:
+		return malformed("roster", "member count out of range")
+	case len(r.Founder) != ed25519.PublicKeySize || len(r.Signer) != ed25519.PublicKeySize:
+		return malformed("roster", "bad founder or signer key")
+	case !r.Policy.valid():
+		return malformed("roster", "unknown policy")
+	case r.Version == 0:
+		return malformed("roster", "version 0")
+	}
+	seen := make(map[KeyID]bool)
+	for i := range r.Members {
+		m := &r.Members[i]
+		switch {
+		case !m.Role.valid():
+			return malformed("roster", "unknown role")
+		case len(m.Name) == 0 || len(m.Name) > MaxNameLen || !utf8.ValidString(m.Name):
+			return malformed("roster", "bad display name")
+		case len(m.Binding) != SignatureSize || len(m.Identity.SigningKey) != ed25519.PublicKeySize ||
+			len(m.Identity.KEMKey) != KEMPublicKeySize || len(m.Keys.SigningKey) != ed25519.PublicKeySize ||
+			len(m.Keys.DHKey) != 32 || len(m.Keys.KEMKey) != KEMPublicKeySize:
+			return malformed("roster", "bad member key length")
+		case seen[m.ID()]:
+			return malformed("roster", "duplicate member key")
+		}
+		seen[m.ID()] = true
+	}
+	return nil
+}
+
+// Sign sets the signer to k and signs the roster.
+func (r *Roster) Sign(k *ChannelKeys) error {
+	r.Signer = k.SigningPublicKey()
+	msg, err := r.signedBytes()
+	if err != nil {
+		return err
+	}
+	r.Signature = k.sign(labelRosterSig, msg)
+	return nil
+}
+
+// Marshal encodes a signed roster.
+func (r *Roster) Marshal() ([]byte, error) {
+	msg, err := r.signedBytes()
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Signature) != SignatureSize {
+		return nil, malformed("roster", "unsigned")
+	}
+	return append(msg, r.Signature...), nil
+}
+
+// ParseRoster decodes a roster. It checks the encoding only; call one of
+// the Verify methods before trusting it.
+func ParseRoster(data []byte) (*Roster, error) {
+	s := cryptobyte.String(data)
+	r := new(Roster)
+	var format, policy, count uint8
+	var issued uint64
+	var ch, prev, founder, nonce []byte
+	if !s.ReadUint8(&format) || format != rosterFormat {
+		return nil, malformed("roster", "unknown format")
+	}
+	if !s.ReadBytes(&ch, 16) || !s.ReadUint64(&r.Version) || !s.ReadBytes(&prev, 32) ||
+		!s.ReadUint64(&issued) || !s.ReadUint8(&policy) || !s.ReadBytes(&founder, 32) ||
+		!s.ReadBytes(&nonce, 16) || !s.ReadUint8(&count) {
+		return nil, malformed("roster", "truncated header")
+	}
+	copy(r.Channel[:], ch)
+	copy(r.Prev[:], prev)
+	copy(r.Nonce[:], nonce)
+	r.Issued = fromUnixSeconds(issued)
+	r.Policy = Policy(policy)
+	r.Founder = bytes.Clone(founder)
+	if count == 0 || int(count) > MaxMembers {
+		return nil, malformed("roster", "member count out of range")
+	}
+	r.Members = make([]Member, count)
+	for i := range r.Members {
+		m := &r.Members[i]
+		var name, binding []byte
+		var role uint8
+		var expires uint64
+		if !m.Identity.unmarshal(&s) || !s.ReadUint8LengthPrefixed((*cryptobyte.String)(&name)) ||
+			!s.ReadUint8(&role) || !s.ReadUint64(&expires) || !m.Keys.unmarshal(&s) ||
+			!s.ReadBytes(&binding, SignatureSize) {
+			return nil, malformed("roster", fmt.Sprintf("member %d truncated or bad key", i))
+		}
+		m.Name = string(name)
+		m.Role = Role(role)
+		m.Expires = fromUnixSeconds(expires)
+		m.Binding = bytes.Clone(binding)
+	}
+	var signer, sig []byte
+	if !s.ReadBytes(&signer, 32) || !s.ReadBytes(&sig, SignatureSize) || !s.Empty() {
+		return nil, malformed("roster", "bad trailer")
+	}
+	r.Signer, r.Signature = bytes.Clone(signer), bytes.Clone(sig)
+	if err := r.checkShape(); err != nil {
+		return nil, err
+	}
+	// Times beyond the encodable range do not survive the round trip;
+	// rejecting them keeps every roster's encoding (and hash) unique.
+	if again, _ := r.Marshal(); !bytes.Equal(again, data) {
+		return nil, malformed("roster", "not canonical")
+	}
+	return r, nil
+}
+
+// Hash identifies a signed roster; the next version names it in Prev and
+// epoch wraps are bound to it.
+func (r *Roster) Hash() [32]byte {
+	b, err := r.Marshal()
+	if err != nil {
+		return [32]byte{}
+	}
+	return labeledHash(labelRosterHash, b)
+}
+
+// Member returns the member with pseudonym id, or nil.
+func (r *Roster) Member(id KeyID) *Member {
+	for i := range r.Members {
+		if r.Members[i].ID() == id {
+			return &r.Members[i]
+		}
+	}
+	return nil
+}
+
+// Readers returns the members given compartment c's secret, in roster
+// order. Message tags are laid out in this order.
+func (r *Roster) Readers(c Compartment) []*Member {
+	var out []*Member
+	for i := range r.Members {
+		if r.Members[i].Role.CanRead(c) {
+			out = append(out, &r.Members[i])
+		}
+	}
+	return out
+}
+
+// Slot returns the position of id among the readers of compartment c (its
+// tag slot in messages), or -1.
+func (r *Roster) Slot(c Compartment, id KeyID) int {
+	for i, m := range r.Readers(c) {
+		if m.ID() == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// verifySignature checks the signature and that the signer is an
+// organizer of authority.
+func (r *Roster) verifySignature(authority *Roster) error {
+	msg, err := r.signedBytes()
+	if err != nil {
+		return err
+	}
+	if !verify(r.Signer, labelRosterSig, msg, r.Signature) {
+		return fmt.Errorf("roster version %d: %w", r.Version, ErrBadSignature)
+	}
+	m := authority.Member(KeyIDOf(r.Signer))
+	if m == nil || m.Role != RoleOrganizer {
+		return fmt.Errorf("roster version %d: %w", r.Version, ErrUnknownSigner)
+	}
+	return nil
+}
+
+// verifyContent checks what must hold of every roster on its own: the
+// policy's member cap, at least one organizer, and every member's binding.
+func (r *Roster) verifyContent() error {
+	if len(r.Members) > r.Policy.MemberCap() {
+		return fmt.Errorf("roster version %d has %d members, cap %d: %w",
+			r.Version, len(r.Members), r.Policy.MemberCap(), ErrPolicy)
+	}
+	organizers := 0
+	for i := range r.Members {
+		m := &r.Members[i]
+		if m.Role == RoleOrganizer {
+			organizers++
+		}
+		if err := VerifyBinding(&m.Identity, r.Channel, &m.Keys, m.Binding); err != nil {
+			return fmt.Errorf("roster version %d, member %q: %w", r.Version, m.Name, err)
+		}
+		if err := checkDHKey(m.Keys.DHKey); err != nil {
+			return fmt.Errorf("roster version %d, member %q: %w", r.Version, m.Name, err)
+		}
+	}
+	if organizers == 0 {
+		return fmt.Errorf("roster version %d has no organizer: %w", r.Version, ErrPolicy)
+	}
+	return nil
+}
+
+// VerifyGenesis checks a version-1 roster without trusting anyone: the
+// channel id derives from the founder key and nonce, and the founder, an
+// organizer listed in it, signed it.
+func (r *Roster) VerifyGenesis() error {
+	if r.Version != 1 || r.Prev != [32]byte{} {
+		return fmt.Errorf("roster version %d is not a genesis roster: %w", r.Version, ErrGap)
+	}
+	if NewChannelID(r.Founder, r.Nonce) != r.Channel {
+		return fmt.Errorf("genesis roster: %w", ErrWrongChannel)
+	}
+	if !bytes.Equal(r.Signer, r.Founder) {
+		return fmt.Errorf("genesis roster: %w", ErrUnknownSigner)
+	}
+	if err := r.verifySignature(r); err != nil {
+		return err
+	}
+	return r.verifyContent()
+}
+
+// VerifyNext checks that r may replace cur: same channel and founder,
+// exactly the next version, chained to cur's hash, signed by an organizer
+// of cur. The error tells a rollback, a replay, a fork and a gap apart.
+func (r *Roster) VerifyNext(cur *Roster) error {
+	if r.Channel != cur.Channel || !bytes.Equal(r.Founder, cur.Founder) || r.Nonce != cur.Nonce {
+		return fmt.Errorf("roster: %w", ErrWrongChannel)
+	}
+	switch {
+	case r.Version < cur.Version:
+		return fmt.Errorf("roster version %d after %d: %w", r.Version, cur.Version, ErrRollback)
+	case r.Version == cur.Version && r.Hash() == cur.Hash():
+		return fmt.Errorf("roster version %d: %w", r.Version, ErrDuplicate)
+	case r.Version == cur.Version:
+		return fmt.Errorf("two different rosters with version %d: %w", r.Version, ErrFork)
+	case r.Version > cur.Version+1:
+		return fmt.Errorf("roster version %d after %d: %w", r.Version, cur.Version, ErrGap)
+	case r.Prev != cur.Hash():
+		return fmt.Errorf("roster version %d does not follow the held version %d: %w",
+			r.Version, cur.Version, ErrFork)
+	}
+	if err := r.verifySignature(cur); err != nil {
+		return err
+	}
+	return r.verifyContent()
+}
+
+// VerifyInvited checks the first roster a new member sees, which it cannot
+// chain to anything it holds: it must be signed by the organizer whose key
+// id the invite named, who must be an organizer in it, and it must list
+// self.
+func (r *Roster) VerifyInvited(inv *Invite, self KeyID) error {
+	if r.Channel != inv.Channel || NewChannelID(r.Founder, r.Nonce) != r.Channel {
+		return fmt.Errorf("roster: %w", ErrWrongChannel)
+	}
+	if KeyIDOf(r.Signer) != inv.Organizer {
+		return fmt.Errorf("roster not signed by the inviting organizer: %w", ErrUnknownSigner)
+	}
+	if err := r.verifySignature(r); err != nil {
+		return err
+	}
+	if r.Member(self) == nil {
+		return fmt.Errorf("roster version %d: %w", r.Version, ErrNotMember)
+	}
+	return r.verifyContent()
+}
