@@ -1,0 +1,70 @@
+// Command parley-relay runs a Parley relay: it stores and forwards
+// end-to-end-encrypted frames between Parley clients over TLS, enforcing
+// each channel's signed access list. See the README for running one.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"parley/relay"
+)
+
+func main() {
+	fs := flag.NewFlagSet("parley-relay", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:7443", "address to listen on (port 0 picks a free port)")
+	data := fs.String("data", "relay-data", "data folder: database, certificate, relay.url")
+	certFile := fs.String("tls-cert", "", "PEM certificate to serve instead of the self-signed one")
+	keyFile := fs.String("tls-key", "", "PEM private key of --tls-cert")
+	ttl := fs.Duration("ttl", 72*time.Hour, "longest time messages are kept (a channel's own retention applies when shorter)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: parley-relay [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F] [--ttl D] [--log-level L]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
+	if fs.NArg() > 0 {
+		fatal(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		fatal(fmt.Errorf("--tls-cert and --tls-key go together"))
+	}
+	if *ttl <= 0 {
+		fatal(fmt.Errorf("--ttl must be positive"))
+	}
+	logger, err := relay.NewLogger(os.Stderr, *level)
+	if err != nil {
+		fatal(err)
+	}
+	r, err := relay.Start(relay.Options{
+		Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile,
+		Config: relay.Config{Logger: logger, TTL: *ttl},
+	})
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Println(r.URL)
+	logger.Info("relay started", "ttl", ttl.String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.Close(sctx); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "parley-relay: %v\n", err)
+	os.Exit(1)
+}

@@ -1,0 +1,213 @@
+package relay
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"parley/internal/wire"
+)
+
+// outQueue bounds the frames waiting to be written to one connection. A
+// client too slow to drain it is disconnected (it refetches on
+// reconnect), so a connection's memory stays bounded.
+const outQueue = 64
+
+// maxMalformed is how many undecodable frames a connection may send
+// before it is closed.
+const maxMalformed = 8
+
+const writeTimeout = 10 * time.Second
+
+// conn is one WebSocket connection. Its reader goroutine handles one
+// request at a time; its writer goroutine owns all writes.
+type conn struct {
+	s         *Server
+	ws        *websocket.Conn
+	out       chan []byte
+	quit      chan struct{}
+	closeOnce sync.Once
+	closeCode int
+	closeText string
+	limit     *bucket
+	challenge [32]byte
+	malformed int
+
+	// Set once by the reader when authentication succeeds, before the
+	// connection is registered with its channel.
+	authed bool
+	ch     ChannelID
+	key    ed25519.PublicKey
+	state  *channelState
+}
+
+func newConn(s *Server, ws *websocket.Conn) *conn {
+	c := &conn{
+		s:     s,
+		ws:    ws,
+		out:   make(chan []byte, outQueue),
+		quit:  make(chan struct{}),
+		limit: newBucket(s.cfg.ConnRate, s.cfg.ConnBurst),
+	}
+	rand.Read(c.challenge[:])
+	return c
+}
+
+// serve runs the connection until it closes.
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() { c.writer(); close(writerDone) }()
+	defer func() {
+		c.close(websocket.CloseNormalClosure, "")
+		<-writerDone
+		c.ws.Close()
+		c.s.forget(c)
+	}()
+
+	c.ws.SetReadLimit(wire.MaxFrame)
+	c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.AuthTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		if c.authed {
+			c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		}
+		return nil
+	})
+	c.send(wire.Challenge{Nonce: c.challenge}.Encode())
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// gorilla has already answered an oversized frame with 1009.
+			return
+		}
+		if mt != websocket.BinaryMessage {
+			c.close(websocket.CloseUnsupportedData, "binary frames only")
+			return
+		}
+		if c.authed {
+			c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		}
+		if !c.limit.allow(time.Now()) {
+			c.send(wire.ErrorBody{Code: wire.CodeRateLimited, Message: wire.CodeRateLimited.String()}.Encode(0))
+			continue
+		}
+		f, err := wire.Decode(data)
+		if err != nil {
+			if c.malformed++; c.malformed >= maxMalformed {
+				c.close(websocket.ClosePolicyViolation, "too many malformed frames")
+				return
+			}
+			c.send(wire.ErrorBody{Code: wire.CodeMalformed, Message: "malformed frame"}.Encode(0))
+			continue
+		}
+		select {
+		case <-c.quit:
+			return
+		default:
+		}
+		if reply := c.handle(f); reply != nil {
+			c.send(reply)
+		}
+	}
+}
+
+// writer owns the socket's write side: queued frames, pings, and the
+// close frame.
+func (c *conn) writer() {
+	ping := time.NewTicker(c.s.cfg.IdleTimeout / 3)
+	defer ping.Stop()
+	for {
+		select {
+		case data := <-c.out:
+			c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, data); err != nil {
+				c.close(0, "")
+				c.ws.Close()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeTimeout)); err != nil {
+				c.close(0, "")
+				c.ws.Close()
+				return
+			}
+		case <-c.quit:
+			// Flush what the reader queued before closing (its last
+			// reply), then say goodbye.
+			for {
+				select {
+				case data := <-c.out:
+					c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+					if c.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
+						c.ws.Close()
+						return
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if c.closeCode != 0 {
+				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), time.Now().Add(time.Second))
+			}
+			// Unblock the reader.
+			c.ws.SetReadDeadline(time.Now())
+			return
+		}
+	}
+}
+
+// send queues a reply. A client that does not read its replies is
+// dropped.
+func (c *conn) send(data []byte) {
+	select {
+	case c.out <- data:
+	case <-c.quit:
+	default:
+		c.close(websocket.CloseTryAgainLater, "too slow")
+	}
+}
+
+// push queues a pushed frame, like send.
+func (c *conn) push(data []byte) { c.send(data) }
+
+// close asks the writer to send a close frame with code and stop; the
+// first call wins.
+func (c *conn) close(code int, text string) {
+	c.closeOnce.Do(func() {
+		c.closeCode, c.closeText = code, text
+		close(c.quit)
+	})
+}
+
+// revoke cuts off a connection whose key was removed or has expired.
+func (c *conn) revoke() {
+	c.send(wire.ErrorBody{Code: wire.CodeRevoked, Message: wire.CodeRevoked.String()}.Encode(0))
+	c.close(websocket.ClosePolicyViolation, "access revoked")
+}
+
+// goAway closes the connection for shutdown, after the request in hand.
+func (c *conn) goAway() {
+	c.close(websocket.CloseGoingAway, "relay shutting down")
+}
+
+// forget unregisters a closed connection.
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	if !c.authed {
+		s.unauth--
+		return
+	}
+	if c.state != nil {
+		delete(c.state.conns, c)
+	}
+	if k := s.keys[string(c.key)]; k != nil {
+		if k.conns--; k.conns == 0 {
+			delete(s.keys, string(c.key))
+		}
+	}
+}

@@ -1,0 +1,382 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"parley/crypto"
+	"parley/internal/wire"
+)
+
+// opTimeout bounds one request's store work.
+const opTimeout = 30 * time.Second
+
+// maxFetchBytes bounds the payload of one Frames reply.
+const maxFetchBytes = 1 << 20
+
+// maxInviteLife caps how long a registered invite stays usable.
+const maxInviteLife = 7 * 24 * time.Hour
+
+// relayError is a failure to report to the client.
+type relayError struct {
+	code wire.Code
+	msg  string
+}
+
+func fail(code wire.Code, msg string) *relayError {
+	if msg == "" {
+		msg = code.String()
+	}
+	return &relayError{code, msg}
+}
+
+// handle serves one decoded frame and returns the reply.
+func (c *conn) handle(f wire.Frame) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	reply, rerr := c.dispatch(ctx, f)
+	if rerr != nil {
+		if rerr.code == wire.CodeInternal {
+			c.s.stats.errors.Add(1)
+		}
+		return wire.ErrorBody{Code: rerr.code, Message: rerr.msg}.Encode(f.ID)
+	}
+	return reply
+}
+
+func (c *conn) dispatch(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	// Operations open to unauthenticated connections.
+	switch f.Type {
+	case wire.TAuth:
+		return c.auth(ctx, f)
+	case wire.TCreate:
+		return c.create(ctx, f)
+	case wire.TJoin:
+		return c.join(ctx, f)
+	case wire.TTombstone:
+		return c.tombstone(ctx, f)
+	}
+	if !c.authed {
+		return nil, fail(wire.CodeUnauthorized, "")
+	}
+	e := c.s.entry(c.state, c.key)
+	if e == nil {
+		c.revoke()
+		return nil, fail(wire.CodeRevoked, "")
+	}
+	switch f.Type {
+	case wire.TPost:
+		return c.post(ctx, f, e)
+	case wire.TFetch:
+		return c.fetch(ctx, f, e)
+	case wire.TGetAccess:
+		if wire.ParseEmpty(f.Body) != nil {
+			return nil, fail(wire.CodeMalformed, "")
+		}
+		c.s.mu.Lock()
+		raw := c.state.raw
+		c.s.mu.Unlock()
+		return wire.EncodeBlob(wire.TAccessList, f.ID, raw), nil
+	}
+	if !e.Caps.Has(crypto.CapAdmin) {
+		return nil, fail(wire.CodeForbidden, "")
+	}
+	switch f.Type {
+	case wire.TSetAccess:
+		return c.setAccess(ctx, f)
+	case wire.TInvite:
+		return c.invite(ctx, f)
+	case wire.TJoins:
+		if wire.ParseEmpty(f.Body) != nil {
+			return nil, fail(wire.CodeMalformed, "")
+		}
+		joins, err := c.s.cfg.Store.Joins(ctx, c.ch)
+		if err != nil {
+			return nil, c.storeErr(err)
+		}
+		return wire.EncodeJoinList(f.ID, joins), nil
+	case wire.TDropJoins:
+		ids, err := wire.ParseIDs(f.Body)
+		if err != nil {
+			return nil, fail(wire.CodeMalformed, "")
+		}
+		if err := c.s.cfg.Store.DropJoins(ctx, c.ch, ids); err != nil {
+			return nil, c.storeErr(err)
+		}
+		return wire.EncodeUint64(wire.TOK, f.ID, 0), nil
+	case wire.TBurn:
+		return c.burn(ctx, f)
+	}
+	return nil, fail(wire.CodeMalformed, "unknown frame type")
+}
+
+func (c *conn) storeErr(err error) *relayError {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return fail(wire.CodeNotFound, "")
+	case errors.Is(err, ErrExists):
+		return fail(wire.CodeExists, "")
+	case errors.Is(err, ErrStale):
+		return fail(wire.CodeStale, "")
+	case errors.Is(err, ErrInviteInvalid):
+		return fail(wire.CodeInviteInvalid, "")
+	case errors.Is(err, ErrQuota):
+		return fail(wire.CodeQuota, "")
+	case errors.Is(err, ErrClosed):
+		return fail(wire.CodeShuttingDown, "")
+	}
+	c.s.log.Error("store", "err", err)
+	return fail(wire.CodeInternal, "")
+}
+
+func (c *conn) auth(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	if c.authed {
+		return nil, fail(wire.CodeMalformed, "already authenticated")
+	}
+	a, err := wire.ParseAuth(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	st, err := c.s.channel(ctx, a.Channel)
+	if errors.Is(err, ErrNotFound) {
+		if _, terr := c.s.cfg.Store.Tombstone(ctx, a.Channel); terr == nil {
+			return nil, fail(wire.CodeBurned, "")
+		}
+		// Unknown channel and unknown key look the same.
+		return nil, fail(wire.CodeUnauthorized, "")
+	} else if err != nil {
+		return nil, c.storeErr(err)
+	}
+	key := ed25519.PublicKey(bytes.Clone(a.Key[:]))
+	if c.s.entry(st, key) == nil ||
+		!crypto.VerifyRelayChallenge(key, c.s.cfg.Pin, crypto.ChannelID(a.Channel), c.challenge[:], a.Signature[:]) {
+		return nil, fail(wire.CodeUnauthorized, "")
+	}
+	c.s.mu.Lock()
+	if c.s.channels[a.Channel] != st {
+		// Burned while we checked.
+		c.s.mu.Unlock()
+		return nil, fail(wire.CodeBurned, "")
+	}
+	c.authed, c.ch, c.key, c.state = true, a.Channel, key, st
+	st.conns[c] = struct{}{}
+	c.s.unauth--
+	k := c.s.keys[string(key)]
+	if k == nil {
+		k = &keyState{limit: newBucket(c.s.cfg.KeyRate, c.s.cfg.KeyBurst)}
+		c.s.keys[string(key)] = k
+	}
+	k.conns++
+	c.s.mu.Unlock()
+	c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	return wire.EncodeUint64(wire.TOK, f.ID, 0), nil
+}
+
+func (c *conn) create(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	raw, err := wire.ParseBlob(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	list, err := crypto.ParseAccessList(raw)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "bad access list")
+	}
+	if err := list.VerifyGenesis(c.s.cfg.Now()); err != nil {
+		return nil, fail(wire.CodeForbidden, "access list not signed by an admin it lists")
+	}
+	if err := c.s.cfg.Store.CreateChannel(ctx, list.Channel, raw, list.Version); err != nil {
+		return nil, c.storeErr(err)
+	}
+	return wire.EncodeUint64(wire.TOK, f.ID, 0), nil
+}
+
+func (c *conn) setAccess(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	raw, err := wire.ParseBlob(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	next, err := crypto.ParseAccessList(raw)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "bad access list")
+	}
+	st := c.state
+	st.admin.Lock()
+	defer st.admin.Unlock()
+	c.s.mu.Lock()
+	cur := st.list
+	c.s.mu.Unlock()
+	if err := next.VerifyNext(cur, c.s.cfg.Now()); err != nil {
+		if errors.Is(err, crypto.ErrRollback) {
+			return nil, fail(wire.CodeStale, "")
+		}
+		return nil, fail(wire.CodeForbidden, "access list rejected")
+	}
+	if err := c.s.cfg.Store.ReplaceAccessList(ctx, c.ch, cur.Version, next.Version, raw); err != nil {
+		return nil, c.storeErr(err)
+	}
+	c.s.mu.Lock()
+	st.list, st.raw = next, raw
+	c.s.mu.Unlock()
+	// Removed keys lose their connections now, not at their next request.
+	c.s.cutExpired()
+	return wire.EncodeUint64(wire.TOK, f.ID, next.Version), nil
+}
+
+func (c *conn) post(ctx context.Context, f wire.Frame, e *crypto.AccessEntry) ([]byte, *relayError) {
+	p, err := wire.ParsePost(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	c.s.mu.Lock()
+	k := c.s.keys[string(c.key)]
+	retention := c.state.list.Retention
+	c.s.mu.Unlock()
+	if k != nil && !k.limit.allow(time.Now()) {
+		return nil, fail(wire.CodeRateLimited, "")
+	}
+	now := c.s.cfg.Now()
+	nf := NewFrame{Channel: c.ch, Kind: p.Kind, Payload: p.Payload, MaxBytes: c.s.cfg.MaxChannelBytes}
+	switch p.Kind {
+	case wire.KindMessage:
+		h, err := crypto.ParseHeader(p.Payload)
+		if err != nil {
+			return nil, fail(wire.CodeMalformed, "bad message envelope")
+		}
+		if h.Sender != crypto.KeyIDOf(c.key) {
+			return nil, fail(wire.CodeForbidden, "sender is not the authenticated key")
+		}
+		if !e.Caps.CanWrite(h.Compartment) {
+			return nil, fail(wire.CodeForbidden, "")
+		}
+		nf.Compartment = uint8(h.Compartment)
+		nf.Expires = now.Add(min(retention, c.s.cfg.TTL))
+	case wire.KindBundle:
+		if !e.Caps.Has(crypto.CapAdmin) {
+			return nil, fail(wire.CodeForbidden, "")
+		}
+		b, err := crypto.ParseEpochBundle(p.Payload)
+		if err != nil {
+			return nil, fail(wire.CodeMalformed, "bad epoch bundle")
+		}
+		if b.Channel != crypto.ChannelID(c.ch) || !bytes.Equal(b.Signer, c.key) {
+			return nil, fail(wire.CodeForbidden, "bundle not signed by the authenticated key")
+		}
+		// Epoch bundles are kept until the channel burns: a member who
+		// was away longer than the retention still needs every roster
+		// version to verify the chain.
+	}
+	stored, err := c.s.cfg.Store.Append(ctx, []NewFrame{nf})
+	if err != nil {
+		return nil, c.storeErr(err)
+	}
+	c.s.stats.stored.Add(int64(len(stored)))
+	c.s.fanout(c.state, stored, nf.Compartment, c)
+	return wire.EncodeUint64(wire.TOK, f.ID, stored[0].Seq), nil
+}
+
+func (c *conn) fetch(ctx context.Context, f wire.Frame, e *crypto.AccessEntry) ([]byte, *relayError) {
+	since, err := wire.ParseUint64(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	frames, more, err := c.s.cfg.Store.Fetch(ctx, c.ch, since, maxFetchBytes, func(k wire.Kind, comp uint8) bool {
+		return k == wire.KindBundle || e.Caps.CanRead(crypto.Compartment(comp))
+	})
+	if err != nil {
+		return nil, c.storeErr(err)
+	}
+	return wire.EncodeFrames(f.ID, more, frames), nil
+}
+
+func (c *conn) invite(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	inv, err := wire.ParseInvite(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	now := c.s.cfg.Now()
+	expires := time.Unix(int64(min(inv.Expires, 1<<40)), 0)
+	if expires.After(now.Add(maxInviteLife)) || inv.Expires == 0 {
+		expires = now.Add(maxInviteLife)
+	}
+	if !expires.After(now) {
+		return nil, fail(wire.CodeMalformed, "invite already expired")
+	}
+	if err := c.s.cfg.Store.RegisterInvite(ctx, c.ch, inv.TokenID, expires); err != nil {
+		return nil, c.storeErr(err)
+	}
+	return wire.EncodeUint64(wire.TOK, f.ID, 0), nil
+}
+
+func (c *conn) join(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	j, err := wire.ParseJoin(f.Body)
+	if err != nil || len(j.Sealed) != crypto.SealedJoinSize {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	id := crypto.TokenID(j.Token)
+	if err := c.s.cfg.Store.SpendInvite(ctx, j.Channel, id, c.s.cfg.Now(), j.Sealed); err != nil {
+		return nil, c.storeErr(err)
+	}
+	return wire.EncodeUint64(wire.TOK, f.ID, 0), nil
+}
+
+func (c *conn) tombstone(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	ch, err := wire.ParseChannel(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	notice, err := c.s.cfg.Store.Tombstone(ctx, ch)
+	if err != nil {
+		return nil, c.storeErr(err)
+	}
+	return wire.EncodeBlob(wire.TBurned, f.ID, notice), nil
+}
+
+func (c *conn) burn(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
+	raw, err := wire.ParseBlob(f.Body)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "")
+	}
+	notice, err := crypto.ParseBurnNotice(raw)
+	if err != nil {
+		return nil, fail(wire.CodeMalformed, "bad burn notice")
+	}
+	if notice.Verify(crypto.ChannelID(c.ch)) != nil || !bytes.Equal(notice.Signer, c.key) {
+		return nil, fail(wire.CodeForbidden, "burn notice not signed by the authenticated key")
+	}
+	st := c.state
+	st.admin.Lock()
+	defer st.admin.Unlock()
+	c.s.mu.Lock()
+	retention := st.list.Retention
+	c.s.mu.Unlock()
+	// The tombstone outlives the channel's messages by the same span,
+	// so every member who could still have fetched them learns of the
+	// burn.
+	until := c.s.cfg.Now().Add(max(retention, c.s.cfg.TTL))
+	if err := c.s.cfg.Store.Burn(ctx, c.ch, raw, until); err != nil {
+		return nil, c.storeErr(err)
+	}
+	c.s.mu.Lock()
+	delete(c.s.channels, c.ch)
+	others := make([]*conn, 0, len(st.conns))
+	for o := range st.conns {
+		if o != c {
+			others = append(others, o)
+		}
+	}
+	c.s.mu.Unlock()
+	burned := wire.EncodeBlob(wire.TBurned, 0, raw)
+	for _, o := range others {
+		o.send(burned)
+		o.close(websocket.CloseNormalClosure, "channel burned")
+	}
+	// The burner's connection ends too, after its acknowledgement.
+	c.send(wire.EncodeUint64(wire.TOK, f.ID, 0))
+	c.close(websocket.CloseNormalClosure, "channel burned")
+	return nil, nil
+}

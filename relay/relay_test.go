@@ -1,0 +1,357 @@
+package relay_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/crypto"
+	"parley/internal/relayclient"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+func TestAuthentication(t *testing.T) {
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, time.Now())
+	outsider := newMember(t, "Outsider", crypto.RoleParticipant)
+
+	c := dial(t, r.URL)
+	if _, err := c.Post(ctxT(t), wire.KindMessage, envelope(outsider.keys, crypto.Talks, 0)); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("post before auth: %v", err)
+	}
+	if _, _, err := c.Fetch(ctxT(t), 0); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("fetch before auth: %v", err)
+	}
+	if err := c.Auth(ctxT(t), tc.roster.Channel, outsider.keys); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("auth with a key outside the list: %v", err)
+	}
+	if err := c.Auth(ctxT(t), crypto.ChannelID{1, 2, 3}, tc.org.keys); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("auth to an unknown channel: %v", err)
+	}
+
+	// A response signed for another relay (pin) or another challenge.
+	raw, pin, err := relayclient.DialWebSocket(ctxT(t), r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_, data, _ := raw.ReadMessage()
+	f, _ := wire.Decode(data)
+	ch, _ := wire.ParseChallenge(f.Body)
+	for _, sig := range [][]byte{
+		tc.org.keys.SignRelayChallenge([32]byte{9}, tc.roster.Channel, ch.Nonce[:]),
+		tc.org.keys.SignRelayChallenge(pin, tc.roster.Channel, make([]byte, 32)),
+	} {
+		a := wire.Auth{Channel: tc.roster.Channel}
+		copy(a.Key[:], tc.org.keys.SigningPublicKey())
+		copy(a.Signature[:], sig)
+		raw.WriteMessage(2, a.Encode(1))
+		_, data, _ = raw.ReadMessage()
+		f, _ = wire.Decode(data)
+		e, _ := wire.ParseError(f.Body)
+		if f.Type != wire.TError || e.Code != wire.CodeUnauthorized {
+			t.Fatalf("replayed or foreign auth response accepted: %#x", f.Type)
+		}
+	}
+
+	good := dial(t, r.URL)
+	if err := good.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); !errors.Is(err, relayclient.ErrMalformed) {
+		t.Fatalf("second auth on one connection: %v", err)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	mentor := newMember(t, "Mentor", crypto.RoleMentor)
+	ac := tc.add(alice, now, time.Time{})
+	mc := tc.add(mentor, now, time.Time{})
+	ctx := ctxT(t)
+
+	// Mentors neither write nor read talks.
+	if _, err := mc.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Talks, 0)); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("mentor posting talks: %v", err)
+	}
+	talk, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Talks, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brief, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Briefings, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := nextPush(t, mc); p.Seq != brief {
+		t.Fatalf("mentor was pushed seq %d, want only the briefing %d", p.Seq, brief)
+	}
+	frames, _, err := mc.Fetch(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range frames {
+		if f.Seq == talk {
+			t.Fatal("mentor fetched a talks frame")
+		}
+	}
+	if p := nextPush(t, tc.orgC); p.Seq != talk {
+		t.Fatalf("organizer pushed %d first, want %d", p.Seq, talk)
+	}
+	// No one posts as someone else.
+	if _, err := ac.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Briefings, 0)); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("posting with another member's sender id: %v", err)
+	}
+	// Admin operations are for admins.
+	list := crypto.AccessListFor(tc.roster)
+	list.Version = tc.list.Version + 1
+	list.Sign(alice.keys)
+	for name, err := range map[string]error{
+		"set access":  ac.SetAccess(ctx, list),
+		"invite":      ac.RegisterInvite(ctx, [32]byte{1}, now.Add(time.Hour)),
+		"burn":        ac.Burn(ctx, crypto.NewBurnNotice(alice.keys, tc.roster.Channel, now)),
+		"join list":   func() error { _, err := ac.Joins(ctx); return err }(),
+		"drop joins":  ac.DropJoins(ctx, []uint64{1}),
+		"post bundle": func() error { _, err := ac.Post(ctx, wire.KindBundle, []byte{1}); return err }(),
+	} {
+		if !errors.Is(err, relayclient.ErrForbidden) {
+			t.Errorf("participant %s: %v", name, err)
+		}
+	}
+	// A malformed envelope is refused, not stored.
+	if _, err := ac.Post(ctx, wire.KindMessage, []byte("short")); !errors.Is(err, relayclient.ErrMalformed) {
+		t.Fatalf("short envelope: %v", err)
+	}
+}
+
+func TestAccessListReplacement(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	bob := newMember(t, "Bob", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	bc := tc.add(bob, now, time.Time{})
+	ctx := ctxT(t)
+
+	stale := *tc.list
+	if err := tc.orgC.SetAccess(ctx, &stale); !errors.Is(err, relayclient.ErrStale) {
+		t.Fatalf("replayed list: %v", err)
+	}
+	old := crypto.AccessListFor(tc.roster)
+	old.Version = 1
+	old.Sign(tc.org.keys)
+	if err := tc.orgC.SetAccess(ctx, old); !errors.Is(err, relayclient.ErrStale) {
+		t.Fatalf("older list: %v", err)
+	}
+
+	// Removing Bob cuts his live connection at once.
+	if err := tc.update(now, func(r *crypto.Roster) { r.Remove(bob.keys.ID()) }); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, bc)
+	c := dial(t, r.URL)
+	if err := c.Auth(ctx, tc.roster.Channel, bob.keys); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("removed key re-authenticating: %v", err)
+	}
+	if _, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+		t.Fatalf("remaining member after a removal: %v", err)
+	}
+	got, err := ac.AccessList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := tc.list.Marshal()
+	if !bytes.Equal(got, want) {
+		t.Fatal("relay serves another access list than the one set")
+	}
+}
+
+func TestExpiredKeyCutOff(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	r, _ := startRelay(t, relay.Config{Now: clk.Now})
+	tc := newTestChannel(t, r.URL, clk.Now())
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, clk.Now(), clk.Now().Add(time.Hour))
+	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(time.Hour + time.Second)
+	waitClosed(t, ac) // by the relay's sweep, without a request
+	c := dial(t, r.URL)
+	if err := c.Auth(ctxT(t), tc.roster.Channel, alice.keys); !errors.Is(err, relayclient.ErrUnauthorized) {
+		t.Fatalf("expired key authenticating: %v", err)
+	}
+}
+
+func TestStoreAndForward(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	ctx := ctxT(t)
+	var sent [][]byte
+	var last uint64
+	for i := 0; i < 5; i++ {
+		e := envelope(alice.keys, crypto.Talks, uint32(i))
+		seq, err := ac.Post(ctx, wire.KindMessage, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seq <= last {
+			t.Fatalf("sequence %d after %d", seq, last)
+		}
+		last = seq
+		sent = append(sent, e)
+		p := nextPush(t, tc.orgC)
+		if p.Seq != seq || !bytes.Equal(p.Payload, e) {
+			t.Fatalf("push %d differs from post %d", p.Seq, seq)
+		}
+	}
+	noPush(t, ac) // no echo to the sender
+	frames, more, err := tc.orgC.Fetch(ctx, 0)
+	if err != nil || more || len(frames) != 5 {
+		t.Fatalf("fetch: %d frames, more %v, %v", len(frames), more, err)
+	}
+	for i, f := range frames {
+		if !bytes.Equal(f.Payload, sent[i]) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+	frames, _, _ = tc.orgC.Fetch(ctx, frames[2].Seq)
+	if len(frames) != 2 {
+		t.Fatalf("fetch since the third: %d frames", len(frames))
+	}
+}
+
+func TestJoinInbox(t *testing.T) {
+	clk := &clock{t: time.Now()}
+	r, _ := startRelay(t, relay.Config{Now: clk.Now})
+	tc := newTestChannel(t, r.URL, clk.Now())
+	ctx := ctxT(t)
+	inv, err := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.orgC.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires); err != nil {
+		t.Fatal(err)
+	}
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	req, _ := crypto.NewJoinRequest(inv, alice.id, "Alice", alice.keys)
+	sealed, _ := inv.SealJoinRequest(req)
+
+	anon := dial(t, r.URL) // joining needs no authentication
+	if err := anon.Join(ctx, tc.roster.Channel, [32]byte{7}, sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	if err := anon.Join(ctx, tc.roster.Channel, inv.Token(), sealed); err != nil {
+		t.Fatal(err)
+	}
+	if err := anon.Join(ctx, tc.roster.Channel, inv.Token(), sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {
+		t.Fatalf("second use of one invite: %v", err)
+	}
+	joins, err := tc.orgC.Joins(ctx)
+	if err != nil || len(joins) != 1 {
+		t.Fatalf("join list: %d, %v", len(joins), err)
+	}
+	got, err := inv.OpenJoinRequest(joins[0].Sealed)
+	if err != nil || got.Name != "Alice" {
+		t.Fatalf("join request through the relay: %v", err)
+	}
+	if err := tc.orgC.DropJoins(ctx, []uint64{joins[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if joins, _ := tc.orgC.Joins(ctx); len(joins) != 0 {
+		t.Fatal("dropped join request still listed")
+	}
+
+	// An invite used after its expiry is refused.
+	late, _ := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Minute))
+	tc.orgC.RegisterInvite(ctx, crypto.TokenID(late.Token()), late.Expires)
+	clk.Add(2 * time.Minute)
+	if err := anon.Join(ctx, tc.roster.Channel, late.Token(), sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {
+		t.Fatalf("expired invite: %v", err)
+	}
+}
+
+func TestBurnLeavesNoTrace(t *testing.T) {
+	now := time.Now()
+	r, dir := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	ctx := ctxT(t)
+	var marks [][]byte
+	for i := 0; i < 20; i++ {
+		e := envelope(alice.keys, crypto.Talks, uint32(i))
+		if _, err := ac.Post(ctx, wire.KindMessage, e); err != nil {
+			t.Fatal(err)
+		}
+		marks = append(marks, e[1000:1032], e[crypto.EnvelopeSize-32:])
+	}
+	if found := grepDir(t, dir, marks); len(found) == 0 {
+		t.Fatal("the marks are not on disk before the burn; the test would prove nothing")
+	}
+	if err := tc.orgC.Burn(ctx, crypto.NewBurnNotice(tc.org.keys, tc.roster.Channel, now)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ac.Events():
+		if ev.Type != wire.TBurned {
+			t.Fatalf("member got frame %#x, want a burn notice", ev.Type)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("member not told of the burn")
+	}
+	waitClosed(t, ac)
+	if found := grepDir(t, dir, marks); len(found) > 0 {
+		t.Fatalf("burned ciphertext still in %v", found)
+	}
+	c := dial(t, r.URL)
+	if err := c.Auth(ctx, tc.roster.Channel, alice.keys); !errors.Is(err, relayclient.ErrBurned) {
+		t.Fatalf("auth to a burned channel: %v", err)
+	}
+	notice, err := c.Tombstone(ctx, tc.roster.Channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := crypto.ParseBurnNotice(notice); err != nil || b.Verify(tc.roster.Channel) != nil {
+		t.Fatal("tombstone does not hold the signed notice")
+	}
+	if v, err := r.Store.IntegrityCheck(ctx); err != nil || v != "ok" {
+		t.Fatalf("integrity after burn: %q %v", v, err)
+	}
+	if err := c.Create(ctx, tc.list); !errors.Is(err, relayclient.ErrExists) {
+		t.Fatalf("re-creating a burned channel: %v", err)
+	}
+}
+
+// grepDir returns the files under dir that contain any of marks.
+func grepDir(t testing.TB, dir string, marks [][]byte) []string {
+	t.Helper()
+	var found []string
+	filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range marks {
+			if bytes.Contains(data, m) {
+				found = append(found, filepath.Base(path))
+				break
+			}
+		}
+		return nil
+	})
+	return found
+}

@@ -1,0 +1,517 @@
+package relay
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"parley/internal/wire"
+
+	_ "modernc.org/sqlite"
+)
+
+// SQLiteStore is the Store on one SQLite file in WAL mode with
+// synchronous=FULL (a commit is on disk before it returns) and
+// secure_delete=ON (deleted rows are overwritten, not left in free pages).
+// Appends from many connections are group-committed: one writer goroutine
+// takes every append waiting at that moment into one transaction, so the
+// cost of an fsync is shared without weakening what an acknowledgement
+// means.
+type SQLiteStore struct {
+	w, r    *sql.DB
+	appends chan *appendReq
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closeMu sync.Once
+}
+
+type appendReq struct {
+	frames []NewFrame
+	out    chan appendResult
+}
+
+type appendResult struct {
+	stored []wire.Stored
+	err    error
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS channels (
+	id BLOB PRIMARY KEY,
+	access BLOB NOT NULL,
+	version INTEGER NOT NULL,
+	next_seq INTEGER NOT NULL,
+	bytes INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS frames (
+	channel BLOB NOT NULL,
+	seq INTEGER NOT NULL,
+	kind INTEGER NOT NULL,
+	comp INTEGER NOT NULL,
+	time INTEGER NOT NULL,
+	expires INTEGER NOT NULL,
+	payload BLOB NOT NULL,
+	PRIMARY KEY (channel, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS frames_expires ON frames (expires) WHERE expires > 0;
+CREATE TABLE IF NOT EXISTS invites (
+	channel BLOB NOT NULL,
+	token_id BLOB NOT NULL,
+	expires INTEGER NOT NULL,
+	spent INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (channel, token_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS joins (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	channel BLOB NOT NULL,
+	expires INTEGER NOT NULL,
+	sealed BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS joins_channel ON joins (channel);
+CREATE TABLE IF NOT EXISTS tombstones (
+	channel BLOB PRIMARY KEY,
+	notice BLOB NOT NULL,
+	expires INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "secure_delete(ON)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+		q.Add("_pragma", p)
+	}
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(ON)")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the store at path.
+func OpenSQLite(path string) (*SQLiteStore, error) {
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if _, err := w.Exec(schema); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("creating schema: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s := &SQLiteStore{w: w, r: r, appends: make(chan *appendReq, 1024), done: make(chan struct{})}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer after the appends already queued, then closes
+// the database.
+func (s *SQLiteStore) Close() error {
+	s.closeMu.Do(func() { close(s.done) })
+	s.wg.Wait()
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// maxBatch bounds one group commit.
+const maxBatch = 256
+
+func (s *SQLiteStore) writer() {
+	defer s.wg.Done()
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.appends:
+		case <-s.done:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case r := <-s.appends:
+					s.commit([]*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*appendReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.appends:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+type chanState struct {
+	next  uint64
+	bytes int64
+	dirty bool
+}
+
+// commit writes a batch in one transaction. A request that cannot be
+// stored (unknown channel, quota) fails alone; if the transaction fails,
+// every request in it fails and nothing was stored.
+func (s *SQLiteStore) commit(batch []*appendReq) {
+	results := make([]appendResult, len(batch))
+	err := func() error {
+		tx, err := s.w.Begin()
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		states := map[ChannelID]*chanState{}
+		now := time.Now()
+		for i, req := range batch {
+			results[i] = s.appendOne(tx, states, req.frames, now)
+		}
+		for ch, st := range states {
+			if !st.dirty {
+				continue
+			}
+			if _, err := tx.Exec(`UPDATE channels SET next_seq = ?, bytes = ? WHERE id = ?`, st.next, st.bytes, ch[:]); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}()
+	for i, req := range batch {
+		if err != nil {
+			results[i] = appendResult{err: err}
+		}
+		req.out <- results[i]
+	}
+}
+
+func (s *SQLiteStore) appendOne(tx *sql.Tx, states map[ChannelID]*chanState, frames []NewFrame, now time.Time) appendResult {
+	// Check every frame first so the request is all or nothing.
+	planned := map[ChannelID]int64{}
+	for _, f := range frames {
+		st := states[f.Channel]
+		if st == nil {
+			st = new(chanState)
+			err := tx.QueryRow(`SELECT next_seq, bytes FROM channels WHERE id = ?`, f.Channel[:]).Scan(&st.next, &st.bytes)
+			if errors.Is(err, sql.ErrNoRows) {
+				return appendResult{err: ErrNotFound}
+			} else if err != nil {
+				return appendResult{err: err}
+			}
+			states[f.Channel] = st
+		}
+		planned[f.Channel] += int64(len(f.Payload))
+		if f.MaxBytes > 0 && st.bytes+planned[f.Channel] > f.MaxBytes {
+			return appendResult{err: ErrQuota}
+		}
+	}
+	var out []wire.Stored
+	ms := uint64(now.UnixMilli())
+	for _, f := range frames {
+		st := states[f.Channel]
+		var exp int64
+		if !f.Expires.IsZero() {
+			exp = f.Expires.UnixMilli()
+		}
+		if _, err := tx.Exec(`INSERT INTO frames (channel, seq, kind, comp, time, expires, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			f.Channel[:], st.next, f.Kind, f.Compartment, ms, exp, f.Payload); err != nil {
+			return appendResult{err: err}
+		}
+		out = append(out, wire.Stored{Seq: st.next, Kind: f.Kind, Time: ms, Payload: f.Payload})
+		st.next++
+		st.bytes += int64(len(f.Payload))
+		st.dirty = true
+	}
+	return appendResult{stored: out}
+}
+
+// Append implements Store.
+func (s *SQLiteStore) Append(ctx context.Context, frames []NewFrame) ([]wire.Stored, error) {
+	req := &appendReq{frames: frames, out: make(chan appendResult, 1)}
+	select {
+	case s.appends <- req:
+	case <-s.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Once queued, the append will be committed or fail; wait for the
+	// answer even if ctx ends, so the caller never acknowledges blindly.
+	r := <-req.out
+	return r.stored, r.err
+}
+
+// CreateChannel implements Store.
+func (s *SQLiteStore) CreateChannel(ctx context.Context, ch ChannelID, access []byte, version uint64) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT (SELECT count(*) FROM channels WHERE id = ?) + (SELECT count(*) FROM tombstones WHERE channel = ?)`, ch[:], ch[:]).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return ErrExists
+	}
+	if _, err := tx.Exec(`INSERT INTO channels (id, access, version, next_seq, bytes) VALUES (?, ?, ?, 1, 0)`, ch[:], access, version); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Channel implements Store.
+func (s *SQLiteStore) Channel(ctx context.Context, ch ChannelID) ([]byte, uint64, error) {
+	var access []byte
+	var next uint64
+	err := s.r.QueryRowContext(ctx, `SELECT access, next_seq FROM channels WHERE id = ?`, ch[:]).Scan(&access, &next)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	return access, next, err
+}
+
+// ReplaceAccessList implements Store.
+func (s *SQLiteStore) ReplaceAccessList(ctx context.Context, ch ChannelID, prev, version uint64, access []byte) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE channels SET access = ?, version = ? WHERE id = ? AND version = ?`, access, version, ch[:], prev)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, _, err := s.Channel(ctx, ch); err != nil {
+			return err
+		}
+		return ErrStale
+	}
+	return nil
+}
+
+// fetchRows is how many rows one query reads.
+const fetchRows = 64
+
+// Fetch implements Store.
+func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
+	var out []wire.Stored
+	size := 0
+	for {
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, comp, time, payload FROM frames WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`, ch[:], since, fetchRows)
+		if err != nil {
+			return nil, false, err
+		}
+		n := 0
+		for rows.Next() {
+			n++
+			var f wire.Stored
+			var comp uint8
+			if err := rows.Scan(&f.Seq, &f.Kind, &comp, &f.Time, &f.Payload); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			since = f.Seq
+			if !filter(f.Kind, comp) {
+				continue
+			}
+			if len(out) > 0 && size+len(f.Payload) > maxBytes {
+				rows.Close()
+				return out, true, nil
+			}
+			out = append(out, f)
+			size += len(f.Payload)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+		if n < fetchRows {
+			return out, false, nil
+		}
+	}
+}
+
+// RegisterInvite implements Store.
+func (s *SQLiteStore) RegisterInvite(ctx context.Context, ch ChannelID, tokenID [32]byte, expires time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO invites (channel, token_id, expires) VALUES (?, ?, ?)`, ch[:], tokenID[:], expires.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrExists, err)
+	}
+	return nil
+}
+
+// SpendInvite implements Store.
+func (s *SQLiteStore) SpendInvite(ctx context.Context, ch ChannelID, tokenID [32]byte, now time.Time, sealed []byte) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var expires int64
+	res, err := tx.Exec(`UPDATE invites SET spent = 1 WHERE channel = ? AND token_id = ? AND spent = 0 AND expires > ?`, ch[:], tokenID[:], now.UnixMilli())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrInviteInvalid
+	}
+	if err := tx.QueryRow(`SELECT expires FROM invites WHERE channel = ? AND token_id = ?`, ch[:], tokenID[:]).Scan(&expires); err != nil {
+		return err
+	}
+	// The request waits as long as invites live at most: a week.
+	if _, err := tx.Exec(`INSERT INTO joins (channel, expires, sealed) VALUES (?, ?, ?)`, ch[:], now.Add(7*24*time.Hour).UnixMilli(), sealed); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Joins implements Store.
+func (s *SQLiteStore) Joins(ctx context.Context, ch ChannelID) ([]wire.JoinRequest, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed FROM joins WHERE channel = ? ORDER BY id LIMIT 64`, ch[:])
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []wire.JoinRequest
+	for rows.Next() {
+		var j wire.JoinRequest
+		if err := rows.Scan(&j.ID, &j.Sealed); err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// DropJoins implements Store.
+func (s *SQLiteStore) DropJoins(ctx context.Context, ch ChannelID, ids []uint64) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, id := range ids {
+		if _, err := tx.Exec(`DELETE FROM joins WHERE channel = ? AND id = ?`, ch[:], id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Burn implements Store.
+func (s *SQLiteStore) Burn(ctx context.Context, ch ChannelID, notice []byte, until time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM frames WHERE channel = ?`,
+		`DELETE FROM invites WHERE channel = ?`,
+		`DELETE FROM joins WHERE channel = ?`,
+		`DELETE FROM channels WHERE id = ?`,
+	} {
+		if _, err := tx.Exec(q, ch[:]); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(`INSERT OR REPLACE INTO tombstones (channel, notice, expires) VALUES (?, ?, ?)`, ch[:], notice, until.UnixMilli()); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.scrub(ctx)
+}
+
+// scrub moves every page out of the WAL into the main file, where
+// secure_delete has already zeroed what was deleted, and truncates the
+// WAL, so no old page image of deleted rows is left in either file.
+func (s *SQLiteStore) scrub(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		var busy, logPages, moved int
+		err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved)
+		if err != nil {
+			return err
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 50 {
+			return errors.New("wal checkpoint stayed busy")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Tombstone implements Store.
+func (s *SQLiteStore) Tombstone(ctx context.Context, ch ChannelID) ([]byte, error) {
+	var notice []byte
+	err := s.r.QueryRowContext(ctx, `SELECT notice FROM tombstones WHERE channel = ?`, ch[:]).Scan(&notice)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return notice, err
+}
+
+// Expire implements Store.
+func (s *SQLiteStore) Expire(ctx context.Context, now time.Time) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	ms := now.UnixMilli()
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM frames WHERE expires > 0 AND expires <= ?`,
+		`DELETE FROM invites WHERE expires <= ?`,
+		`DELETE FROM joins WHERE expires <= ?`,
+		`DELETE FROM tombstones WHERE expires <= ?`,
+	} {
+		res, err := tx.Exec(q, ms)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	if total > 0 {
+		if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload)), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
+			return 0, err
+		}
+	}
+	return total, tx.Commit()
+}
+
+// Usage implements Store.
+func (s *SQLiteStore) Usage(ctx context.Context, ch ChannelID) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT bytes FROM channels WHERE id = ?`, ch[:]).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	return n, err
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns its verdict
+// ("ok" when the file is sound).
+func (s *SQLiteStore) IntegrityCheck(ctx context.Context) (string, error) {
+	var v string
+	err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&v)
+	return v, err
+}
