@@ -89,10 +89,6 @@ func (c *conn) serve() {
 		if c.authed {
 			c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
 		}
-		if !c.limit.allow(time.Now()) {
-			c.send(wire.ErrorBody{Code: wire.CodeRateLimited, Message: wire.CodeRateLimited.String()}.Encode(0))
-			continue
-		}
 		f, err := wire.Decode(data)
 		if err != nil {
 			if c.malformed++; c.malformed >= maxMalformed {
@@ -100,6 +96,10 @@ func (c *conn) serve() {
 				return
 			}
 			c.send(wire.ErrorBody{Code: wire.CodeMalformed, Message: "malformed frame"}.Encode(0))
+			continue
+		}
+		if !c.limit.allow(time.Now()) {
+			c.send(wire.ErrorBody{Code: wire.CodeRateLimited, Message: wire.CodeRateLimited.String()}.Encode(f.ID))
 			continue
 		}
 		select {

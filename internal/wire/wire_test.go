@@ -3,8 +3,34 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite the fuzz seed corpus in testdata/fuzz")
+
+// TestSeedCorpus keeps testdata/fuzz/FuzzDecode in step with samples:
+// regenerate with go test ./internal/wire -run TestSeedCorpus -update.
+func TestSeedCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
+	for i, s := range samples() {
+		path := filepath.Join(dir, fmt.Sprintf("sample-%02d", i))
+		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+		if *update {
+			os.MkdirAll(dir, 0o755)
+			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != want {
+			t.Fatalf("seed %s is missing or stale (run with -update)", path)
+		}
+	}
+}
 
 // reencode parses f's body by type and encodes it again; ok is false when
 // the body does not parse.

@@ -1,0 +1,229 @@
+package relay_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"parley/crypto"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+var (
+	buildOnce sync.Once
+	relayBin  string
+	buildErr  error
+)
+
+// relayBinary builds cmd/parley-relay once per test run.
+func relayBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "parley-relay-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		relayBin = filepath.Join(dir, "parley-relay")
+		out, err := exec.Command("go", "build", "-o", relayBin, "parley/cmd/parley-relay").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return relayBin
+}
+
+// relayProcess is a parley-relay process.
+type relayProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *bytes.Buffer
+	exited chan error
+}
+
+func startProcess(t testing.TB, dataDir string, args ...string) *relayProcess {
+	t.Helper()
+	cmd := exec.Command(relayBinary(t), append([]string{"--listen", "127.0.0.1:0", "--data", dataDir}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &relayProcess{cmd: cmd, stderr: new(bytes.Buffer), exited: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatalf("relay printed no URL: %v\n%s", err, p.stderr)
+	}
+	p.url = strings.TrimSpace(line)
+	go func() { p.exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-p.exited })
+	return p
+}
+
+// stop sends sig and waits for the exit.
+func (p *relayProcess) stop(t testing.TB, sig os.Signal) error {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case err := <-p.exited:
+		p.exited <- err // for the cleanup
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("relay did not exit")
+	}
+	return nil
+}
+
+type acked struct {
+	seq  uint64
+	hash [32]byte
+}
+
+func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	now := time.Now()
+	tc := newTestChannel(t, p.url, now)
+	var senders []*member
+	for i := 0; i < 4; i++ {
+		m := newMember(t, fmt.Sprint("P", i), crypto.RoleParticipant)
+		tc.add(m, now, time.Time{}).Close()
+		senders = append(senders, m)
+	}
+	var all []acked
+	rounds := 4
+	if testing.Short() {
+		rounds = 2
+	}
+	for round := 0; round < rounds; round++ {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, m := range senders {
+			c := dial(t, p.url)
+			if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := uint32(0); ; i++ {
+					e := envelope(m.keys, crypto.Talks, i)
+					seq, err := c.Post(context.Background(), wire.KindMessage, e)
+					if err != nil {
+						return // the relay died; this frame was never acknowledged
+					}
+					mu.Lock()
+					all = append(all, acked{seq, sha256.Sum256(e)})
+					mu.Unlock()
+				}
+			}()
+		}
+		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+		p.stop(t, syscall.SIGKILL)
+		wg.Wait()
+
+		p = startProcess(t, dataDir)
+		tc.url = p.url
+		tc.orgC = dial(t, p.url)
+		if err := tc.orgC.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
+			t.Fatal(err)
+		}
+		stored := map[uint64][32]byte{}
+		var since uint64
+		for {
+			frames, more, err := tc.orgC.Fetch(ctxT(t), since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range frames {
+				if _, dup := stored[f.Seq]; dup {
+					t.Fatalf("sequence %d stored twice", f.Seq)
+				}
+				stored[f.Seq] = sha256.Sum256(f.Payload)
+				since = f.Seq
+			}
+			if !more {
+				break
+			}
+		}
+		for _, a := range all {
+			if h, ok := stored[a.seq]; !ok || h != a.hash {
+				t.Fatalf("round %d: acknowledged frame %d lost or changed after kill -9", round, a.seq)
+			}
+		}
+		t.Logf("round %d: %d acknowledged frames, all present", round, len(all))
+	}
+	if len(all) == 0 {
+		t.Fatal("no frame was acknowledged; the test proved nothing")
+	}
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("clean shutdown: %v\n%s", err, p.stderr)
+	}
+	s, err := relay.OpenSQLite(filepath.Join(dataDir, "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.IntegrityCheck(ctxT(t)); err != nil || v != "ok" {
+		t.Fatalf("integrity_check: %q %v", v, err)
+	}
+}
+
+func TestGracefulShutdownAndLogs(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir, "--log-level", "debug")
+	if got, _ := os.ReadFile(filepath.Join(dataDir, "relay.url")); strings.TrimSpace(string(got)) != p.url {
+		t.Fatalf("relay.url holds %q, stdout said %q", got, p.url)
+	}
+	now := time.Now()
+	tc := newTestChannel(t, p.url, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+		t.Fatal(err)
+	}
+	// A failed authentication and a garbage frame give the relay
+	// something to log.
+	stranger := newMember(t, "Stranger", crypto.RoleParticipant)
+	dial(t, p.url).Auth(ctxT(t), tc.roster.Channel, stranger.keys)
+	rawConn(t, p.url).WriteMessage(2, []byte{0xff})
+
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: exit %v\n%s", err, p.stderr)
+	}
+	waitClosed(t, ac)
+	logs := p.stderr.String()
+	if !strings.Contains(logs, "relay stopped") {
+		t.Fatalf("no shutdown line in the log:\n%s", logs)
+	}
+	for _, secret := range []string{
+		"127.0.0.1", "[::1]",
+		tc.roster.Channel.String(),
+		fmt.Sprintf("%x", alice.keys.SigningPublicKey()),
+		fmt.Sprintf("%x", stranger.keys.SigningPublicKey()),
+		alice.keys.ID().String(),
+	} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the relay log contains %q:\n%s", secret, logs)
+		}
+	}
+}
