@@ -94,7 +94,7 @@ func AccessListFor(r *Roster) *AccessList {
 
 func (a *AccessList) signedBytes() ([]byte, error) {
 	if len(a.Entries) == 0 || len(a.Entries) > MaxMembers || len(a.Signer) != ed25519.PublicKeySize ||
-		a.Version == 0 || a.Retention < time.Second || a.Retention > 1<<32*time.Second ||
+		a.Version == 0 || a.Retention < time.Second || a.Retention >= 1<<32*time.Second ||
 		a.Retention%time.Second != 0 {
 		return nil, malformed("access list", "field out of range")
 	}

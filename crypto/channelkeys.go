@@ -216,21 +216,18 @@ func (k *ChannelKeys) PairKey(channel ChannelID, peer *ChannelPublicKeys) (PairK
 // SignRelayChallenge answers the relay's authentication challenge for one
 // channel. The relay's certificate pin is bound in, so a response made for
 // one relay is useless to another.
-func (k *ChannelKeys) SignRelayChallenge(pin [32]byte, channel ChannelID, challenge []byte) []byte {
+func (k *ChannelKeys) SignRelayChallenge(pin [32]byte, channel ChannelID, challenge [32]byte) []byte {
 	return k.sign(labelRelayAuth, relayAuthMessage(pin, channel, challenge))
 }
 
 // VerifyRelayChallenge checks a response made by SignRelayChallenge.
-func VerifyRelayChallenge(pub ed25519.PublicKey, pin [32]byte, channel ChannelID, challenge, sig []byte) bool {
+func VerifyRelayChallenge(pub ed25519.PublicKey, pin [32]byte, channel ChannelID, challenge [32]byte, sig []byte) bool {
 	return verify(pub, labelRelayAuth, relayAuthMessage(pin, channel, challenge), sig)
 }
 
-func relayAuthMessage(pin [32]byte, channel ChannelID, challenge []byte) []byte {
-	var b cryptobyte.Builder
-	b.AddBytes(pin[:])
-	b.AddBytes(channel[:])
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(challenge) })
-	return b.BytesOrPanic()
+func relayAuthMessage(pin [32]byte, channel ChannelID, challenge [32]byte) []byte {
+	msg := append(pin[:], channel[:]...)
+	return append(msg, challenge[:]...)
 }
 
 // lowOrderProbe is a fixed X25519 scalar. X25519 clamps scalars to a

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -153,7 +154,7 @@ func NewEpochBundle(r *Roster, s *EpochSecrets, signer *ChannelKeys) (*EpochBund
 	a := s.rosterAEAD()
 	sealed := make([]byte, a.NonceSize())
 	rand.Read(sealed)
-	sealed = a.Seal(sealed, sealed, raw, nil)
+	sealed = a.Seal(sealed, sealed, padRoster(raw, len(r.Members)), nil)
 	b := &EpochBundle{Channel: r.Channel, Epoch: r.Version, RosterHash: s.RosterHash, SealedRoster: sealed}
 	for i := range r.Members {
 		w, err := s.wrapFor(&r.Members[i])
@@ -245,19 +246,25 @@ func ParseEpochBundle(data []byte) (*EpochBundle, error) {
 	return b, nil
 }
 
-// Open checks the bundle's signature, unwraps the secrets addressed to k,
-// decrypts the roster and checks that it is the one the bundle names and
-// that its signer signed the bundle. The caller must still verify the
-// roster against the one it holds (Roster.VerifyNext, VerifyGenesis or
-// VerifyInvited) before using either result. A member left out of the
-// roster gets ErrNotMember: it was removed.
-func (b *EpochBundle) Open(k *ChannelKeys) (*EpochSecrets, *Roster, error) {
+// Open checks that an authorized key signed the bundle, unwraps the
+// secrets addressed to k, decrypts the roster and checks that it is the
+// one the bundle names, signed by the same key. authorized says whether a
+// signer may start epochs: an organizer of the roster the caller holds
+// (Roster.IsOrganizer), or for a newcomer the organizer its invite names
+// (Invite.IsOrganizer). The caller must still verify the roster against
+// what it holds (Roster.VerifyNext, VerifyGenesis or VerifyInvited)
+// before using either result. ErrNotMember from an authorized bundle
+// means k was left out of the roster: removed.
+func (b *EpochBundle) Open(k *ChannelKeys, authorized func(signer ed25519.PublicKey) bool) (*EpochSecrets, *Roster, error) {
 	msg, err := b.signedBytes()
 	if err != nil {
 		return nil, nil, err
 	}
 	if !verify(b.Signer, labelEpochBundleSig, msg, b.Signature) {
 		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrBadSignature)
+	}
+	if !authorized(b.Signer) {
+		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrUnknownSigner)
 	}
 	var wrap []byte
 	for _, w := range b.Wraps {
@@ -276,21 +283,27 @@ func (b *EpochBundle) Open(k *ChannelKeys) (*EpochSecrets, *Roster, error) {
 	if len(b.SealedRoster) < a.NonceSize() {
 		return nil, nil, malformed("epoch bundle", "sealed roster too short")
 	}
-	raw, err := a.Open(nil, b.SealedRoster[:a.NonceSize()], b.SealedRoster[a.NonceSize():], nil)
+	padded, err := a.Open(nil, b.SealedRoster[:a.NonceSize()], b.SealedRoster[a.NonceSize():], nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("epoch %d roster: %w", b.Epoch, ErrDecrypt)
+	}
+	raw, err := unpadRoster(padded)
+	if err != nil {
+		return nil, nil, err
 	}
 	r, err := ParseRoster(raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	switch {
-	case r.Hash() != b.RosterHash || r.Channel != b.Channel:
-		return nil, nil, fmt.Errorf("epoch %d: roster does not match bundle: %w", b.Epoch, ErrWrongChannel)
+	case r.Channel != b.Channel:
+		return nil, nil, fmt.Errorf("epoch %d: %w", b.Epoch, ErrWrongChannel)
+	case r.Hash() != b.RosterHash:
+		return nil, nil, fmt.Errorf("epoch %d: roster hash: %w", b.Epoch, ErrMismatch)
 	case r.Version != b.Epoch:
 		return nil, nil, fmt.Errorf("epoch %d: roster version %d: %w", b.Epoch, r.Version, ErrWrongEpoch)
 	case !bytes.Equal(r.Signer, b.Signer):
-		return nil, nil, fmt.Errorf("epoch %d: bundle and roster signers differ: %w", b.Epoch, ErrUnknownSigner)
+		return nil, nil, fmt.Errorf("epoch %d: bundle and roster signers differ: %w", b.Epoch, ErrMismatch)
 	}
 	if err := b.checkWrapsMatch(r); err != nil {
 		return nil, nil, err
@@ -310,4 +323,34 @@ func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
 		}
 	}
 	return nil
+}
+
+// Encoded sizes of a roster: a fixed part and a part per member whose
+// only variable field is the display name.
+const (
+	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 32 + 16 + 1 + 32 + SignatureSize
+	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + SignatureSize
+	rosterLenPrefix = 4
+)
+
+// padRoster pads an encoded roster of n members to the size of n members
+// with the longest names, so that the sealed roster's length tells the
+// relay the member count (which the access list shows anyway) and nothing
+// about names.
+func padRoster(raw []byte, n int) []byte {
+	out := make([]byte, rosterLenPrefix+rosterFixedSize+n*(memberFixedSize+MaxNameLen))
+	binary.BigEndian.PutUint32(out, uint32(len(raw)))
+	copy(out[rosterLenPrefix:], raw)
+	return out
+}
+
+func unpadRoster(padded []byte) ([]byte, error) {
+	if len(padded) < rosterLenPrefix {
+		return nil, malformed("sealed roster", "too short")
+	}
+	n := binary.BigEndian.Uint32(padded)
+	if uint64(n) > uint64(len(padded)-rosterLenPrefix) || !allZero(padded[rosterLenPrefix+int(n):]) {
+		return nil, malformed("sealed roster", "bad length or padding")
+	}
+	return padded[rosterLenPrefix : rosterLenPrefix+int(n)], nil
 }

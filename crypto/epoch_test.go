@@ -13,7 +13,7 @@ func TestRemovedMemberReadsNothingNew(t *testing.T) {
 	mustOpen(t, bob, before, "before removal")
 
 	bundle := c.remove(bob)
-	if _, _, err := bundle.Open(bob.keys); !errors.Is(err, ErrNotMember) {
+	if _, _, err := bundle.Open(bob.keys, bob.roster.IsOrganizer); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("removed member opening the new epoch: %v, want ErrNotMember", err)
 	}
 	// Every wrap of the new epoch, tried with Bob's key, fails.
@@ -60,7 +60,7 @@ func TestKeyUpdateLocksOutOldKEMKey(t *testing.T) {
 	}
 	alice.keys = fresh
 	bundle := c.publish(next)
-	if _, _, err := bundle.Open(stolen); !errors.Is(err, ErrDecrypt) {
+	if _, _, err := bundle.Open(stolen, c.org.roster.IsOrganizer); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("stolen pre-rotation key on the next epoch: %v, want ErrDecrypt", err)
 	}
 	env, _ := c.org.seal(t, Talks, 1, []byte("after rotation"))
@@ -80,14 +80,14 @@ func TestEpochBundleChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, _, err := b.Open(mentor.keys)
+	ms, _, err := b.Open(mentor.keys, mentor.roster.IsOrganizer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ms.Talks != nil || ms.Briefings != s.Briefings {
 		t.Fatal("mentor's wrap holds the wrong secrets")
 	}
-	as, _, err := b.Open(alice.keys)
+	as, _, err := b.Open(alice.keys, alice.roster.IsOrganizer)
 	if err != nil || *as.Talks != *s.Talks {
 		t.Fatalf("participant's wrap: %v", err)
 	}
@@ -118,7 +118,7 @@ func TestEpochBundleChecks(t *testing.T) {
 		{"dropped wrap", reparse(func(x *EpochBundle) { x.Wraps = x.Wraps[:2] }), ErrBadSignature},
 	}
 	for _, tc := range cases {
-		if _, _, err := tc.b.Open(alice.keys); !errors.Is(err, tc.want) {
+		if _, _, err := tc.b.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
@@ -138,7 +138,55 @@ func TestEpochBundleChecks(t *testing.T) {
 	forged.Signer = alice.keys.SigningPublicKey()
 	msg, _ := forged.signedBytes()
 	forged.Signature = alice.keys.sign(labelEpochBundleSig, msg)
-	if _, _, err := forged.Open(alice.keys); !errors.Is(err, ErrUnknownSigner) {
+	if _, _, err := forged.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, ErrUnknownSigner) {
 		t.Fatalf("bundle re-signed by a member: %v", err)
+	}
+}
+
+func TestForgedBundleCannotFakeARemoval(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	// Anyone, the relay included, can sign a bundle that leaves Alice
+	// out. She must not take it for her removal.
+	mallory := newPerson(t, "Mallory", RoleOrganizer)
+	r, err := NewGenesisRoster(mallory.id, "Mallory", mallory.keys, PolicyHard, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake, err := NewEpochBundle(r, NewEpochSecrets(r), mallory.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.Channel = c.roster.Channel
+	msg, _ := fake.signedBytes()
+	fake.Signature = mallory.keys.sign(labelEpochBundleSig, msg)
+	if _, _, err := fake.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, ErrUnknownSigner) {
+		t.Fatalf("bundle from an outsider: %v, want ErrUnknownSigner", err)
+	}
+}
+
+func TestBundleWrapsMatchRoster(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	outsider := newPerson(t, "Outsider", RoleParticipant)
+	next := c.roster.Next(testNow)
+	next.Sign(c.org.keys)
+	s := NewEpochSecrets(next)
+	b, err := NewEpochBundle(next, s, c.org.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The organizer's client, compromised, also wraps the epoch to a key
+	// outside the roster; members notice.
+	extra := Member{Role: RoleParticipant, Keys: *outsider.keys.Public()}
+	w, err := s.wrapFor(&extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Wraps = append(b.Wraps, Wrap{Recipient: outsider.keys.ID(), Sealed: w})
+	msg, _ := b.signedBytes()
+	b.Signature = c.org.keys.sign(labelEpochBundleSig, msg)
+	if _, _, err := b.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("wrap to a key outside the roster: %v, want ErrNotMember", err)
 	}
 }

@@ -48,6 +48,8 @@ var (
 	ErrNotMember = errors.New("not a member")
 	// ErrPolicy means a roster breaks its own secrecy policy.
 	ErrPolicy = errors.New("violates secrecy policy")
+	// ErrMismatch means an epoch bundle and the roster inside it disagree.
+	ErrMismatch = errors.New("bundle does not match its roster")
 	// ErrChecksum means an invite code was mistyped.
 	ErrChecksum = errors.New("invite code checksum mismatch")
 )

@@ -49,7 +49,7 @@ func FuzzParseEpochBundle(f *testing.F) {
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("re-marshal differs: %v", err)
 		}
-		_, _, _ = b.Open(w.aliceKeys)
+		_, _, _ = b.Open(w.aliceKeys, w.genesis.IsOrganizer)
 	})
 }
 

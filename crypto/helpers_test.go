@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/hex"
 	"testing"
 	"time"
@@ -81,7 +82,7 @@ func (c *channel) publish(r *Roster) *EpochBundle {
 		if r.Member(p.keys.ID()) == nil {
 			continue
 		}
-		s, got, err := parsed.Open(p.keys)
+		s, got, err := parsed.Open(p.keys, p.authority(r))
 		if err != nil {
 			c.t.Fatalf("%s opening epoch %d: %v", p.name, r.Version, err)
 		}
@@ -149,7 +150,7 @@ func (c *channel) publishFor(r *Roster, p *person, inv *Invite) *EpochBundle {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ps, pr, err := b.Open(p.keys)
+	ps, pr, err := b.Open(p.keys, inv.IsOrganizer)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func (c *channel) publishFor(r *Roster, p *person, inv *Invite) *EpochBundle {
 	p.recv = map[[2]any]*ReceiveChain{}
 	others := c.people[:len(c.people)-1]
 	for _, o := range others {
-		os, or, err := b.Open(o.keys)
+		os, or, err := b.Open(o.keys, o.roster.IsOrganizer)
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -272,4 +273,13 @@ func mustHex(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// authority is who p accepts epoch bundles from: organizers of the roster
+// it holds, or, founding the channel, the founder of r.
+func (p *person) authority(r *Roster) func(ed25519.PublicKey) bool {
+	if p.roster != nil {
+		return p.roster.IsOrganizer
+	}
+	return func(pub ed25519.PublicKey) bool { return bytes.Equal(pub, r.Founder) }
 }

@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base32"
 	"fmt"
@@ -21,7 +22,9 @@ const (
 	MaxRelayURLLen = 512
 )
 
-var inviteEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+const inviteAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+var inviteEncoding = base32.NewEncoding(inviteAlphabet).WithPadding(base32.NoPadding)
 
 // An Invite is the single-use code an organizer hands to one invitee out
 // of band. Whoever holds it can post one join request, and only the
@@ -40,6 +43,9 @@ type Invite struct {
 
 // NewInvite makes an invite with a fresh random secret.
 func NewInvite(relayURL string, pin [32]byte, channel ChannelID, organizer KeyID, role Role, expires time.Time) (*Invite, error) {
+	if expires.IsZero() {
+		return nil, fmt.Errorf("invites must expire: %w", ErrPolicy)
+	}
 	inv := &Invite{RelayURL: relayURL, Pin: pin, Channel: channel, Organizer: organizer, Role: role, Expires: expires.UTC().Truncate(time.Second)}
 	rand.Read(inv.Secret[:])
 	if _, err := inv.payload(); err != nil {
@@ -112,11 +118,17 @@ func ParseInvite(code string) (*Invite, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(again, p) {
+	// Base32 leaves unused bits in the last character; only the one
+	// canonical spelling of each code is accepted.
+	if !bytes.Equal(again, p) || inv.String() != code {
 		return nil, malformed("invite", "not canonical")
 	}
 	return inv, nil
 }
+
+// IsOrganizer reports whether pub is the inviting organizer's key: the
+// one whose epoch bundle a newcomer accepts first.
+func (inv *Invite) IsOrganizer(pub ed25519.PublicKey) bool { return KeyIDOf(pub) == inv.Organizer }
 
 // ExpiredAt reports whether the invite has expired at now.
 func (inv *Invite) ExpiredAt(now time.Time) bool { return expired(inv.Expires, now) }
@@ -179,7 +191,7 @@ func (inv *Invite) SealJoinRequest(req *JoinRequest) ([]byte, error) {
 	copy(padded, pt)
 	out := make([]byte, a.NonceSize(), SealedJoinSize)
 	rand.Read(out)
-	return a.Seal(out, out, padded, []byte(labelJoinKey)), nil
+	return a.Seal(out, out, padded, []byte(labelJoinAD)), nil
 }
 
 // OpenJoinRequest decrypts and checks a sealed join request made for this
@@ -189,7 +201,7 @@ func (inv *Invite) OpenJoinRequest(sealed []byte) (*JoinRequest, error) {
 	if len(sealed) != SealedJoinSize {
 		return nil, malformed("join request", "wrong size")
 	}
-	pt, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(labelJoinKey))
+	pt, err := a.Open(nil, sealed[:a.NonceSize()], sealed[a.NonceSize():], []byte(labelJoinAD))
 	if err != nil {
 		return nil, fmt.Errorf("join request: %w", ErrDecrypt)
 	}
@@ -206,7 +218,7 @@ func (inv *Invite) OpenJoinRequest(sealed []byte) (*JoinRequest, error) {
 		return nil, malformed("join request", "non-zero padding")
 	}
 	req.Name, req.Binding = string(name), bytes.Clone(binding)
-	if len(req.Name) == 0 || !utf8.ValidString(req.Name) {
+	if len(req.Name) == 0 || len(req.Name) > MaxNameLen || !utf8.ValidString(req.Name) {
 		return nil, malformed("join request", "bad display name")
 	}
 	if err := VerifyBinding(&req.Identity, inv.Channel, &req.Keys, req.Binding); err != nil {

@@ -17,6 +17,7 @@ const (
 	labelRosterSeal     = "parley/v1 roster seal"
 	labelChain          = "parley/v1 sender chain"
 	labelMessageKey     = "parley/v1 message key"
+	labelMessageAEAD    = "parley/v1 message aead"
 	labelChainNext      = "parley/v1 chain next"
 	labelMessageAD      = "parley/v1 message"
 	labelPairKey        = "parley/v1 pairwise mac key"
@@ -27,5 +28,6 @@ const (
 	labelInviteToken    = "parley/v1 invite token"
 	labelInviteTokenID  = "parley/v1 invite token id"
 	labelJoinKey        = "parley/v1 join request key"
+	labelJoinAD         = "parley/v1 join request"
 	labelInviteCheck    = "parley/v1 invite checksum"
 )

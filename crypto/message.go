@@ -78,7 +78,7 @@ func associatedData(channel ChannelID, h Header) []byte {
 }
 
 func messageAEAD(mk MessageKey) (cipherAEAD, []byte) {
-	kn := deriveKey(mk[:], labelMessageKey, chacha20poly1305.KeySize+chacha20poly1305.NonceSizeX)
+	kn := deriveKey(mk[:], labelMessageAEAD, chacha20poly1305.KeySize+chacha20poly1305.NonceSizeX)
 	a, _ := chacha20poly1305.NewX(kn[:chacha20poly1305.KeySize])
 	return a, kn[chacha20poly1305.KeySize:]
 }

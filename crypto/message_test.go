@@ -248,3 +248,31 @@ func TestChainStateRoundTrip(t *testing.T) {
 		t.Fatalf("send chain round trip: %+v, %v", got, err)
 	}
 }
+
+// TestRecipientCanForgeItsOwnView shows the deniability the tags give:
+// Bob can make, without Alice, a message "from Alice" that his own client
+// accepts. So a transcript Bob shows an outsider proves nothing about
+// what Alice wrote.
+func TestRecipientCanForgeItsOwnView(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	bob := c.admit("Bob", RoleParticipant)
+	k, _ := bob.secrets.SenderChain(Talks, alice.keys.ID())
+	_, mk, _ := (&SendChain{Key: k}).Advance()
+	pair, err := bob.keys.PairKey(c.roster.Channel, alice.keys.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := make([]PairKey, len(bob.roster.Readers(Talks)))
+	pairs[bob.roster.Slot(Talks, bob.keys.ID())] = pair
+	h := Header{Compartment: Talks, Epoch: bob.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
+	env, err := SealMessage(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOpen(t, bob, env, "words Alice never wrote")
+	// But towards anyone else the forgery fails.
+	if _, _, err := c.org.open(t, env); !errors.Is(err, ErrBadTag) {
+		t.Fatalf("forgery towards a third member: %v, want ErrBadTag", err)
+	}
+}

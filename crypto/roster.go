@@ -231,6 +231,13 @@ func (r *Roster) Readers(c Compartment) []*Member {
 	return out
 }
 
+// IsOrganizer reports whether pub is the pseudonym key of an organizer
+// in r: who may sign the next roster and epoch bundle.
+func (r *Roster) IsOrganizer(pub ed25519.PublicKey) bool {
+	m := r.Member(KeyIDOf(pub))
+	return m != nil && m.Role == RoleOrganizer
+}
+
 // Slot returns the position of id among the readers of compartment c (its
 // tag slot in messages), or -1.
 func (r *Roster) Slot(c Compartment, id KeyID) int {

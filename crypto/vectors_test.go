@@ -138,7 +138,7 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 	v["invite_token"] = hx(ptr(w.invite.Token()))
 	v["invite_token_id"] = hx(ptr(TokenID(w.invite.Token())))
 	v["burn_notice"] = hx(NewBurnNotice(w.orgKeys, w.genesis.Channel, w.v2.Issued).Marshal())
-	v["relay_auth_signature"] = hx(w.aliceKeys.SignRelayChallenge(w.invite.Pin, w.v2.Channel, seeded(0x51, 32)))
+	v["relay_auth_signature"] = hx(w.aliceKeys.SignRelayChallenge(w.invite.Pin, w.v2.Channel, [32]byte(seeded(0x51, 32))))
 	return v
 }
 
@@ -204,7 +204,7 @@ func TestVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []*ChannelKeys{w.orgKeys, w.aliceKeys, w.mKey} {
-		s, r, err := b.Open(k)
+		s, r, err := b.Open(k, w.genesis.IsOrganizer)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,7 +154,7 @@ func (c *conn) auth(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 	}
 	key := ed25519.PublicKey(bytes.Clone(a.Key[:]))
 	if c.s.entry(st, key) == nil ||
-		!crypto.VerifyRelayChallenge(key, c.s.cfg.Pin, crypto.ChannelID(a.Channel), c.challenge[:], a.Signature[:]) {
+		!crypto.VerifyRelayChallenge(key, c.s.cfg.Pin, crypto.ChannelID(a.Channel), c.challenge, a.Signature[:]) {
 		return nil, fail(wire.CodeUnauthorized, "")
 	}
 	c.s.mu.Lock()

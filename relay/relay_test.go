@@ -43,8 +43,8 @@ func TestAuthentication(t *testing.T) {
 	f, _ := wire.Decode(data)
 	ch, _ := wire.ParseChallenge(f.Body)
 	for _, sig := range [][]byte{
-		tc.org.keys.SignRelayChallenge([32]byte{9}, tc.roster.Channel, ch.Nonce[:]),
-		tc.org.keys.SignRelayChallenge(pin, tc.roster.Channel, make([]byte, 32)),
+		tc.org.keys.SignRelayChallenge([32]byte{9}, tc.roster.Channel, ch.Nonce),
+		tc.org.keys.SignRelayChallenge(pin, tc.roster.Channel, [32]byte{}),
 	} {
 		a := wire.Auth{Channel: tc.roster.Channel}
 		copy(a.Key[:], tc.org.keys.SigningPublicKey())

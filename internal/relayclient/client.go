@@ -318,7 +318,7 @@ func (c *Conn) Auth(ctx context.Context, channel crypto.ChannelID, keys *crypto.
 	var a wire.Auth
 	a.Channel = channel
 	copy(a.Key[:], keys.SigningPublicKey())
-	copy(a.Signature[:], keys.SignRelayChallenge(c.pin, channel, c.challenge[:]))
+	copy(a.Signature[:], keys.SignRelayChallenge(c.pin, channel, c.challenge))
 	_, err := c.okCall(ctx, a.Encode)
 	return err
 }
