@@ -102,7 +102,7 @@ func (c *channel) publish(r *Roster) *EpochBundle {
 
 func (c *channel) invite(role Role) *Invite {
 	c.t.Helper()
-	inv, err := NewInvite("wss://127.0.0.1:4433/", [32]byte{1}, c.roster.Channel, c.org.keys.ID(), role, testNow.Add(time.Hour))
+	inv, err := NewInvite("wss://127.0.0.1:4433/", [32]byte{1}, c.roster.Channel, c.org.keys.ID(), role, testNow.Add(time.Hour), "Oslo back channel")
 	if err != nil {
 		c.t.Fatal(err)
 	}

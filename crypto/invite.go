@@ -39,14 +39,18 @@ type Invite struct {
 	Organizer KeyID // the inviting organizer's pseudonym
 	Role      Role
 	Expires   time.Time
+	// Name is the organizer's name for the channel, which the invitee's
+	// client uses as its local name unless told otherwise. It travels
+	// only in the code, never to the relay.
+	Name string
 }
 
 // NewInvite makes an invite with a fresh random secret.
-func NewInvite(relayURL string, pin [32]byte, channel ChannelID, organizer KeyID, role Role, expires time.Time) (*Invite, error) {
+func NewInvite(relayURL string, pin [32]byte, channel ChannelID, organizer KeyID, role Role, expires time.Time, name string) (*Invite, error) {
 	if expires.IsZero() {
 		return nil, fmt.Errorf("invites must expire: %w", ErrPolicy)
 	}
-	inv := &Invite{RelayURL: relayURL, Pin: pin, Channel: channel, Organizer: organizer, Role: role, Expires: expires.UTC().Truncate(time.Second)}
+	inv := &Invite{RelayURL: relayURL, Pin: pin, Channel: channel, Organizer: organizer, Role: role, Expires: expires.UTC().Truncate(time.Second), Name: name}
 	rand.Read(inv.Secret[:])
 	if _, err := inv.payload(); err != nil {
 		return nil, err
@@ -61,6 +65,9 @@ func (inv *Invite) payload() ([]byte, error) {
 	if !inv.Role.valid() {
 		return nil, malformed("invite", "unknown role")
 	}
+	if len(inv.Name) > MaxNameLen || !utf8.ValidString(inv.Name) {
+		return nil, malformed("invite", "bad channel name")
+	}
 	var b cryptobyte.Builder
 	b.AddUint8(inviteFormat)
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(inv.RelayURL)) })
@@ -70,6 +77,7 @@ func (inv *Invite) payload() ([]byte, error) {
 	b.AddBytes(inv.Organizer[:])
 	b.AddUint8(uint8(inv.Role))
 	b.AddUint64(unixSeconds(inv.Expires))
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(inv.Name)) })
 	return b.Bytes()
 }
 
@@ -103,17 +111,17 @@ func ParseInvite(code string) (*Invite, error) {
 	s := cryptobyte.String(p)
 	inv := new(Invite)
 	var format, role uint8
-	var url cryptobyte.String
+	var url, name cryptobyte.String
 	var expires uint64
 	if !s.ReadUint8(&format) || format != inviteFormat {
 		return nil, malformed("invite", "unknown format")
 	}
 	if !s.ReadUint16LengthPrefixed(&url) || !s.CopyBytes(inv.Pin[:]) || !s.CopyBytes(inv.Channel[:]) ||
 		!s.CopyBytes(inv.Secret[:]) || !s.CopyBytes(inv.Organizer[:]) || !s.ReadUint8(&role) ||
-		!s.ReadUint64(&expires) || !s.Empty() {
+		!s.ReadUint64(&expires) || !s.ReadUint8LengthPrefixed(&name) || !s.Empty() {
 		return nil, malformed("invite", "truncated")
 	}
-	inv.RelayURL, inv.Role, inv.Expires = string(url), Role(role), fromUnixSeconds(expires)
+	inv.RelayURL, inv.Role, inv.Expires, inv.Name = string(url), Role(role), fromUnixSeconds(expires), string(name)
 	again, err := inv.payload()
 	if err != nil {
 		return nil, err

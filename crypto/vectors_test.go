@@ -83,7 +83,7 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 	w.secrets = &EpochSecrets{Channel: v2.Channel, Epoch: v2.Version, RosterHash: v2.Hash(), Talks: (*[32]byte)(seeded(0x31, 32))}
 	copy(w.secrets.Briefings[:], seeded(0x32, 32))
 
-	w.invite = &Invite{RelayURL: "wss://127.0.0.1:7443/", Channel: g.Channel, Organizer: w.orgKeys.ID(), Role: RoleParticipant, Expires: issued.Add(24 * time.Hour)}
+	w.invite = &Invite{RelayURL: "wss://127.0.0.1:7443/", Channel: g.Channel, Organizer: w.orgKeys.ID(), Role: RoleParticipant, Expires: issued.Add(24 * time.Hour), Name: "Back channel"}
 	copy(w.invite.Pin[:], seeded(0x41, 32))
 	copy(w.invite.Secret[:], seeded(0x42, 32))
 	return w

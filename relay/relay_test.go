@@ -236,7 +236,7 @@ func TestJoinInbox(t *testing.T) {
 	r, _ := startRelay(t, relay.Config{Now: clk.Now})
 	tc := newTestChannel(t, r.URL, clk.Now())
 	ctx := ctxT(t)
-	inv, err := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Hour))
+	inv, err := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Hour), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestJoinInbox(t *testing.T) {
 	}
 
 	// An invite used after its expiry is refused.
-	late, _ := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Minute))
+	late, _ := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Minute), "")
 	tc.orgC.RegisterInvite(ctx, crypto.TokenID(late.Token()), late.Expires)
 	clk.Add(2 * time.Minute)
 	if err := anon.Join(ctx, tc.roster.Channel, late.Token(), sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {

@@ -29,6 +29,10 @@ type Options struct {
 	CertFile, KeyFile string
 	// Config is passed to NewServer; Store and Pin are set by Start.
 	Config Config
+	// WrapStore, when set, wraps the SQLite store before the server uses
+	// it: for instrumentation, and for tests that play a relay that
+	// drops, replays or reorders what it stores.
+	WrapStore func(Store) Store
 }
 
 // Relay is a running relay: store, server, TLS listener.
@@ -72,6 +76,9 @@ func Start(opts Options) (*Relay, error) {
 	}
 	cfg := opts.Config
 	cfg.Store, cfg.Pin = store, pin
+	if opts.WrapStore != nil {
+		cfg.Store = opts.WrapStore(store)
+	}
 	srv := NewServer(cfg)
 	r := &Relay{Server: srv, Store: store, Pin: pin, Addr: ln.Addr(), done: make(chan error, 1)}
 	r.URL = wire.FormatURL(urlHost(ln.Addr(), cert), pin)

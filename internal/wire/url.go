@@ -36,3 +36,9 @@ func ParseURL(s string) (dial string, pin [32]byte, err error) {
 	u.Fragment = ""
 	return u.String(), pin, nil
 }
+
+// JoinURL is the inverse of ParseURL: a dial address and a pin make a
+// relay URL.
+func JoinURL(dial string, pin [32]byte) string {
+	return strings.TrimSuffix(strings.SplitN(dial, "#", 2)[0], "#") + "#" + pinPrefix + base64.RawURLEncoding.EncodeToString(pin[:])
+}

@@ -1,0 +1,374 @@
+package client
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"parley/crypto"
+	"parley/internal/relayclient"
+	"parley/internal/wire"
+)
+
+// MaxInviteLife is the longest an invite code may stay valid; the relay
+// enforces the same bound.
+const MaxInviteLife = 7 * 24 * time.Hour
+
+// Invite makes a single-use invite code for role, valid for expires;
+// membership, when not zero, makes the membership itself expire that
+// long after admission.
+func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expires, membership time.Duration) (string, error) {
+	if expires <= 0 || expires > MaxInviteLife {
+		return "", fmt.Errorf("invite expiry must be between 1s and %s", MaxInviteLife)
+	}
+	row, err := c.view(name)
+	if err != nil {
+		return "", err
+	}
+	_, _, keys, err := row.st.self(crypto.RoleOrganizer)
+	if err != nil {
+		return "", err
+	}
+	dial, pin, err := wire.ParseURL(row.st.RelayURL)
+	if err != nil {
+		return "", err
+	}
+	inv, err := crypto.NewInvite(dial, pin, row.st.channelID(), keys.ID(), role, c.Now().Add(expires), name)
+	if err != nil {
+		return "", err
+	}
+	code := inv.String()
+	// Record the invite before the relay learns of it, so a join request
+	// can always be opened.
+	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		row.st.Invites = append(row.st.Invites, inviteRecord{Code: code, Role: role, Membership: membership, Expires: inv.Expires})
+		return nil
+	}); err != nil {
+		return "", err
+	}
+	conn, err := c.connect(ctx, row.st)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires); err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
+// Join sends a join request with an invite code and records the channel
+// as pending under as (default: the organizer's name for it). It returns
+// the local name.
+func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
+	inv, err := crypto.ParseInvite(code)
+	if err != nil {
+		return "", fmt.Errorf("invite code: %w", err)
+	}
+	if inv.ExpiredAt(c.Now()) {
+		return "", errors.New("this invite has expired; ask the organizer for a new one")
+	}
+	name := as
+	if name == "" {
+		name = inv.Name
+	}
+	if name == "" {
+		return "", errors.New("the invite names no channel; choose a local name with --as")
+	}
+	if err := checkName(name); err != nil {
+		return "", fmt.Errorf("channel %w", err)
+	}
+	if _, err := c.view(name); err == nil {
+		return "", fmt.Errorf("a channel named %q exists already; choose another with --as", name)
+	}
+	keys, err := crypto.GenerateChannelKeys()
+	if err != nil {
+		return "", err
+	}
+	req, err := crypto.NewJoinRequest(inv, c.id, c.name, keys)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := inv.SealJoinRequest(req)
+	if err != nil {
+		return "", err
+	}
+	url := wire.JoinURL(inv.RelayURL, inv.Pin)
+	kb, _ := keys.MarshalBinary()
+	st := &channelState{Name: name, RelayURL: url, Channel: inv.Channel[:], Keys: kb, Status: statusPending, Invite: inv.String()}
+	tx, err := c.db.Begin()
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	row, err := c.insertChannel(tx, st)
+	if err != nil {
+		return "", err
+	}
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := relayclient.Dial(dctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	if err := conn.Join(dctx, inv.Channel, inv.Token(), sealed); err != nil {
+		if errors.Is(err, relayclient.ErrInviteInvalid) {
+			return "", errors.New("the relay refused the invite: it was used already, has expired, or is unknown")
+		}
+		return "", err
+	}
+	if err := c.appendTranscript(tx, row.id, []Entry{{Time: c.Now().UTC(), Kind: KindSystem,
+		Text: "join request sent; waiting for an organizer to admit you"}}); err != nil {
+		return "", err
+	}
+	return name, tx.Commit()
+}
+
+// PendingJoin is a join request an organizer can admit.
+type PendingJoin struct {
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	SafetyNumber string `json:"safety_number"`
+}
+
+// Pending fetches new join requests from the relay, opens them with the
+// channel's invites, and lists every request waiting for admission.
+func (c *Client) Pending(ctx context.Context, name string) ([]PendingJoin, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
+		return nil, err
+	}
+	conn, err := c.connect(ctx, row.st)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	if err := c.pullJoins(ctx, conn, name); err != nil {
+		return nil, err
+	}
+	row, err = c.view(name)
+	if err != nil {
+		return nil, err
+	}
+	var out []PendingJoin
+	for _, p := range row.st.Pending {
+		req, err := openPending(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PendingJoin{Name: req.Name, Role: p.Role.String(), SafetyNumber: req.Identity.SafetyNumber()})
+	}
+	return out, nil
+}
+
+func openPending(p pendingJoin) (*crypto.JoinRequest, error) {
+	inv, err := crypto.ParseInvite(p.Invite)
+	if err != nil {
+		return nil, err
+	}
+	return inv.OpenJoinRequest(p.Sealed)
+}
+
+// pullJoins moves join requests from the relay into the local pending
+// list. Each request is opened with the invite it was made for; an
+// invite, once used, is forgotten. Requests no invite opens are dropped.
+func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name string) error {
+	joins, err := conn.Joins(ctx)
+	if err != nil || len(joins) == 0 {
+		return err
+	}
+	var ids []uint64
+	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		st := row.st
+		for _, j := range joins {
+			ids = append(ids, j.ID)
+			if slices.ContainsFunc(st.Pending, func(p pendingJoin) bool { return p.RelayID == j.ID }) {
+				continue
+			}
+			for i, inv := range st.Invites {
+				code, _ := crypto.ParseInvite(inv.Code)
+				req, err := code.OpenJoinRequest(j.Sealed)
+				if err != nil {
+					continue
+				}
+				st.Pending = append(st.Pending, pendingJoin{RelayID: j.ID, Invite: inv.Code, Sealed: j.Sealed, Name: req.Name,
+					Role: inv.Role, Membership: inv.Membership, Received: c.Now().UTC()})
+				st.Invites = slices.Delete(st.Invites, i, i+1)
+				break
+			}
+		}
+		// Forget invites past their expiry: the relay refuses them too.
+		st.Invites = slices.DeleteFunc(st.Invites, func(i inviteRecord) bool { return !c.Now().Before(i.Expires) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return conn.DropJoins(ctx, ids)
+}
+
+// Admit admits pending join requests by display name (or all of them):
+// a new roster, access list and epoch. It returns the names admitted.
+func (c *Client) Admit(ctx context.Context, name string, names []string, all bool) ([]string, error) {
+	if _, err := c.Pending(ctx, name); err != nil {
+		return nil, err
+	}
+	var admitted []string
+	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
+		if err != nil {
+			return err
+		}
+		next := cur.Next(c.Now())
+		var keep []pendingJoin
+		for _, p := range row.st.Pending {
+			if !all && !slices.Contains(names, p.Name) {
+				keep = append(keep, p)
+				continue
+			}
+			req, err := openPending(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range next.Members {
+				if m.Name == req.Name {
+					return fmt.Errorf("a member named %q exists already; names must be unique in a channel", req.Name)
+				}
+			}
+			var expires time.Time
+			if p.Membership > 0 {
+				expires = c.Now().Add(p.Membership)
+			}
+			next.Members = append(next.Members, req.Member(p.Role, expires))
+			admitted = append(admitted, req.Name)
+		}
+		for _, n := range names {
+			if !slices.Contains(admitted, n) {
+				return fmt.Errorf("no pending join request from %q (parley pending lists them)", n)
+			}
+		}
+		if len(admitted) == 0 {
+			return errors.New("no pending join requests")
+		}
+		if len(next.Members) > next.Policy.MemberCap() {
+			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
+		}
+		row.st.Pending = keep
+		return c.rekey(tx, row, next, keys)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return admitted, c.push(ctx, name)
+}
+
+// push connects and sends the outbox.
+func (c *Client) push(ctx context.Context, name string) error {
+	row, err := c.view(name)
+	if err != nil {
+		return err
+	}
+	conn, err := c.connect(ctx, row.st)
+	if err != nil {
+		return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
+	}
+	defer conn.Close()
+	return c.flush(ctx, conn, name)
+}
+
+// Member is one line of members.
+type Member struct {
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	SafetyNumber string     `json:"safety_number"`
+	Verified     bool       `json:"verified"`
+	Expires      *time.Time `json:"expires,omitempty"`
+	You          bool       `json:"you,omitempty"`
+}
+
+// Members lists the current roster.
+func (c *Client) Members(name string) ([]Member, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return nil, err
+	}
+	r, _, keys, err := row.st.self(0)
+	if err != nil {
+		return nil, err
+	}
+	var out []Member
+	for _, m := range r.Members {
+		info := Member{Name: m.Name, Role: m.Role.String(), SafetyNumber: m.Identity.SafetyNumber(),
+			Verified: row.st.Verified[fmt.Sprintf("%x", m.Identity.Fingerprint())], You: m.ID() == keys.ID()}
+		if !m.Expires.IsZero() {
+			t := m.Expires
+			info.Expires = &t
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Remove removes a member: new roster, access list and epoch at once.
+func (c *Client) Remove(ctx context.Context, name, member string) error {
+	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
+		if err != nil {
+			return err
+		}
+		if member == self.Name {
+			return errors.New("you cannot remove yourself; use parley leave")
+		}
+		next := cur.Next(c.Now())
+		var found bool
+		for _, m := range cur.Members {
+			if m.Name == member {
+				found = next.Remove(m.ID())
+			}
+		}
+		if !found {
+			return fmt.Errorf("no member named %q", member)
+		}
+		return c.rekey(tx, row, next, keys)
+	})
+	if err != nil {
+		return err
+	}
+	return c.push(ctx, name)
+}
+
+// Verify returns a member's safety number and whether it is marked
+// verified; confirm marks it.
+func (c *Client) Verify(name, member string, confirm bool) (string, bool, error) {
+	var sn string
+	var verified bool
+	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		r, _, _, err := row.st.self(0)
+		if err != nil {
+			return err
+		}
+		for _, m := range r.Members {
+			if m.Name != member {
+				continue
+			}
+			fp := fmt.Sprintf("%x", m.Identity.Fingerprint())
+			if confirm {
+				if row.st.Verified == nil {
+					row.st.Verified = map[string]bool{}
+				}
+				row.st.Verified[fp] = true
+			}
+			sn, verified = m.Identity.SafetyNumber(), row.st.Verified[fp]
+			return nil
+		}
+		return fmt.Errorf("no member named %q", member)
+	})
+	return sn, verified, err
+}

@@ -1,0 +1,142 @@
+package client
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"parley/crypto"
+)
+
+// Send posts text to the talks compartment (compartment Talks) or as a
+// briefing (Briefings). It syncs first, so it always writes in the
+// newest epoch to exactly the current roster.
+func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment, text string) error {
+	if !utf8.ValidString(text) {
+		return errors.New("message is not valid UTF-8")
+	}
+	if len(text) == 0 {
+		return errors.New("empty message")
+	}
+	if _, err := c.Sync(ctx, name); err != nil {
+		return err
+	}
+	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		return c.seal1(tx, row, comp, typeText, []byte(text), true)
+	}); err != nil {
+		return err
+	}
+	return c.push(ctx, name)
+}
+
+// seal1 seals one message in the current epoch and queues it. show
+// records it in our own transcript once delivered.
+func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ byte, content []byte, show bool) error {
+	r, self, keys, err := row.st.self(0)
+	if err != nil {
+		return err
+	}
+	if !self.Role.CanRead(comp) {
+		return fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
+	}
+	body := encodeBody(c.Now(), content)
+	if len(body) > crypto.MaxBody {
+		return fmt.Errorf("message of %d bytes is too long; at most %d", len(content), crypto.MaxBody-8)
+	}
+	e := row.st.current()
+	k := chainKey(comp, keys.ID())
+	ch, err := crypto.ParseSendChain(e.Send[k])
+	if err != nil {
+		return err
+	}
+	n, mk, err := ch.Advance()
+	if err != nil {
+		return err
+	}
+	e.Send[k], _ = ch.MarshalBinary()
+	pairs, err := keys.PairKeys(r, comp)
+	if err != nil {
+		return err
+	}
+	h := crypto.Header{Compartment: comp, Epoch: e.Epoch, Sender: keys.ID(), Counter: n}
+	env, err := crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: body})
+	if err != nil {
+		return err
+	}
+	item := outboxItem{Kind: outMessage, Payload: env}
+	if show {
+		item.Entry = &Entry{Time: c.Now().UTC(), Sender: self.Name, Kind: kindOf(comp), Text: string(content)}
+	}
+	return c.queue(tx, row.id, item)
+}
+
+func kindOf(comp crypto.Compartment) string {
+	if comp == crypto.Talks {
+		return KindMessage
+	}
+	return KindBriefing
+}
+
+// Leave tells the channel this member leaves (an organizer's client then
+// removes it), then erases the channel's keys, state and transcript from
+// this home. The only organizer cannot leave: burn the channel, or admit
+// another organizer first.
+func (c *Client) Leave(ctx context.Context, name string) error {
+	row, err := c.view(name)
+	if err != nil {
+		return err
+	}
+	if row.st.Status == statusActive {
+		r, self, _, err := row.st.self(0)
+		if err != nil {
+			return err
+		}
+		if self.Role == crypto.RoleOrganizer {
+			organizers := 0
+			for _, m := range r.Members {
+				if m.Role == crypto.RoleOrganizer {
+					organizers++
+				}
+			}
+			if organizers == 1 {
+				return errors.New("you are the channel's only organizer: burn it (parley burn) or admit another organizer first")
+			}
+		}
+		if _, err := c.Sync(ctx, name); err != nil {
+			return err
+		}
+		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			return c.seal1(tx, row, crypto.Briefings, typeLeave, nil, false)
+		}); err != nil {
+			return err
+		}
+		if err := c.push(ctx, name); err != nil {
+			return err
+		}
+	}
+	return c.erase(row.id)
+}
+
+// erase deletes every row of a channel and scrubs the database files.
+func (c *Client) erase(id int64) error {
+	tx, err := c.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range []string{
+		`DELETE FROM transcript WHERE channel = ?`,
+		`DELETE FROM outbox WHERE channel = ?`,
+		`DELETE FROM channels WHERE id = ?`,
+	} {
+		if _, err := tx.Exec(q, id); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return scrub(c.db)
+}

@@ -1,0 +1,245 @@
+package client
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"parley/crypto"
+)
+
+// Channel status values.
+const (
+	statusPending = "pending" // join request sent, not admitted yet
+	statusActive  = "active"
+	statusRemoved = "removed" // an organizer removed us; history kept
+)
+
+// channelState is everything a home knows about one channel. It is stored
+// as one sealed row and changed only inside a transaction that reloads it,
+// so two parley processes on one home never work from stale state.
+type channelState struct {
+	Name     string `json:"name"`
+	RelayURL string `json:"relay"`
+	Channel  []byte `json:"channel"`
+	Keys     []byte `json:"keys"`
+	Status   string `json:"status"`
+	// Invite is the code we joined with, until the first roster.
+	Invite string `json:"invite,omitempty"`
+	// Roster is the current roster; Epochs the receive state of the
+	// current and previous epoch.
+	Roster  []byte        `json:"roster,omitempty"`
+	Epochs  []*epochState `json:"epochs,omitempty"`
+	LastSeq uint64        `json:"last_seq"`
+	// Verified maps identity fingerprints (hex) confirmed in person.
+	Verified map[string]bool `json:"verified,omitempty"`
+	// Identities maps pseudonym key ids to identity fingerprints, to
+	// notice a member whose keys change.
+	Identities map[string]string `json:"identities,omitempty"`
+
+	// Organizer state.
+	Invites       []inviteRecord `json:"invites,omitempty"`
+	Pending       []pendingJoin  `json:"pending,omitempty"`
+	AccessVersion uint64         `json:"access_version,omitempty"`
+	// Leaving lists members who announced they left, for the next
+	// roster.
+	Leaving []string `json:"leaving,omitempty"`
+}
+
+// epochState is what remains of an epoch once its secrets are deleted:
+// the roster and one ratchet chain per sender and compartment.
+type epochState struct {
+	Epoch    uint64            `json:"epoch"`
+	Roster   []byte            `json:"roster"`
+	StartSeq uint64            `json:"start_seq"`
+	Recv     map[string][]byte `json:"recv"`
+	Send     map[string][]byte `json:"send"`
+}
+
+type inviteRecord struct {
+	Code       string        `json:"code"`
+	Role       crypto.Role   `json:"role"`
+	Membership time.Duration `json:"membership,omitempty"`
+	Expires    time.Time     `json:"expires"`
+}
+
+type pendingJoin struct {
+	RelayID    uint64        `json:"relay_id"`
+	Invite     string        `json:"invite"`
+	Sealed     []byte        `json:"sealed"`
+	Name       string        `json:"name"`
+	Role       crypto.Role   `json:"role"`
+	Membership time.Duration `json:"membership,omitempty"`
+	Received   time.Time     `json:"received"`
+}
+
+func chainKey(c crypto.Compartment, id crypto.KeyID) string {
+	return fmt.Sprintf("%d:%x", c, id[:])
+}
+
+func (st *channelState) channelID() crypto.ChannelID { return crypto.ChannelID(st.Channel) }
+
+func (st *channelState) keys() (*crypto.ChannelKeys, error) { return crypto.ParseChannelKeys(st.Keys) }
+
+func (st *channelState) roster() (*crypto.Roster, error) {
+	if st.Roster == nil {
+		return nil, errors.New("not admitted to this channel yet")
+	}
+	return crypto.ParseRoster(st.Roster)
+}
+
+func (st *channelState) epoch(n uint64) *epochState {
+	for _, e := range st.Epochs {
+		if e.Epoch == n {
+			return e
+		}
+	}
+	return nil
+}
+
+func (st *channelState) current() *epochState {
+	if len(st.Epochs) == 0 {
+		return nil
+	}
+	return st.Epochs[len(st.Epochs)-1]
+}
+
+// enterEpoch installs a verified roster and its secrets: it derives every
+// chain this member will need in the epoch, then forgets the secrets.
+// Only the current and previous epochs are kept; older chains are
+// deleted.
+func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, self crypto.KeyID, startSeq uint64) error {
+	raw, err := r.Marshal()
+	if err != nil {
+		return err
+	}
+	e := &epochState{Epoch: r.Version, Roster: raw, StartSeq: startSeq, Recv: map[string][]byte{}, Send: map[string][]byte{}}
+	for _, comp := range []crypto.Compartment{crypto.Talks, crypto.Briefings} {
+		if comp == crypto.Talks && s.Talks == nil {
+			continue
+		}
+		for _, m := range r.Members {
+			if !m.Role.CanRead(comp) {
+				continue // cannot write there either
+			}
+			ck, err := s.SenderChain(comp, m.ID())
+			if err != nil {
+				return err
+			}
+			if m.ID() == self {
+				e.Send[chainKey(comp, self)], _ = (&crypto.SendChain{Key: ck}).MarshalBinary()
+			} else {
+				e.Recv[chainKey(comp, m.ID())], _ = (&crypto.ReceiveChain{Key: ck}).MarshalBinary()
+			}
+		}
+	}
+	*s = crypto.EpochSecrets{} // forward secrecy: the secrets go now
+	st.Roster = raw
+	st.Epochs = append(st.Epochs, e)
+	if len(st.Epochs) > 2 {
+		st.Epochs = st.Epochs[len(st.Epochs)-2:]
+	}
+	st.Status = statusActive
+	st.Invite = ""
+	return nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// channelRow is a loaded channel: its row id and state.
+type channelRow struct {
+	id int64
+	st *channelState
+}
+
+// loadChannel finds a channel by its local name inside tx.
+func (c *Client) loadChannel(tx *sql.Tx, name string) (*channelRow, error) {
+	var id int64
+	var sealed []byte
+	err := tx.QueryRow(`SELECT id, state FROM channels WHERE name_ix = ?`, c.seal.index("channel", name)).Scan(&id, &sealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("no channel named %q (parley channel list shows yours)", name)
+	} else if err != nil {
+		return nil, err
+	}
+	return c.decodeChannel(id, sealed)
+}
+
+func (c *Client) decodeChannel(id int64, sealed []byte) (*channelRow, error) {
+	plain, err := c.seal.open(fmt.Sprintf("channel/%d", id), sealed)
+	if err != nil {
+		return nil, err
+	}
+	st := new(channelState)
+	if err := json.Unmarshal(plain, st); err != nil {
+		return nil, errCorrupt
+	}
+	return &channelRow{id: id, st: st}, nil
+}
+
+func (c *Client) saveChannel(tx *sql.Tx, row *channelRow) error {
+	plain, err := json.Marshal(row.st)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(`UPDATE channels SET state = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("channel/%d", row.id), plain), row.id)
+	return err
+}
+
+// insertChannel adds a new channel under its local name.
+func (c *Client) insertChannel(tx *sql.Tx, st *channelState) (*channelRow, error) {
+	ix := c.seal.index("channel", st.Name)
+	var n int
+	tx.QueryRow(`SELECT count(*) FROM channels WHERE name_ix = ?`, ix).Scan(&n)
+	if n > 0 {
+		return nil, fmt.Errorf("a channel named %q exists already; choose another name", st.Name)
+	}
+	res, err := tx.Exec(`INSERT INTO channels (name_ix, state) VALUES (?, x'')`, ix)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := res.LastInsertId()
+	row := &channelRow{id: id, st: st}
+	return row, c.saveChannel(tx, row)
+}
+
+// update runs f on the named channel inside one transaction and saves
+// the state if f succeeds.
+func (c *Client) update(name string, f func(tx *sql.Tx, row *channelRow) error) error {
+	tx, err := c.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	row, err := c.loadChannel(tx, name)
+	if err != nil {
+		return err
+	}
+	if err := f(tx, row); err != nil {
+		return err
+	}
+	if err := c.saveChannel(tx, row); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// view loads the named channel read-only.
+func (c *Client) view(name string) (*channelRow, error) {
+	tx, err := c.db.Begin()
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return c.loadChannel(tx, name)
+}
+
+func hexID(id crypto.KeyID) string { return hex.EncodeToString(id[:]) }

@@ -1,0 +1,67 @@
+package client
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// The state database holds only sealed blobs, keyed hashes and age
+// ciphertext; see doc.go.
+const stateSchema = `
+CREATE TABLE IF NOT EXISTS channels (
+	id INTEGER PRIMARY KEY,
+	name_ix BLOB NOT NULL UNIQUE,
+	state BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+	id INTEGER PRIMARY KEY,
+	channel INTEGER NOT NULL,
+	item BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transcript (
+	id INTEGER PRIMARY KEY,
+	channel INTEGER NOT NULL,
+	chunk BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transcript_channel ON transcript (channel);
+`
+
+func openState(path string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "secure_delete(ON)", "busy_timeout(30000)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(stateSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state database: %w", err)
+	}
+	return db, nil
+}
+
+// scrub folds the WAL back into the database file and truncates it, so
+// that rows just deleted (already zeroed by secure_delete in the main
+// file) leave no older page images behind.
+func scrub(db *sql.DB) error {
+	for i := 0; i < 50; i++ {
+		var busy, a, b int
+		if err := db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &a, &b); err != nil {
+			return err
+		}
+		if busy == 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.New("could not checkpoint the state database: another parley process holds it")
+}

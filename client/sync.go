@@ -1,0 +1,367 @@
+package client
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"parley/crypto"
+	"parley/internal/relayclient"
+	"parley/internal/wire"
+)
+
+// SyncReport says what a sync brought.
+type SyncReport struct {
+	// New holds the transcript entries the sync added.
+	New []Entry
+	// Pending is set while the join request waits for admission.
+	Pending bool
+	// Burned is set when the channel was burned and has been erased.
+	Burned bool
+	// Removed is set when the relay no longer accepts our key.
+	Removed bool
+}
+
+// Sync fetches everything new for a channel, verifies and stores it, does
+// an organizer's pending duties (removing members who left or expired),
+// and sends the outbox.
+func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return nil, err
+	}
+	rep := &SyncReport{}
+	if row.st.Status == statusRemoved {
+		rep.Removed = true
+		return rep, nil
+	}
+	conn, err := c.connect(ctx, row.st)
+	switch {
+	case errors.Is(err, relayclient.ErrBurned):
+		return rep, c.burned(ctx, name, rep)
+	case errors.Is(err, relayclient.ErrUnauthorized) && row.st.Status == statusPending:
+		rep.Pending = true
+		return rep, nil
+	case errors.Is(err, relayclient.ErrUnauthorized):
+		rep.Removed = true
+		return rep, c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			row.st.Status = statusRemoved
+			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem,
+				Text: "the relay no longer accepts this member's key: you were removed from the channel"}
+			rep.New = append(rep.New, e)
+			return c.appendTranscript(tx, row.id, []Entry{e})
+		})
+	case err != nil:
+		return nil, err
+	}
+	defer conn.Close()
+	if err := c.syncOn(ctx, conn, name, rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// syncOn does a sync's work over an authenticated connection.
+func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
+	if err := c.fetch(ctx, conn, name, rep); err != nil {
+		return err
+	}
+	if err := c.organizerDuties(name, rep); err != nil {
+		return err
+	}
+	return c.flush(ctx, conn, name)
+}
+
+// fetch pulls frames after the last one processed until none remain.
+func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
+	for {
+		row, err := c.view(name)
+		if err != nil {
+			return err
+		}
+		frames, more, err := conn.Fetch(ctx, row.st.LastSeq)
+		if err != nil {
+			return err
+		}
+		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			var entries []Entry
+			for _, f := range frames {
+				if f.Seq <= row.st.LastSeq {
+					continue // another process got here first
+				}
+				es, err := c.process(tx, row, f)
+				if err != nil {
+					return err
+				}
+				for i := range es {
+					es[i].Seq = f.Seq
+				}
+				entries = append(entries, es...)
+				row.st.LastSeq = f.Seq
+			}
+			rep.New = append(rep.New, entries...)
+			return c.appendTranscript(tx, row.id, entries)
+		}); err != nil {
+			return err
+		}
+		if !more {
+			return nil
+		}
+	}
+}
+
+func systemLine(format string, args ...any) Entry {
+	return Entry{Kind: KindSystem, Text: fmt.Sprintf(format, args...)}
+}
+
+// process verifies one frame and returns what to add to the transcript.
+// Frames that fail a check become system lines saying what was seen;
+// nothing unauthenticated is ever shown as a message.
+func (c *Client) process(tx *sql.Tx, row *channelRow, f wire.Stored) ([]Entry, error) {
+	keys, err := row.st.keys()
+	if err != nil {
+		return nil, err
+	}
+	switch f.Kind {
+	case wire.KindBundle:
+		return c.processBundle(tx, row, f, keys)
+	case wire.KindMessage:
+		return c.processMessage(tx, row, f, keys)
+	}
+	return []Entry{systemLine("rejected a frame of unknown kind %d", f.Kind)}, nil
+}
+
+func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
+	st := row.st
+	b, err := crypto.ParseEpochBundle(f.Payload)
+	if err != nil {
+		return []Entry{systemLine("rejected a malformed epoch bundle")}, nil
+	}
+	if st.Status == statusPending {
+		inv, err := crypto.ParseInvite(st.Invite)
+		if err != nil {
+			return nil, err
+		}
+		secrets, r, err := b.Open(keys, inv.IsOrganizer)
+		if err != nil {
+			return nil, nil // an epoch from before our admission
+		}
+		if err := r.VerifyInvited(inv, keys.ID()); err != nil {
+			return []Entry{systemLine("rejected the roster that would admit us: %v", err)}, nil
+		}
+		self := r.Member(keys.ID())
+		var names []string
+		for _, m := range r.Members {
+			names = append(names, m.Name)
+		}
+		st.noteIdentities(r)
+		if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
+			return nil, err
+		}
+		return []Entry{{Time: r.Issued, Kind: KindSystem, Text: fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))}}, nil
+	}
+	if st.Status != statusActive {
+		return nil, nil
+	}
+	cur, err := st.roster()
+	if err != nil {
+		return nil, err
+	}
+	if b.Epoch <= cur.Version {
+		if b.Signer != nil && slices.Equal(b.Signer, keys.SigningPublicKey()) {
+			c.matchOwnFrame(tx, row.id, f)
+		}
+		if e := st.epoch(b.Epoch); e != nil {
+			if r, _ := crypto.ParseRoster(e.Roster); r != nil && r.Hash() != b.RosterHash {
+				return []Entry{systemLine("rejected a second, different roster for epoch %d (a fork)", b.Epoch)}, nil
+			}
+		}
+		return nil, nil
+	}
+	secrets, r, err := b.Open(keys, cur.IsOrganizer)
+	if errors.Is(err, crypto.ErrNotMember) {
+		st.Status = statusRemoved
+		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel"}}, nil
+	}
+	if err != nil {
+		return []Entry{systemLine("rejected epoch bundle %d: %v", b.Epoch, err)}, nil
+	}
+	if err := r.VerifyNext(cur); err != nil {
+		return []Entry{systemLine("rejected roster version %d: %v", r.Version, err)}, nil
+	}
+	entries := rosterChanges(cur, r, st, keys.ID())
+	if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
+		return nil, err
+	}
+	st.Leaving = slices.DeleteFunc(st.Leaving, func(n string) bool {
+		return !slices.ContainsFunc(r.Members, func(m crypto.Member) bool { return m.Name == n })
+	})
+	return entries, nil
+}
+
+func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
+	st := row.st
+	if st.Status != statusActive {
+		return nil, nil
+	}
+	h, err := crypto.ParseHeader(f.Payload)
+	if err != nil {
+		return []Entry{systemLine("rejected a malformed frame")}, nil
+	}
+	if h.Sender == keys.ID() {
+		// Our own frame: either an acknowledgement lost in a crash, or
+		// a relay reflecting it back; never shown twice.
+		_, err := c.matchOwnFrame(tx, row.id, f)
+		return nil, err
+	}
+	e := st.epoch(h.Epoch)
+	cur := st.current()
+	if e == nil {
+		if cur != nil && h.Epoch > cur.Epoch {
+			return []Entry{systemLine("rejected a message for epoch %d, which has not started", h.Epoch)}, nil
+		}
+		return nil, nil // before our admission, or an epoch already deleted
+	}
+	r, err := crypto.ParseRoster(e.Roster)
+	if err != nil {
+		return nil, err
+	}
+	sender := r.Member(h.Sender)
+	if sender == nil {
+		return []Entry{systemLine("rejected a message from a key outside the roster")}, nil
+	}
+	if h.Epoch < cur.Epoch {
+		now, _ := crypto.ParseRoster(cur.Roster)
+		if now.Member(h.Sender) == nil {
+			return []Entry{systemLine("rejected a message from %s sent after their removal", sender.Name)}, nil
+		}
+	}
+	if !sender.Role.CanRead(h.Compartment) {
+		return []Entry{systemLine("rejected a %s message from %s, a %s", h.Compartment, sender.Name, sender.Role)}, nil
+	}
+	ck := chainKey(h.Compartment, h.Sender)
+	raw, ok := e.Recv[ck]
+	if !ok {
+		return nil, nil // a compartment we do not read
+	}
+	chain, err := crypto.ParseReceiveChain(raw)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := chain.Lookup(h.Counter)
+	if errors.Is(err, crypto.ErrReplay) {
+		return []Entry{systemLine("rejected a replayed message from %s", sender.Name)}, nil
+	} else if err != nil {
+		return []Entry{systemLine("rejected a message from %s: %v", sender.Name, err)}, nil
+	}
+	pair, err := keys.PairKey(r.Channel, &sender.Keys)
+	if err != nil {
+		return []Entry{systemLine("rejected a message from %s: %v", sender.Name, err)}, nil
+	}
+	m, err := crypto.OpenMessage(r.Channel, f.Payload, mk, r.Slot(h.Compartment, keys.ID()), pair)
+	if errors.Is(err, crypto.ErrBadTag) {
+		return []Entry{systemLine("rejected a message claiming to be from %s: sender authentication failed", sender.Name)}, nil
+	} else if err != nil {
+		return []Entry{systemLine("rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
+	}
+	var out []Entry
+	if gap := chain.Accept(h.Counter); gap > 0 {
+		out = append(out, systemLine("%d message(s) from %s missing", gap, sender.Name))
+	}
+	e.Recv[ck], _ = chain.MarshalBinary()
+	t, content, err := decodeBody(m.Body)
+	if err != nil {
+		return append(out, systemLine("rejected a message from %s: %v", sender.Name, err)), nil
+	}
+	switch m.Type {
+	case typeText:
+		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(h.Compartment), Text: string(content)})
+	case typeLeave:
+		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
+		if !slices.Contains(st.Leaving, sender.Name) {
+			st.Leaving = append(st.Leaving, sender.Name)
+		}
+	default:
+		out = append(out, systemLine("ignored a message of unknown type %d from %s", m.Type, sender.Name))
+	}
+	return out, nil
+}
+
+// organizerDuties removes members who left or whose membership expired,
+// when this home is an organizer.
+func (c *Client) organizerDuties(name string, rep *SyncReport) error {
+	return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		if row.st.Status != statusActive {
+			return nil
+		}
+		cur, self, keys, err := row.st.self(0)
+		if err != nil || self.Role != crypto.RoleOrganizer {
+			return nil
+		}
+		next := cur.Next(c.Now())
+		changed := false
+		for _, m := range cur.Members {
+			if m.ID() == keys.ID() {
+				continue
+			}
+			if slices.Contains(row.st.Leaving, m.Name) || m.ExpiredAt(c.Now()) {
+				changed = next.Remove(m.ID()) || changed
+			}
+		}
+		if !changed {
+			return nil
+		}
+		row.st.Leaving = nil
+		return c.rekey(tx, row, next, keys)
+	})
+}
+
+// burned handles a relay that says the channel was burned: the notice
+// must be signed by an organizer of the roster we hold, then every trace
+// of the channel is erased from this home.
+func (c *Client) burned(ctx context.Context, name string, rep *SyncReport) error {
+	row, err := c.view(name)
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := relayclient.Dial(dctx, row.st.RelayURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	raw, err := conn.Tombstone(dctx, row.st.channelID())
+	if err != nil {
+		return fmt.Errorf("the relay says the channel was burned but shows no notice: %w", err)
+	}
+	notice, err := crypto.ParseBurnNotice(raw)
+	if err != nil {
+		return fmt.Errorf("the relay's burn notice is malformed: %w", err)
+	}
+	if err := notice.Verify(row.st.channelID()); err != nil {
+		return fmt.Errorf("the relay's burn notice does not verify: %w", err)
+	}
+	r, err := row.st.roster()
+	if err != nil {
+		return err
+	}
+	if !r.IsOrganizer(notice.Signer) {
+		return errors.New("the relay's burn notice is not signed by an organizer of this channel")
+	}
+	rep.Burned = true
+	return c.erase(row.id)
+}
+
+func joinNames(names []string) string {
+	out := ""
+	for i, n := range names {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}

@@ -1,0 +1,531 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"parley/client"
+	"parley/crypto"
+)
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	return enc.Encode(v)
+}
+
+func cmdInit(e *env, g *global, args []string) error {
+	var name string
+	pos, err := flags("init", args, func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "your display name") })
+	if err != nil {
+		return err
+	}
+	if name == "" || len(pos) > 0 {
+		return usagef("usage: parley init --name NAME")
+	}
+	p, err := g.passphrase(e, true)
+	if err != nil {
+		return err
+	}
+	if err := client.Init(g.home, name, p); err != nil {
+		return err
+	}
+	c, err := client.Open(g.home, p)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id := c.Whoami()
+	fmt.Fprintf(e.stdout, "identity created for %s\nsafety number: %s\n", id.Name, id.SafetyNumber)
+	return nil
+}
+
+func cmdWhoami(e *env, g *global, args []string) error {
+	var asJSON bool
+	pos, err := flags("whoami", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("usage: parley whoami [--json]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id := c.Whoami()
+	if asJSON {
+		return printJSON(e.stdout, id)
+	}
+	fmt.Fprintf(e.stdout, "%s\nsafety number: %s\n", id.Name, id.SafetyNumber)
+	return nil
+}
+
+func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) error {
+	var relayURL, secrecy string
+	pos, err := flags("channel create", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&relayURL, "relay", "", "relay URL with its pin")
+		fs.StringVar(&secrecy, "secrecy", "hard", "hard or soft")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || relayURL == "" {
+		return usagef("usage: parley channel create CHANNEL --relay URL [--secrecy hard|soft]")
+	}
+	policy, ok := crypto.ParsePolicy(secrecy)
+	if !ok {
+		return usagef("--secrecy must be hard or soft")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.CreateChannel(ctx, pos[0], relayURL, policy); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s (%s secrecy); you are its organizer\n", pos[0], policy)
+	return nil
+}
+
+func cmdChannelList(e *env, g *global, args []string) error {
+	var asJSON bool
+	pos, err := flags("channel list", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("usage: parley channel list [--json]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.Channels()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if list == nil {
+			list = []client.ChannelInfo{}
+		}
+		return printJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, ch := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d members\n", ch.Name, orDash(ch.Role), ch.Status, orDash(ch.Policy), ch.Members)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func cmdInvite(ctx context.Context, e *env, g *global, args []string) error {
+	var roleName string
+	var expires, membership time.Duration
+	pos, err := flags("invite", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&roleName, "role", "", "participant, mentor or organizer")
+		fs.DurationVar(&expires, "expires", 24*time.Hour, "how long the code stays valid")
+		fs.DurationVar(&membership, "membership", 0, "make the membership itself expire this long after admission")
+	})
+	if err != nil {
+		return err
+	}
+	role, ok := crypto.ParseRole(roleName)
+	if len(pos) != 1 || !ok {
+		return usagef("usage: parley invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]")
+	}
+	if membership < 0 {
+		return usagef("--membership must be positive")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	code, err := c.Invite(ctx, pos[0], role, expires, membership)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, code)
+	return nil
+}
+
+func cmdJoin(ctx context.Context, e *env, g *global, args []string) error {
+	var as string
+	pos, err := flags("join", args, func(fs *flag.FlagSet) { fs.StringVar(&as, "as", "", "local name for the channel") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley join CODE [--as CHANNEL]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	name, err := c.Join(ctx, pos[0], as)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "join request sent for %s; once an organizer admits you, run: parley sync %s\n", name, name)
+	return nil
+}
+
+func cmdPending(ctx context.Context, e *env, g *global, args []string) error {
+	var asJSON bool
+	pos, err := flags("pending", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley pending CHANNEL [--json]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.Pending(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if list == nil {
+			list = []client.PendingJoin{}
+		}
+		return printJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, p := range list {
+		fmt.Fprintf(tw, "%s\t%s\tsafety number %s\n", p.Name, p.Role, p.SafetyNumber)
+	}
+	return tw.Flush()
+}
+
+func cmdAdmit(ctx context.Context, e *env, g *global, args []string) error {
+	var all bool
+	pos, err := flags("admit", args, func(fs *flag.FlagSet) { fs.BoolVar(&all, "all", false, "admit every pending request") })
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || (all == (len(pos) > 1)) {
+		return usagef("usage: parley admit CHANNEL (--all | NAME...)")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	names, err := c.Admit(ctx, pos[0], pos[1:], all)
+	for _, n := range names {
+		fmt.Fprintf(e.stdout, "admitted %s\n", n)
+	}
+	return err
+}
+
+func cmdMembers(e *env, g *global, args []string) error {
+	var asJSON bool
+	pos, err := flags("members", args, func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "JSON output") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley members CHANNEL [--json]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	list, err := c.Members(pos[0])
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, m := range list {
+		v := "unverified"
+		if m.Verified {
+			v = "verified"
+		}
+		if m.You {
+			v = "you"
+		}
+		exp := ""
+		if m.Expires != nil {
+			exp = "expires " + m.Expires.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Role, m.SafetyNumber, v, exp)
+	}
+	return tw.Flush()
+}
+
+func cmdRemove(ctx context.Context, e *env, g *global, args []string) error {
+	pos, err := flags("remove", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("usage: parley remove CHANNEL MEMBER")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Remove(ctx, pos[0], pos[1]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "removed %s; a new epoch has started without them\n", pos[1])
+	return nil
+}
+
+func cmdLeave(ctx context.Context, e *env, g *global, args []string) error {
+	pos, err := flags("leave", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley leave CHANNEL")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Leave(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "left %s; its keys and transcript are erased from this home\n", pos[0])
+	return nil
+}
+
+// maxInput bounds a message read from stdin.
+const maxInput = 1 << 20
+
+func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) error {
+	name := "send"
+	if brief {
+		name = "brief"
+	}
+	pos, err := flags(name, args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return usagef("usage: parley %s CHANNEL [TEXT]", name)
+	}
+	text := ""
+	if len(pos) == 2 {
+		text = pos[1]
+	} else {
+		data, err := io.ReadAll(io.LimitReader(e.stdin, maxInput+1))
+		if err != nil {
+			return err
+		}
+		if len(data) > maxInput {
+			return errors.New("message on stdin is too long")
+		}
+		text = strings.TrimRight(string(data), "\n")
+	}
+	comp := crypto.Talks
+	if brief {
+		comp = crypto.Briefings
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Send(ctx, pos[0], comp, text)
+}
+
+func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
+	pos, err := flags("sync", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("usage: parley sync [CHANNEL]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	names := pos
+	if len(names) == 0 {
+		list, err := c.Channels()
+		if err != nil {
+			return err
+		}
+		for _, ch := range list {
+			names = append(names, ch.Name)
+		}
+	}
+	var failed error
+	for _, n := range names {
+		rep, err := c.Sync(ctx, n)
+		switch {
+		case err != nil:
+			fmt.Fprintf(e.stdout, "%s: %v\n", n, oneLine(err.Error()))
+			failed = fmt.Errorf("sync of %s failed: %w", n, err)
+		case rep.Burned:
+			fmt.Fprintf(e.stdout, "%s: the channel was burned; it is erased from this home\n", n)
+		case rep.Pending:
+			fmt.Fprintf(e.stdout, "%s: waiting for an organizer to admit you\n", n)
+		default:
+			for _, en := range rep.New {
+				if en.Kind == client.KindSystem {
+					fmt.Fprintf(e.stdout, "%s: %s\n", n, en.Text)
+				}
+			}
+			fmt.Fprintf(e.stdout, "%s: %d new\n", n, len(rep.New))
+		}
+	}
+	return failed
+}
+
+func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) error {
+	var follow, asJSON bool
+	name := "read"
+	if !sync {
+		name = "transcript"
+	}
+	pos, err := flags(name, args, func(fs *flag.FlagSet) {
+		if sync {
+			fs.BoolVar(&follow, "follow", false, "keep printing new messages")
+		}
+		fs.BoolVar(&asJSON, "json", false, "JSON lines")
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley %s CHANNEL [--json]", name)
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	show := func(en client.Entry) { printEntry(e.stdout, en, asJSON) }
+	if sync {
+		rep, err := c.Sync(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		if rep.Burned {
+			return errors.New("the channel was burned; it is erased from this home")
+		}
+	}
+	entries, err := c.Read(pos[0])
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		show(en)
+	}
+	if follow {
+		return c.Follow(ctx, pos[0], show, nil)
+	}
+	return nil
+}
+
+// jsonEntry is the documented JSON line of read --json.
+type jsonEntry struct {
+	Time   string `json:"time"`
+	Sender string `json:"sender"`
+	Kind   string `json:"kind"`
+	Text   string `json:"text"`
+}
+
+func printEntry(w io.Writer, en client.Entry, asJSON bool) {
+	if asJSON {
+		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Text: en.Text})
+		return
+	}
+	t := en.Time.Local().Format("2006-01-02 15:04")
+	switch en.Kind {
+	case client.KindSystem:
+		fmt.Fprintf(w, "%s  * %s\n", t, en.Text)
+	case client.KindBriefing:
+		fmt.Fprintf(w, "%s  [briefing] %s: %s\n", t, en.Sender, en.Text)
+	default:
+		fmt.Fprintf(w, "%s  %s: %s\n", t, en.Sender, en.Text)
+	}
+}
+
+func cmdVerify(e *env, g *global, args []string) error {
+	var confirm bool
+	pos, err := flags("verify", args, func(fs *flag.FlagSet) { fs.BoolVar(&confirm, "confirm", false, "mark as verified") })
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return usagef("usage: parley verify CHANNEL MEMBER [--confirm]")
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sn, verified, err := c.Verify(pos[0], pos[1], confirm)
+	if err != nil {
+		return err
+	}
+	state := "not verified: compare it in person, then run with --confirm"
+	if verified {
+		state = "verified"
+	}
+	fmt.Fprintf(e.stdout, "%s: %s (%s)\n", pos[1], sn, state)
+	return nil
+}
+
+func cmdBurn(ctx context.Context, e *env, g *global, args []string) error {
+	pos, err := flags("burn", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: parley burn CHANNEL")
+	}
+	if e.terminal {
+		fmt.Fprintf(e.stderr, "Burning erases %s at the relay and for every member, for good. Type its name to confirm: ", pos[0])
+		answer, err := prompt(e, "")
+		if err != nil {
+			return err
+		}
+		if answer != pos[0] {
+			return errors.New("not confirmed; nothing was burned")
+		}
+	}
+	c, err := g.open(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Burn(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "burned %s\n", pos[0])
+	return nil
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"parley/client"
+)
+
+// global holds the options that come before the command.
+type global struct {
+	home           string
+	passphraseFile string
+}
+
+func parseGlobal(e *env, args []string) (*global, []string, error) {
+	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	g := &global{}
+	fs.StringVar(&g.home, "home", "", "home folder")
+	fs.StringVar(&g.passphraseFile, "passphrase-file", "", "file holding the passphrase")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usagef("%v", err)
+	}
+	if g.home == "" {
+		g.home = e.getenv("PARLEY_HOME")
+	}
+	if g.home == "" {
+		dir, err := os.UserHomeDir()
+		if err != nil {
+			return nil, nil, errors.New("no home folder: use --home DIR or set PARLEY_HOME")
+		}
+		g.home = filepath.Join(dir, ".parley")
+	}
+	return g, fs.Args(), nil
+}
+
+// passphrase finds the passphrase: $PARLEY_PASSPHRASE, the file, or a
+// prompt on the terminal (confirm asks twice, for init).
+func (g *global) passphrase(e *env, confirm bool) (string, error) {
+	if p := e.getenv("PARLEY_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	if g.passphraseFile != "" {
+		data, err := os.ReadFile(g.passphraseFile)
+		if err != nil {
+			return "", fmt.Errorf("passphrase file: %w", err)
+		}
+		p := strings.TrimRight(string(data), "\r\n")
+		if p == "" {
+			return "", errors.New("passphrase file is empty")
+		}
+		return p, nil
+	}
+	if !e.terminal {
+		return "", errors.New("no passphrase: set PARLEY_PASSPHRASE, use --passphrase-file, or run in a terminal")
+	}
+	p, err := prompt(e, "Passphrase: ")
+	if err != nil {
+		return "", err
+	}
+	if confirm {
+		again, err := prompt(e, "Passphrase again: ")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", errors.New("the passphrases differ")
+		}
+	}
+	if p == "" {
+		return "", errors.New("empty passphrase")
+	}
+	return p, nil
+}
+
+func prompt(e *env, label string) (string, error) {
+	fmt.Fprint(e.stderr, label)
+	defer fmt.Fprintln(e.stderr)
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		b, err := term.ReadPassword(int(f.Fd()))
+		return string(b), err
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// open unlocks the home.
+func (g *global) open(e *env) (*client.Client, error) {
+	p, err := g.passphrase(e, false)
+	if err != nil {
+		return nil, err
+	}
+	return client.Open(g.home, p)
+}
+
+// flags parses a command's flags, allowing them before or after the
+// positional arguments.
+func flags(name string, args []string, define func(fs *flag.FlagSet)) ([]string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	define(fs)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", name, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,151 @@
+// Command parley is the Parley client: end-to-end-encrypted channels for
+// hard Track-II talks. Every command works without a terminal; errors are
+// one line, "parley: <what went wrong>", with a non-zero exit.
+//
+// The home folder is --home DIR, else $PARLEY_HOME, else ~/.parley. The
+// passphrase comes from $PARLEY_PASSPHRASE, --passphrase-file, or a
+// terminal prompt; never from a flag value.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// env is what a command needs from the process, so tests can run the
+// command in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// terminal says whether stdin is a terminal (for prompts).
+	terminal bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: isTerminal(os.Stdin)}
+	code := run(ctx, e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a mistake in how the command was called (exit 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func run(ctx context.Context, e *env, args []string) int {
+	err := dispatch(ctx, e, args)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(e.stderr, "parley: %s\n", oneLine(err.Error()))
+	var u usageError
+	if errors.As(err, &u) {
+		return 2
+	}
+	return 1
+}
+
+func oneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' || r == '\r' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
+
+  init --name NAME                       make this home's identity
+  whoami [--json]                        your name and safety number
+  channel create CHANNEL --relay URL [--secrecy hard|soft]
+  channel list [--json]
+  invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]
+  join CODE [--as CHANNEL]               send a join request
+  pending CHANNEL [--json]               join requests waiting (organizer)
+  admit CHANNEL (--all | NAME...)        admit them (organizer)
+  members CHANNEL [--json]
+  remove CHANNEL MEMBER                  (organizer; new epoch)
+  leave CHANNEL
+  send CHANNEL [TEXT]                    talks; stdin when TEXT is absent
+  brief CHANNEL [TEXT]                   briefings compartment
+  sync [CHANNEL]
+  read CHANNEL [--follow] [--json]
+  transcript CHANNEL                     the local transcript, without syncing
+  verify CHANNEL MEMBER [--confirm]
+  burn CHANNEL                           (organizer)
+`
+
+func dispatch(ctx context.Context, e *env, args []string) error {
+	g, rest, err := parseGlobal(e, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return usagef("no command")
+	}
+	cmd, rest := rest[0], rest[1:]
+	switch cmd {
+	case "help", "-h", "--help":
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	case "init":
+		return cmdInit(e, g, rest)
+	case "whoami":
+		return cmdWhoami(e, g, rest)
+	case "channel":
+		if len(rest) == 0 {
+			return usagef("channel needs create or list")
+		}
+		switch rest[0] {
+		case "create":
+			return cmdChannelCreate(ctx, e, g, rest[1:])
+		case "list":
+			return cmdChannelList(e, g, rest[1:])
+		}
+		return usagef("unknown channel command %q", rest[0])
+	case "invite":
+		return cmdInvite(ctx, e, g, rest)
+	case "join":
+		return cmdJoin(ctx, e, g, rest)
+	case "pending":
+		return cmdPending(ctx, e, g, rest)
+	case "admit":
+		return cmdAdmit(ctx, e, g, rest)
+	case "members":
+		return cmdMembers(e, g, rest)
+	case "remove":
+		return cmdRemove(ctx, e, g, rest)
+	case "leave":
+		return cmdLeave(ctx, e, g, rest)
+	case "send":
+		return cmdSend(ctx, e, g, rest, false)
+	case "brief":
+		return cmdSend(ctx, e, g, rest, true)
+	case "sync":
+		return cmdSync(ctx, e, g, rest)
+	case "read":
+		return cmdRead(ctx, e, g, rest, true)
+	case "transcript":
+		return cmdRead(ctx, e, g, rest, false)
+	case "verify":
+		return cmdVerify(e, g, rest)
+	case "burn":
+		return cmdBurn(ctx, e, g, rest)
+	}
+	fmt.Fprint(e.stderr, usage)
+	return usagef("unknown command %q", cmd)
+}
