@@ -174,6 +174,15 @@ func cmdJoin(ctx context.Context, e *env, g *global, args []string) error {
 	if len(pos) != 1 {
 		return usagef("usage: parley join CODE [--as CHANNEL]")
 	}
+	if pos[0] == "-" {
+		// Reading the code from stdin keeps it out of the process list
+		// and shell history.
+		data, err := io.ReadAll(io.LimitReader(e.stdin, 4096))
+		if err != nil {
+			return err
+		}
+		pos[0] = string(data)
+	}
 	c, err := g.open(e)
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
   channel create CHANNEL --relay URL [--secrecy hard|soft]
   channel list [--json]
   invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]
-  join CODE [--as CHANNEL]               send a join request
+  join CODE [--as CHANNEL]               send a join request (CODE - reads it from stdin)
   pending CHANNEL [--json]               join requests waiting (organizer)
   admit CHANNEL (--all | NAME...)        admit them (organizer)
   members CHANNEL [--json]
