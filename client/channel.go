@@ -134,45 +134,45 @@ func (st *channelState) self(want crypto.Role) (*crypto.Roster, *crypto.Member, 
 // changed): it signs the roster, makes and wraps fresh secrets, signs the
 // relay access list, enters the epoch locally and queues both for the
 // relay. Everything is committed before anything is sent.
-func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) error {
+func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) ([]Entry, error) {
 	st := row.st
 	if err := next.Sign(keys); err != nil {
-		return err
+		return nil, err
 	}
 	cur, err := st.roster()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := next.VerifyNext(cur); err != nil {
-		return fmt.Errorf("new roster does not verify: %w", err)
+		return nil, fmt.Errorf("new roster does not verify: %w", err)
 	}
 	secrets := crypto.NewEpochSecrets(next)
 	bundle, err := crypto.NewEpochBundle(next, secrets, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	list := crypto.AccessListFor(next)
 	list.Version = st.AccessVersion + 1
 	if err := list.Sign(keys); err != nil {
-		return err
+		return nil, err
 	}
 	rawList, _ := list.Marshal()
 	rawBundle, _ := bundle.Marshal()
 	st.AccessVersion = list.Version
 	if err := c.queue(tx, row.id, outboxItem{Kind: outAccess, Payload: rawList}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := c.queue(tx, row.id, outboxItem{Kind: outBundle, Payload: rawBundle}); err != nil {
-		return err
+		return nil, err
 	}
 	entries := rosterChanges(cur, next, st, keys.ID())
 	if err := st.enterEpoch(next, secrets, keys.ID(), st.LastSeq); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range entries {
 		entries[i].Seq = st.LastSeq
 	}
-	return c.appendTranscript(tx, row.id, entries)
+	return entries, c.appendTranscript(tx, row.id, entries)
 }
 
 // rosterChanges describes, as system lines, how next differs from cur.

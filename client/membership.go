@@ -261,7 +261,8 @@ func (c *Client) Admit(ctx context.Context, name string, names []string, all boo
 			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
 		}
 		row.st.Pending = keep
-		return c.rekey(tx, row, next, keys)
+		_, err = c.rekey(tx, row, next, keys)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -336,7 +337,8 @@ func (c *Client) Remove(ctx context.Context, name, member string) error {
 		if !found {
 			return fmt.Errorf("no member named %q", member)
 		}
-		return c.rekey(tx, row, next, keys)
+		_, err = c.rekey(tx, row, next, keys)
+		return err
 	})
 	if err != nil {
 		return err

@@ -314,7 +314,9 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 			return nil
 		}
 		row.st.Leaving = nil
-		return c.rekey(tx, row, next, keys)
+		entries, err := c.rekey(tx, row, next, keys)
+		rep.New = append(rep.New, entries...)
+		return err
 	})
 }
 

@@ -139,8 +139,9 @@ func cmdInvite(ctx context.Context, e *env, g *global, args []string) error {
 	var expires, membership time.Duration
 	pos, err := flags("invite", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&roleName, "role", "", "participant, mentor or organizer")
-		fs.DurationVar(&expires, "expires", 24*time.Hour, "how long the code stays valid")
-		fs.DurationVar(&membership, "membership", 0, "make the membership itself expire this long after admission")
+		expires = 24 * time.Hour
+		fs.Var(days{&expires}, "expires", "how long the code stays valid")
+		fs.Var(days{&membership}, "membership", "make the membership itself expire this long after admission")
 	})
 	if err != nil {
 		return err

@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -128,4 +130,32 @@ func flags(name string, args []string, define func(fs *flag.FlagSet)) ([]string,
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// days is a duration flag that also takes whole days ("7d"), the unit
+// people use for invites and memberships.
+type days struct{ d *time.Duration }
+
+func (f days) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f days) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 {
+			return fmt.Errorf("bad duration %q", s)
+		}
+		*f.d = time.Duration(v) * 24 * time.Hour
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("bad duration %q (use 90m, 12h or 7d)", s)
+	}
+	*f.d = v
+	return nil
 }

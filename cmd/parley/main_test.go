@@ -24,24 +24,75 @@ func TestMain(m *testing.M) {
 // TestScripts runs the command-line scripts in testdata/script. Each
 // script gets its own relay on loopback (its URL in $RELAY, its data
 // folder in $RELAY_DATA) and cheap scrypt for speed.
+//
+// The command relay-restart stops the script's relay and starts it again
+// on the same address and data folder.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(e *testscript.Env) error {
-			dir := filepath.Join(e.WorkDir, "relay-data")
-			r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: dir})
-			if err != nil {
+			h := &relayHolder{dir: filepath.Join(e.WorkDir, "relay-data"), addr: "127.0.0.1:0"}
+			if err := h.start(); err != nil {
 				return err
 			}
-			e.Defer(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				r.Close(ctx)
-			})
-			e.Setenv("RELAY", r.URL)
-			e.Setenv("RELAY_DATA", dir)
+			e.Values[relayKey{}] = h
+			e.Defer(h.stop)
+			e.Setenv("RELAY", h.r.URL)
+			e.Setenv("RELAY_DATA", h.dir)
 			e.Setenv("PARLEY_SCRYPT_LOGN", "10")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
+				d, err := time.ParseDuration(args[0])
+				ts.Check(err)
+				time.Sleep(d)
+			},
+			// mangle changes one character in the middle of a file.
+			"mangle": func(ts *testscript.TestScript, neg bool, args []string) {
+				path := ts.MkAbs(args[0])
+				data, err := os.ReadFile(path)
+				ts.Check(err)
+				i := len(data) / 2
+				if data[i] == 'a' {
+					data[i] = 'b'
+				} else {
+					data[i] = 'a'
+				}
+				ts.Check(os.WriteFile(path, data, 0o600))
+			},
+			"relay-restart": func(ts *testscript.TestScript, neg bool, args []string) {
+				h := ts.Value(relayKey{}).(*relayHolder)
+				h.stop()
+				ts.Check(h.start())
+			},
+		},
 	})
+}
+
+type relayKey struct{}
+
+// relayHolder is a script's relay, restartable in place.
+type relayHolder struct {
+	dir, addr string
+	r         *relay.Relay
+}
+
+func (h *relayHolder) start() error {
+	r, err := relay.Start(relay.Options{Listen: h.addr, DataDir: h.dir})
+	if err != nil {
+		return err
+	}
+	h.r, h.addr = r, r.Addr.String()
+	return nil
+}
+
+func (h *relayHolder) stop() {
+	if h.r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h.r.Close(ctx)
+	h.r = nil
 }
