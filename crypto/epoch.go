@@ -246,6 +246,19 @@ func ParseEpochBundle(data []byte) (*EpochBundle, error) {
 	return b, nil
 }
 
+// VerifySignature checks only that the bundle is intact and signed by
+// its Signer; the relay uses it to refuse junk. Members use Open.
+func (b *EpochBundle) VerifySignature() error {
+	msg, err := b.signedBytes()
+	if err != nil {
+		return err
+	}
+	if !verify(b.Signer, labelEpochBundleSig, msg, b.Signature) {
+		return fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrBadSignature)
+	}
+	return nil
+}
+
 // Open checks that an authorized key signed the bundle, unwraps the
 // secrets addressed to k, decrypts the roster and checks that it is the
 // one the bundle names, signed by the same key. authorized says whether a
@@ -315,11 +328,11 @@ func (b *EpochBundle) Open(k *ChannelKeys, authorized func(signer ed25519.Public
 // member can see that the epoch was keyed to exactly the roster.
 func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
 	if len(b.Wraps) != len(r.Members) {
-		return fmt.Errorf("epoch %d: %d wraps for %d members: %w", b.Epoch, len(b.Wraps), len(r.Members), ErrNotMember)
+		return fmt.Errorf("epoch %d: %d wraps for %d members: %w", b.Epoch, len(b.Wraps), len(r.Members), ErrMismatch)
 	}
 	for _, w := range b.Wraps {
 		if r.Member(w.Recipient) == nil {
-			return fmt.Errorf("epoch %d: wrap for a key outside the roster: %w", b.Epoch, ErrNotMember)
+			return fmt.Errorf("epoch %d: wrap for a key outside the roster: %w", b.Epoch, ErrMismatch)
 		}
 	}
 	return nil

@@ -186,7 +186,7 @@ func TestBundleWrapsMatchRoster(t *testing.T) {
 	b.Wraps = append(b.Wraps, Wrap{Recipient: outsider.keys.ID(), Sealed: w})
 	msg, _ := b.signedBytes()
 	b.Signature = c.org.keys.sign(labelEpochBundleSig, msg)
-	if _, _, err := b.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, ErrNotMember) {
-		t.Fatalf("wrap to a key outside the roster: %v, want ErrNotMember", err)
+	if _, _, err := b.Open(alice.keys, alice.roster.IsOrganizer); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("wrap to a key outside the roster: %v, want ErrMismatch", err)
 	}
 }

@@ -122,6 +122,9 @@ func ParseInvite(code string) (*Invite, error) {
 		return nil, malformed("invite", "truncated")
 	}
 	inv.RelayURL, inv.Role, inv.Expires, inv.Name = string(url), Role(role), fromUnixSeconds(expires), string(name)
+	if inv.Expires.IsZero() {
+		return nil, malformed("invite", "no expiry")
+	}
 	again, err := inv.payload()
 	if err != nil {
 		return nil, err

@@ -162,8 +162,15 @@ func (c *conn) writer() {
 // send queues a reply. A client that does not read its replies is
 // dropped.
 func (c *conn) send(data []byte) {
+	// Queue first, even when closing: the writer flushes the queue
+	// before its close frame, so the reply to the request in hand is
+	// not lost.
 	select {
 	case c.out <- data:
+		return
+	default:
+	}
+	select {
 	case <-c.quit:
 	default:
 		c.close(websocket.CloseTryAgainLater, "too slow")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -344,10 +345,10 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 // RegisterInvite implements Store.
 func (s *SQLiteStore) RegisterInvite(ctx context.Context, ch ChannelID, tokenID [32]byte, expires time.Time) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO invites (channel, token_id, expires) VALUES (?, ?, ?)`, ch[:], tokenID[:], expires.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrExists, err)
+	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint") {
+		return ErrExists
 	}
-	return nil
+	return err
 }
 
 // SpendInvite implements Store.
@@ -357,16 +358,12 @@ func (s *SQLiteStore) SpendInvite(ctx context.Context, ch ChannelID, tokenID [32
 		return err
 	}
 	defer tx.Rollback()
-	var expires int64
 	res, err := tx.Exec(`UPDATE invites SET spent = 1 WHERE channel = ? AND token_id = ? AND spent = 0 AND expires > ?`, ch[:], tokenID[:], now.UnixMilli())
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrInviteInvalid
-	}
-	if err := tx.QueryRow(`SELECT expires FROM invites WHERE channel = ? AND token_id = ?`, ch[:], tokenID[:]).Scan(&expires); err != nil {
-		return err
 	}
 	// The request waits as long as invites live at most: a week.
 	if _, err := tx.Exec(`INSERT INTO joins (channel, expires, sealed) VALUES (?, ?, ?)`, ch[:], now.Add(7*24*time.Hour).UnixMilli(), sealed); err != nil {
@@ -431,7 +428,10 @@ func (s *SQLiteStore) Burn(ctx context.Context, ch ChannelID, notice []byte, unt
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	return s.scrub(ctx)
+	if err := s.scrub(ctx); err != nil {
+		return fmt.Errorf("%w: %v", ErrScrub, err)
+	}
+	return nil
 }
 
 // scrub moves every page out of the WAL into the main file, where

@@ -75,4 +75,7 @@ var (
 	ErrInviteInvalid = errors.New("invite unknown, spent or expired")
 	ErrQuota         = errors.New("storage quota exceeded")
 	ErrClosed        = errors.New("store closed")
+	// ErrScrub means a burn committed but the files could not be
+	// scrubbed yet.
+	ErrScrub = errors.New("burned rows committed, but the WAL checkpoint failed")
 )
