@@ -99,3 +99,12 @@ func (c *Client) Channels() ([]ChannelInfo, error) {
 	}
 	return out, rows.Err()
 }
+
+// ChannelID returns the relay-visible id of a channel.
+func (c *Client) ChannelID(name string) (crypto.ChannelID, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return crypto.ChannelID{}, err
+	}
+	return row.st.channelID(), nil
+}

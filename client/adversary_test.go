@@ -1,0 +1,152 @@
+package client_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"parley/client"
+	"parley/crypto"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+// lyingStore is a relay store that, on fetch, hides some frames and
+// swaps the contents of others, as a malicious relay may.
+type lyingStore struct {
+	relay.Store
+	mu   sync.Mutex
+	hide map[uint64]bool
+	swap [2]uint64
+}
+
+func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
+	frames, more, err := s.Store.Fetch(ctx, ch, since, max, filter)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []wire.Stored
+	idx := map[uint64]int{}
+	for _, f := range frames {
+		if s.hide[f.Seq] {
+			continue
+		}
+		idx[f.Seq] = len(out)
+		out = append(out, f)
+	}
+	i, ok1 := idx[s.swap[0]]
+	j, ok2 := idx[s.swap[1]]
+	if ok1 && ok2 {
+		out[i].Payload, out[j].Payload = out[j].Payload, out[i].Payload
+	}
+	return out, more, err
+}
+
+// channelFrames returns the frames of a channel as the relay stored them.
+func channelFrames(t *testing.T, s relay.Store, ch crypto.ChannelID) []wire.Stored {
+	frames, _, err := s.Fetch(ctxT(t), ch, 0, 1<<30, func(wire.Kind, uint8) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return frames
+}
+
+// setup makes a channel with an organizer, Alice and Bob behind a lying
+// relay, and returns the channel id.
+func adversarySetup(t *testing.T) (*world, *lyingStore, *client.Client, *client.Client, *client.Client, crypto.ChannelID) {
+	lying := &lyingStore{hide: map[uint64]bool{}}
+	w := newWorld(t, func(s relay.Store) relay.Store { lying.Store = s; return lying })
+	org := w.home("Organizer")
+	if err := org.CreateChannel(ctxT(t), "c", w.relay.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	alice := w.join(org, "c", "Alice", crypto.RoleParticipant)
+	bob := w.join(org, "c", "Bob", crypto.RoleParticipant)
+	texts(t, alice, "c")
+	id, err := org.ChannelID("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, lying, org, alice, bob, id
+}
+
+func TestReplayedMessageRejected(t *testing.T) {
+	w, _, _, alice, bob, ch := adversarySetup(t)
+	ctx := ctxT(t)
+	if err := alice.Send(ctx, "c", crypto.Talks, "only once"); err != nil {
+		t.Fatal(err)
+	}
+	frames := channelFrames(t, w.relay.Store, ch)
+	last := frames[len(frames)-1]
+	// The relay stores the same envelope again: a replay.
+	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+		t.Fatal(err)
+	}
+	got := texts(t, bob, "c")
+	n := 0
+	for _, l := range got {
+		if l == "Alice: only once" {
+			n++
+		}
+	}
+	if n != 1 || !contains(got, "* rejected a replayed message from Alice") {
+		t.Fatalf("after a replay: %q", got)
+	}
+	// The relay reflects Alice's own frame back to her: not shown again.
+	if got := texts(t, alice, "c"); strings.Count(strings.Join(got, "\n"), "only once") != 1 {
+		t.Fatalf("Alice sees her own message twice: %q", got)
+	}
+	// And Bob keeps working.
+	alice.Send(ctx, "c", crypto.Talks, "and then")
+	if !contains(texts(t, bob, "c"), "Alice: and then") {
+		t.Fatal("Bob stopped receiving after the replay")
+	}
+}
+
+func TestDroppedAndReorderedMessages(t *testing.T) {
+	w, lying, _, alice, bob, ch := adversarySetup(t)
+	ctx := ctxT(t)
+	for _, m := range []string{"one", "two", "three", "four"} {
+		if err := alice.Send(ctx, "c", crypto.Talks, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames := channelFrames(t, w.relay.Store, ch)
+	n := len(frames)
+	lying.mu.Lock()
+	lying.hide[frames[n-4].Seq] = true                       // "one" is dropped
+	lying.swap = [2]uint64{frames[n-2].Seq, frames[n-1].Seq} // "three" and "four" swapped
+	lying.mu.Unlock()
+	got := texts(t, bob, "c")
+	for _, want := range []string{"* 1 message(s) from Alice missing", "Alice: two", "Alice: three", "Alice: four"} {
+		if !contains(got, want) {
+			t.Fatalf("missing %q in %q", want, got)
+		}
+	}
+	if contains(got, "Alice: one") {
+		t.Fatal("a dropped message was shown")
+	}
+}
+
+func TestInjectedFrameFromOutsider(t *testing.T) {
+	w, _, _, _, bob, ch := adversarySetup(t)
+	ctx := ctxT(t)
+	mallory, _ := crypto.GenerateChannelKeys()
+	h := crypto.Header{Compartment: crypto.Talks, Epoch: 3, Sender: mallory.ID()}
+	env, err := crypto.SealMessage(ch, h, crypto.MessageKey{}, nil, crypto.Message{Type: 1, Body: []byte("12345678forged")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: env}}); err != nil {
+		t.Fatal(err)
+	}
+	got := texts(t, bob, "c")
+	if !contains(got, "* rejected a message from a key outside the roster") {
+		t.Fatalf("injected frame: %q", got)
+	}
+	for _, l := range got {
+		if strings.Contains(l, "forged") {
+			t.Fatal("an injected message was shown")
+		}
+	}
+}
