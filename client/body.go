@@ -10,6 +10,7 @@ import (
 const (
 	typeText  byte = 1 // a message (talks) or a briefing
 	typeLeave byte = 2 // the sender leaves the channel
+	typeDraft byte = 3 // one chunk of a draft version (talks only)
 )
 
 // A body is the sender's clock, then the content. The time travels

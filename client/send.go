@@ -24,16 +24,16 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 		return err
 	}
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		return c.seal1(tx, row, comp, typeText, []byte(text), true)
+		return c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text})
 	}); err != nil {
 		return err
 	}
 	return c.push(ctx, name)
 }
 
-// seal1 seals one message in the current epoch and queues it. show
-// records it in our own transcript once delivered.
-func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ byte, content []byte, show bool) error {
+// seal1 seals one message in the current epoch and queues it; entry,
+// when not nil, goes into our own transcript once the relay has it.
+func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ byte, content []byte, entry *Entry) error {
 	r, self, keys, err := row.st.self(0)
 	if err != nil {
 		return err
@@ -66,8 +66,10 @@ func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ
 		return err
 	}
 	item := outboxItem{Kind: outMessage, Payload: env}
-	if show {
-		item.Entry = &Entry{Time: c.Now().UTC(), Sender: self.Name, Kind: kindOf(comp), Text: string(content)}
+	if entry != nil {
+		e := *entry
+		e.Time, e.Sender = c.Now().UTC(), self.Name
+		item.Entry = &e
 	}
 	return c.queue(tx, row.id, item)
 }
@@ -108,7 +110,7 @@ func (c *Client) Leave(ctx context.Context, name string) error {
 			return err
 		}
 		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			return c.seal1(tx, row, crypto.Briefings, typeLeave, nil, false)
+			return c.seal1(tx, row, crypto.Briefings, typeLeave, nil, nil)
 		}); err != nil {
 			return err
 		}

@@ -48,6 +48,8 @@ type channelState struct {
 	// Leaving lists members who announced they left, for the next
 	// roster.
 	Leaving []string `json:"leaving,omitempty"`
+	// Partial holds draft versions still arriving, by sender and id.
+	Partial map[string]*partialDraft `json:"partial,omitempty"`
 }
 
 // epochState is what remains of an epoch once its secrets are deleted:

@@ -71,7 +71,10 @@ func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string
 	if err := c.organizerDuties(name, rep); err != nil {
 		return err
 	}
-	return c.flush(ctx, conn, name)
+	if err := c.flush(ctx, conn, name); err != nil {
+		return err
+	}
+	return c.applyRetention(name)
 }
 
 // fetch pulls frames after the last one processed until none remain.
@@ -97,6 +100,9 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 				}
 				for i := range es {
 					es[i].Seq = f.Seq
+					if es[i].Time.IsZero() {
+						es[i].Time = c.Now().UTC()
+					}
 				}
 				entries = append(entries, es...)
 				row.st.LastSeq = f.Seq
@@ -278,6 +284,12 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	switch m.Type {
 	case typeText:
 		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(h.Compartment), Text: string(content)})
+	case typeDraft:
+		if h.Compartment != crypto.Talks {
+			return append(out, systemLine("rejected a draft outside the talks compartment from %s", sender.Name)), nil
+		}
+		es, err := st.receiveChunk(sender.Name, t, content)
+		return append(out, es...), err
 	case typeLeave:
 		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
 		if !slices.Contains(st.Leaving, sender.Name) {

@@ -17,6 +17,7 @@ const (
 	KindMessage  = "message"  // talks compartment
 	KindBriefing = "briefing" // briefings compartment
 	KindSystem   = "system"   // something the client noticed
+	KindDraft    = "draft"    // a new version of a draft (talks)
 )
 
 // Entry is one line of a channel's transcript.
@@ -28,6 +29,8 @@ type Entry struct {
 	Sender string    `json:"sender,omitempty"`
 	Kind   string    `json:"kind"`
 	Text   string    `json:"text"`
+	// Draft is set for KindDraft entries.
+	Draft *Draft `json:"draft,omitempty"`
 }
 
 // appendTranscript stores entries as one age-encrypted chunk, inside the
@@ -89,11 +92,24 @@ func (c *Client) transcript(channel int64) ([]Entry, error) {
 	return all, nil
 }
 
-// Read returns the transcript of a channel, oldest first.
+// Read returns the transcript of a channel, oldest first. Draft entries
+// carry their version number and no content (GetDraft has it).
 func (c *Client) Read(name string) ([]Entry, error) {
 	row, err := c.view(name)
 	if err != nil {
 		return nil, err
 	}
-	return c.transcript(row.id)
+	entries, err := c.transcript(row.id)
+	if err != nil {
+		return nil, err
+	}
+	numberDrafts(entries)
+	for i := range entries {
+		if d := entries[i].Draft; d != nil {
+			cp := *d
+			cp.Data = nil
+			entries[i].Draft = &cp
+		}
+	}
+	return entries, nil
 }

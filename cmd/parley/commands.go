@@ -416,6 +416,7 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 
 func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) error {
 	var follow, asJSON bool
+	var export, to string
 	name := "read"
 	if !sync {
 		name = "transcript"
@@ -423,6 +424,9 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 	pos, err := flags(name, args, func(fs *flag.FlagSet) {
 		if sync {
 			fs.BoolVar(&follow, "follow", false, "keep printing new messages")
+		} else {
+			fs.StringVar(&export, "export", "", "write the transcript to this new file")
+			fs.StringVar(&to, "to", "", "age recipient to encrypt the export to")
 		}
 		fs.BoolVar(&asJSON, "json", false, "JSON lines")
 	})
@@ -430,13 +434,30 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: parley %s CHANNEL [--json]", name)
+		if sync {
+			return usagef("usage: parley read CHANNEL [--follow] [--json]")
+		}
+		return usagef("usage: parley transcript CHANNEL [--export FILE [--to AGE_RECIPIENT]]")
+	}
+	if to != "" && export == "" {
+		return usagef("--to goes with --export FILE")
 	}
 	c, err := g.open(e)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if export != "" {
+		if err := c.Export(pos[0], export, to); err != nil {
+			return err
+		}
+		if to != "" {
+			fmt.Fprintf(e.stdout, "wrote %s, encrypted to the given recipient\n", export)
+		} else {
+			fmt.Fprintf(e.stdout, "wrote %s in plain text (soft policy)\n", export)
+		}
+		return nil
+	}
 	show := func(en client.Entry) { printEntry(e.stdout, en, asJSON) }
 	if sync {
 		rep, err := c.Sync(ctx, pos[0])
@@ -473,15 +494,7 @@ func printEntry(w io.Writer, en client.Entry, asJSON bool) {
 		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Text: en.Text})
 		return
 	}
-	t := en.Time.Local().Format("2006-01-02 15:04")
-	switch en.Kind {
-	case client.KindSystem:
-		fmt.Fprintf(w, "%s  * %s\n", t, en.Text)
-	case client.KindBriefing:
-		fmt.Fprintf(w, "%s  [briefing] %s: %s\n", t, en.Sender, en.Text)
-	default:
-		fmt.Fprintf(w, "%s  %s: %s\n", t, en.Sender, en.Text)
-	}
+	fmt.Fprintln(w, client.FormatEntry(en))
 }
 
 func cmdVerify(e *env, g *global, args []string) error {

@@ -83,7 +83,11 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
   brief CHANNEL [TEXT]                   briefings compartment
   sync [CHANNEL]
   read CHANNEL [--follow] [--json]
-  transcript CHANNEL                     the local transcript, without syncing
+  draft put CHANNEL NAME FILE            publish a new version (FILE - for stdin); prints its number
+  draft list CHANNEL [--json]
+  draft get CHANNEL NAME [--version N]   the exact bytes of a version (default: latest)
+  draft diff CHANNEL NAME V1 V2          unified diff of two versions
+  transcript CHANNEL [--export FILE [--to AGE_RECIPIENT]]   the local transcript, without syncing
   verify CHANNEL MEMBER [--confirm]
   burn CHANNEL                           (organizer)
 `
@@ -145,6 +149,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdVerify(e, g, rest)
 	case "burn":
 		return cmdBurn(ctx, e, g, rest)
+	case "draft":
+		return cmdDraft(ctx, e, g, rest)
 	}
 	fmt.Fprint(e.stderr, usage)
 	return usagef("unknown command %q", cmd)

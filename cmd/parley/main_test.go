@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"io"
+	"strings"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"parley/relay"
@@ -43,6 +46,27 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// age-keygen ID RCPT writes a fresh hybrid age identity and
+			// its recipient.
+			"age-keygen": func(ts *testscript.TestScript, neg bool, args []string) {
+				id, err := age.GenerateHybridIdentity()
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(id.String()+"\n"), 0o600))
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(id.Recipient().String()+"\n"), 0o644))
+			},
+			// age-decrypt ID IN OUT decrypts with the age library.
+			"age-decrypt": func(ts *testscript.TestScript, neg bool, args []string) {
+				ids, err := age.ParseIdentities(strings.NewReader(ts.ReadFile(args[0])))
+				ts.Check(err)
+				in, err := os.Open(ts.MkAbs(args[1]))
+				ts.Check(err)
+				defer in.Close()
+				r, err := age.Decrypt(in, ids...)
+				ts.Check(err)
+				out, err := io.ReadAll(r)
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[2]), out, 0o600))
+			},
 			"sleep": func(ts *testscript.TestScript, neg bool, args []string) {
 				d, err := time.ParseDuration(args[0])
 				ts.Check(err)

@@ -1,0 +1,76 @@
+package client_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"parley/crypto"
+)
+
+// samples returns 32-byte pieces of every sealed row a home holds for
+// its channels: transcript chunks, channel state, outbox.
+func homeSamples(t *testing.T, home string) [][]byte {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(home, "state.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out [][]byte
+	for _, q := range []string{`SELECT chunk FROM transcript`, `SELECT state FROM channels`} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var b []byte
+			rows.Scan(&b)
+			if len(b) >= 96 {
+				out = append(out, b[len(b)/2:len(b)/2+32], b[len(b)-32:])
+			}
+		}
+		rows.Close()
+	}
+	return out
+}
+
+func TestBurnLeavesNoTraceOnDisk(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := ctxT(t)
+	org := w.home("Organizer")
+	org.CreateChannel(ctx, "ending", w.relay.URL, crypto.PolicyHard)
+	a := w.join(org, "ending", "A", crypto.RoleParticipant)
+	for i := 0; i < 5; i++ {
+		a.Send(ctx, "ending", crypto.Talks, "final text of the declaration")
+		org.Send(ctx, "ending", crypto.Talks, "agreed")
+	}
+	texts(t, org, "ending")
+	texts(t, a, "ending")
+	id, _ := org.ChannelID("ending")
+
+	var marks [][]byte
+	for _, h := range w.homes {
+		marks = append(marks, homeSamples(t, h)...)
+	}
+	for _, f := range channelFrames(t, w.relay.Store, id) {
+		marks = append(marks, f.Payload[len(f.Payload)/2:len(f.Payload)/2+32])
+	}
+	phrases := make([]string, len(marks))
+	for i, m := range marks {
+		phrases[i] = string(m)
+	}
+	if len(w.sweep(phrases...)) == 0 {
+		t.Fatal("the samples are not on disk before the burn; the test would prove nothing")
+	}
+
+	if err := org.Burn(ctx, "ending"); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := a.Sync(ctx, "ending"); err != nil || !rep.Burned {
+		t.Fatalf("member after burn: %+v %v", rep, err)
+	}
+	if found := w.sweep(phrases...); len(found) > 0 {
+		t.Fatalf("after the burn, %d pieces of the channel remain, e.g. %s", len(found), strings.SplitN(found[0], " holds", 2)[0])
+	}
+}

@@ -1,0 +1,296 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"parley/crypto"
+)
+
+// MaxDraft is the largest draft version Parley carries.
+const MaxDraft = 8 << 20
+
+// draftChunk is the largest piece of a draft in one message, leaving room
+// in crypto.MaxBody for the sender's time and the chunk header.
+const draftChunk = 15000
+
+// Draft is one version of a draft in a transcript.
+type Draft struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Version int    `json:"version,omitempty"` // by order of completion
+	Size    int    `json:"size"`
+	SHA256  string `json:"sha256"`
+	Data    []byte `json:"data,omitempty"`
+}
+
+// chunkHeader starts every draft chunk: which version, which piece, and
+// what the whole must hash to.
+type chunkHeader struct {
+	ID    [16]byte
+	Name  string
+	Index uint32
+	Count uint32
+	Total uint64
+	Sum   [32]byte
+}
+
+func (h chunkHeader) encode(data []byte) []byte {
+	b := append([]byte(nil), h.ID[:]...)
+	b = append(b, byte(len(h.Name)))
+	b = append(b, h.Name...)
+	b = binary.BigEndian.AppendUint32(b, h.Index)
+	b = binary.BigEndian.AppendUint32(b, h.Count)
+	b = binary.BigEndian.AppendUint64(b, h.Total)
+	b = append(b, h.Sum[:]...)
+	return append(b, data...)
+}
+
+var errBadChunk = errors.New("malformed draft chunk")
+
+func decodeChunk(b []byte) (chunkHeader, []byte, error) {
+	var h chunkHeader
+	if len(b) < 17 {
+		return h, nil, errBadChunk
+	}
+	copy(h.ID[:], b)
+	n := int(b[16])
+	b = b[17:]
+	if n == 0 || len(b) < n+4+4+8+32 {
+		return h, nil, errBadChunk
+	}
+	h.Name = string(b[:n])
+	b = b[n:]
+	h.Index, h.Count, h.Total = binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint64(b[8:])
+	copy(h.Sum[:], b[16:48])
+	data := b[48:]
+	maxCount := uint64(MaxDraft/draftChunk + 1)
+	if h.Total > MaxDraft || uint64(h.Count) > maxCount || h.Count == 0 || h.Index >= h.Count ||
+		uint64(h.Count) != max(1, (h.Total+draftChunk-1)/draftChunk) || checkName(h.Name) != nil {
+		return h, nil, errBadChunk
+	}
+	return h, data, nil
+}
+
+// partialDraft collects the chunks of a version still arriving.
+type partialDraft struct {
+	Sender string            `json:"sender"`
+	Time   time.Time         `json:"time"`
+	Header chunkHeader       `json:"header"`
+	Chunks map[uint32][]byte `json:"chunks"`
+}
+
+// maxPartials bounds the drafts one member may have half-sent at once,
+// so a member cannot fill another's state.
+const maxPartials = 4
+
+// PutDraft publishes data as the next version of draft name in the talks
+// compartment and returns its version number.
+func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte) (int, error) {
+	if err := checkName(name); err != nil {
+		return 0, fmt.Errorf("draft %w", err)
+	}
+	if len(data) > MaxDraft {
+		return 0, fmt.Errorf("draft of %d bytes is too large; at most %d", len(data), MaxDraft)
+	}
+	if _, err := c.Sync(ctx, channel); err != nil {
+		return 0, err
+	}
+	h := chunkHeader{Name: name, Total: uint64(len(data)), Sum: sha256.Sum256(data)}
+	rand.Read(h.ID[:])
+	h.Count = uint32(max(1, (len(data)+draftChunk-1)/draftChunk))
+	err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		for i := uint32(0); i < h.Count; i++ {
+			h.Index = i
+			piece := data[int(i)*draftChunk : min(len(data), int(i+1)*draftChunk)]
+			var entry *Entry
+			if i == h.Count-1 {
+				entry = draftEntry(h, data)
+			}
+			if err := c.seal1(tx, row, crypto.Talks, typeDraft, h.encode(piece), entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := c.push(ctx, channel); err != nil {
+		return 0, err
+	}
+	// Versions are numbered by the order the relay committed them; a
+	// sync brings in any version committed just before ours.
+	if _, err := c.Sync(ctx, channel); err != nil {
+		return 0, err
+	}
+	list, err := c.Drafts(channel)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range list {
+		if d.ID == hex.EncodeToString(h.ID[:]) {
+			return d.Version, nil
+		}
+	}
+	return 0, errors.New("the draft was sent but is not in the transcript yet; parley sync, then parley draft list")
+}
+
+func draftEntry(h chunkHeader, data []byte) *Entry {
+	return &Entry{Kind: KindDraft, Draft: &Draft{Name: h.Name, ID: hex.EncodeToString(h.ID[:]), Size: len(data),
+		SHA256: hex.EncodeToString(h.Sum[:]), Data: data}}
+}
+
+// receiveChunk stores one chunk and returns the draft entry when the
+// version is complete and checks out.
+func (st *channelState) receiveChunk(sender string, t time.Time, content []byte) ([]Entry, error) {
+	h, data, err := decodeChunk(content)
+	if err != nil {
+		return []Entry{systemLine("rejected a malformed draft chunk from %s", sender)}, nil
+	}
+	if st.Partial == nil {
+		st.Partial = map[string]*partialDraft{}
+	}
+	key := sender + "/" + hex.EncodeToString(h.ID[:])
+	p := st.Partial[key]
+	if p == nil {
+		n := 0
+		for _, q := range st.Partial {
+			if q.Sender == sender {
+				n++
+			}
+		}
+		if n >= maxPartials {
+			return []Entry{systemLine("rejected a draft chunk from %s: too many unfinished drafts", sender)}, nil
+		}
+		p = &partialDraft{Sender: sender, Time: t, Header: h, Chunks: map[uint32][]byte{}}
+		st.Partial[key] = p
+	}
+	hh := h
+	hh.Index = p.Header.Index
+	if hh != p.Header {
+		return []Entry{systemLine("rejected an inconsistent draft chunk from %s", sender)}, nil
+	}
+	p.Chunks[h.Index] = data
+	if uint32(len(p.Chunks)) < h.Count {
+		return nil, nil
+	}
+	delete(st.Partial, key)
+	var whole bytes.Buffer
+	for i := uint32(0); i < h.Count; i++ {
+		whole.Write(p.Chunks[i])
+	}
+	if uint64(whole.Len()) != h.Total || sha256.Sum256(whole.Bytes()) != h.Sum {
+		return []Entry{systemLine("rejected draft %q from %s: its pieces do not add up", h.Name, sender)}, nil
+	}
+	e := draftEntry(h, whole.Bytes())
+	e.Sender, e.Time = sender, p.Time
+	return []Entry{*e}, nil
+}
+
+// numberDrafts gives each draft entry its version number (by position
+// in the transcript, per name) and its text.
+func numberDrafts(entries []Entry) {
+	versions := map[string]int{}
+	for i := range entries {
+		d := entries[i].Draft
+		if entries[i].Kind != KindDraft || d == nil {
+			continue
+		}
+		versions[d.Name]++
+		d.Version = versions[d.Name]
+		entries[i].Text = fmt.Sprintf("put draft %q version %d (%d bytes)", d.Name, d.Version, d.Size)
+	}
+}
+
+// DraftVersion is one version in a draft listing.
+type DraftVersion struct {
+	Name    string    `json:"name"`
+	Version int       `json:"version"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	Size    int       `json:"size"`
+	SHA256  string    `json:"sha256"`
+	ID      string    `json:"-"`
+}
+
+func (c *Client) draftEntries(channel string) ([]Entry, error) {
+	row, err := c.view(channel)
+	if err != nil {
+		return nil, err
+	}
+	if _, self, _, err := row.st.self(0); err != nil {
+		return nil, err
+	} else if !self.Role.CanRead(crypto.Talks) {
+		return nil, errors.New("drafts are in the talks compartment, which mentors do not read")
+	}
+	entries, err := c.transcript(row.id)
+	if err != nil {
+		return nil, err
+	}
+	numberDrafts(entries)
+	return entries, nil
+}
+
+// Drafts lists every version of every draft, in order.
+func (c *Client) Drafts(channel string) ([]DraftVersion, error) {
+	entries, err := c.draftEntries(channel)
+	if err != nil {
+		return nil, err
+	}
+	var out []DraftVersion
+	for _, e := range entries {
+		if d := e.Draft; e.Kind == KindDraft && d != nil {
+			out = append(out, DraftVersion{Name: d.Name, Version: d.Version, Author: e.Sender, Time: e.Time, Size: d.Size, SHA256: d.SHA256, ID: d.ID})
+		}
+	}
+	return out, nil
+}
+
+// GetDraft returns exactly the bytes of a version (0: the latest).
+func (c *Client) GetDraft(channel, name string, version int) ([]byte, error) {
+	entries, err := c.draftEntries(channel)
+	if err != nil {
+		return nil, err
+	}
+	var found *Draft
+	for _, e := range entries {
+		if d := e.Draft; e.Kind == KindDraft && d != nil && d.Name == name && (version == 0 || d.Version == version) {
+			found = d
+		}
+	}
+	if found == nil {
+		if version == 0 {
+			return nil, fmt.Errorf("no draft named %q", name)
+		}
+		return nil, fmt.Errorf("draft %q has no version %d", name, version)
+	}
+	return found.Data, nil
+}
+
+// DiffDraft returns a unified diff between two versions of a text draft.
+func (c *Client) DiffDraft(channel, name string, v1, v2 int) (string, error) {
+	a, err := c.GetDraft(channel, name, v1)
+	if err != nil {
+		return "", err
+	}
+	b, err := c.GetDraft(channel, name, v2)
+	if err != nil {
+		return "", err
+	}
+	if !isText(a) || !isText(b) {
+		return "", errors.New("binary drafts cannot be diffed; use parley draft get")
+	}
+	return unifiedDiff(fmt.Sprintf("%s version %d", name, v1), fmt.Sprintf("%s version %d", name, v2), string(a), string(b)), nil
+}
+
+func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }

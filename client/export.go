@@ -1,0 +1,139 @@
+package client
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"filippo.io/age"
+)
+
+// FormatEntry is the one-line, human form of a transcript entry that
+// read, transcript and exports share.
+func FormatEntry(e Entry) string {
+	t := e.Time.Local().Format("2006-01-02 15:04")
+	switch e.Kind {
+	case KindSystem:
+		return fmt.Sprintf("%s  * %s", t, e.Text)
+	case KindBriefing:
+		return fmt.Sprintf("%s  [briefing] %s: %s", t, e.Sender, e.Text)
+	case KindDraft:
+		return fmt.Sprintf("%s  %s %s", t, e.Sender, e.Text)
+	}
+	return fmt.Sprintf("%s  %s: %s", t, e.Sender, e.Text)
+}
+
+// ErrPlaintextExportRefused is returned for a plaintext export of a
+// channel under the hard policy.
+var ErrPlaintextExportRefused = errors.New("this channel's secrecy policy is hard: plaintext export is refused; give --to AGE_RECIPIENT for an age-encrypted export")
+
+// Export writes a channel's transcript to path, which must not exist. With
+// recipient (an age1… or age1pq1… recipient, or the path of a file of
+// recipients, one a line, as hybrid ones are long) the file is
+// age-encrypted to it; without, the transcript is written as plain
+// text, which only the soft policy allows.
+func (c *Client) Export(channel, path, recipient string) error {
+	row, err := c.view(channel)
+	if err != nil {
+		return err
+	}
+	r, err := row.st.roster()
+	if err != nil {
+		return err
+	}
+	var recipients []age.Recipient
+	if recipient != "" {
+		src := io.Reader(strings.NewReader(recipient))
+		if !strings.HasPrefix(recipient, "age1") {
+			f, err := os.Open(recipient)
+			if err != nil {
+				return fmt.Errorf("--to is neither an age recipient nor a readable file: %v", err)
+			}
+			defer f.Close()
+			src = f
+		}
+		recipients, err = age.ParseRecipients(src)
+		if err != nil {
+			return fmt.Errorf("--to: %v", err)
+		}
+	} else if !r.Policy.AllowsPlaintextExport() {
+		return ErrPlaintextExportRefused
+	}
+	entries, err := c.Read(channel)
+	if err != nil {
+		return err
+	}
+	var text bytes.Buffer
+	for _, e := range entries {
+		text.WriteString(FormatEntry(e))
+		text.WriteByte('\n')
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	var w io.WriteCloser = f
+	if recipients != nil {
+		if w, err = age.Encrypt(f, recipients...); err != nil {
+			f.Close()
+			os.Remove(path)
+			return err
+		}
+	}
+	_, err = w.Write(text.Bytes())
+	if recipients != nil {
+		err = errors.Join(err, w.Close())
+	}
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// applyRetention drops transcript entries, and unfinished drafts, older
+// than the channel's retention: the policy applies on the client as on
+// the relay. It rewrites the transcript only when something expired.
+func (c *Client) applyRetention(channel string) error {
+	row, err := c.view(channel)
+	if err != nil {
+		return err
+	}
+	r, err := row.st.roster()
+	if err != nil {
+		return nil // not admitted yet: nothing to keep or drop
+	}
+	cutoff := c.Now().Add(-r.Policy.Retention())
+	entries, err := c.transcript(row.id)
+	if err != nil {
+		return err
+	}
+	keep := entries[:0:0]
+	for _, e := range entries {
+		if !e.Time.Before(cutoff) {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == len(entries) {
+		return nil
+	}
+	err = c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		for k, p := range row.st.Partial {
+			if p.Time.Before(cutoff) {
+				delete(row.st.Partial, k)
+			}
+		}
+		if _, err := tx.Exec(`DELETE FROM transcript WHERE channel = ?`, row.id); err != nil {
+			return err
+		}
+		return c.appendTranscript(tx, row.id, keep)
+	})
+	if err != nil {
+		return err
+	}
+	return scrub(c.db)
+}
