@@ -5,7 +5,7 @@ RELAY_DATA ?= data/relay
 LISTEN ?= 127.0.0.1:7443
 FUZZTIME ?= 60s
 
-.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz clean
+.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo clean
 
 all: build
 
@@ -33,6 +33,11 @@ unit:
 
 fuzz-smoke:
 	FUZZTIME=3s ./scripts/fuzz.sh
+
+# A narrated session: relay, four homes, drafts, briefings, removal, burn,
+# and a search of every file for what was said.
+demo: build
+	./scripts/demo.sh
 
 # Longer fuzzing: every target for $(FUZZTIME).
 fuzz:

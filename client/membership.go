@@ -217,6 +217,11 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 // Admit admits pending join requests by display name (or all of them):
 // a new roster, access list and epoch. It returns the names admitted.
 func (c *Client) Admit(ctx context.Context, name string, names []string, all bool) ([]string, error) {
+	// Start from the newest roster, and record what came before the
+	// change in its place.
+	if _, err := c.Sync(ctx, name); err != nil {
+		return nil, err
+	}
 	if _, err := c.Pending(ctx, name); err != nil {
 		return nil, err
 	}
@@ -319,6 +324,9 @@ func (c *Client) Members(name string) ([]Member, error) {
 
 // Remove removes a member: new roster, access list and epoch at once.
 func (c *Client) Remove(ctx context.Context, name, member string) error {
+	if _, err := c.Sync(ctx, name); err != nil {
+		return err
+	}
 	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
 		if err != nil {

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# make demo: a narrated Parley session on one machine. A relay on
+# loopback, four homes in a temporary folder: an organizer, two
+# participants and a mentor. Every step is checked; the script exits
+# non-zero if anything misbehaves, and ends by searching every file for
+# the phrases, names and channel name it used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="$PWD/bin"
+WORK="$(mktemp -d -t parley-demo.XXXXXX)"
+trap 'kill $RELAY_PID 2>/dev/null || true; wait $RELAY_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cd "$WORK"
+
+say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { sed 's/^/   | /'; }
+fail() { echo "demo: FAILED: $*" >&2; exit 1; }
+expect() { grep -q -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
+refuse() { ! grep -q -- "$2" <<<"$1" || fail "did not expect '$2' in: $1"; }
+p() { local who=$1; shift; "$BIN/parley" --home "$WORK/$who" "$@"; }
+
+export PARLEY_PASSPHRASE="demo passphrase, never use it"
+# The demo uses a lower scrypt cost than real homes so that its 40-odd
+# commands run in seconds. Real homes use 2^18.
+export PARLEY_SCRYPT_LOGN="${PARLEY_SCRYPT_LOGN:-12}"
+
+say "A relay starts on loopback; it will only ever see ciphertext"
+"$BIN/parley-relay" --listen 127.0.0.1:0 --data "$WORK/relay" > relay.out 2> relay.log &
+RELAY_PID=$!
+for _ in $(seq 50); do [ -s relay.out ] && break; sleep 0.1; done
+RELAY="$(head -1 relay.out)"
+expect "$RELAY" "wss://127.0.0.1:"
+echo "$RELAY" | show
+
+say "Four people make their identities"
+p ingrid init --name "Ingrid Convener" | show
+p amal   init --name "Amal Delegate"   | show
+p boris  init --name "Boris Delegate"  | show
+p miriam init --name "Miriam Mentor"   | show
+
+say "Ingrid opens a hard-secrecy channel and invites three people"
+p ingrid channel create "Lakeside Talks" --relay "$RELAY" | show
+p ingrid invite "Lakeside Talks" --role participant --expires 2h > amal.code
+p ingrid invite "Lakeside Talks" --role participant --expires 2h > boris.code
+p ingrid invite "Lakeside Talks" --role mentor      --expires 2h > miriam.code
+echo "(codes handed over in person: $(cut -c1-30 amal.code)…)" | show
+
+say "Each invitee sends one sealed join request"
+p amal   join - < amal.code   | show
+p boris  join - < boris.code  | show
+p miriam join - < miriam.code | show
+
+say "Ingrid compares safety numbers with each of them, then admits"
+pending="$(p ingrid pending "Lakeside Talks")"; echo "$pending" | show
+for who in amal boris miriam; do
+	sn="$(p "$who" whoami | sed -n 's/^safety number: //p')"
+	expect "$pending" "$sn"
+done
+echo "(all three safety numbers match what each person reads out)" | show
+p ingrid admit "Lakeside Talks" --all | show
+for who in amal boris miriam; do p "$who" sync "Lakeside Talks" | show; done
+
+say "Amal and Boris exchange messages and two versions of the declaration"
+p amal send "Lakeside Talks" "Shall we start from the river boundary text?"
+p boris send "Lakeside Talks" "Yes, with the water-sharing annex attached."
+printf 'Article 1. The parties recognise each other.\nArticle 2. The boundary follows the river.\n' > v1.txt
+printf 'Article 1. The parties recognise each other.\nArticle 2. The boundary follows the 1967 line.\nArticle 3. Water is shared equally.\n' > v2.txt
+v="$(p amal draft put "Lakeside Talks" declaration v1.txt)"; [ "$v" = 1 ] || fail "first version numbered $v"
+v="$(p boris draft put "Lakeside Talks" declaration v2.txt)"; [ "$v" = 2 ] || fail "second version numbered $v"
+diff="$(p amal draft diff "Lakeside Talks" declaration 1 2)"; echo "$diff" | show
+expect "$diff" "+Article 3. Water is shared equally."
+p ingrid draft get "Lakeside Talks" declaration --version 2 | cmp - v2.txt || fail "version 2 is not byte-exact"
+
+say "Ingrid briefs the mentor; Miriam answers"
+p ingrid brief "Lakeside Talks" "Good progress: the boundary article is close."
+p miriam brief "Lakeside Talks" "Hold firm on water; concede on the timetable."
+if p miriam send "Lakeside Talks" "let me see the text" 2> err.txt; then fail "a mentor posted in the talks"; fi
+cat err.txt | show
+
+say "What Miriam (mentor) sees: briefings only"
+m="$(p miriam read "Lakeside Talks")"; echo "$m" | show
+expect "$m" "Hold firm on water"
+refuse "$m" "river boundary"
+refuse "$m" "declaration"
+
+say "Boris is removed; what follows is sealed to a new epoch without him"
+p ingrid remove "Lakeside Talks" "Boris Delegate" | show
+p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
+b="$(p boris read "Lakeside Talks")"; echo "$b" | tail -3 | show
+refuse "$b" "1967 line."
+expect "$b" "removed from the channel"
+
+say "What Ingrid (organizer) sees"
+i="$(p ingrid read "Lakeside Talks")"; echo "$i" | show
+expect "$i" "Amal Delegate: Between us: we can accept the 1967 line."
+expect "$i" "Boris Delegate is no longer a member"
+
+say "Amal (participant) sees the same conversation"
+a="$(p amal read "Lakeside Talks")"
+expect "$a" "Boris Delegate: Yes, with the water-sharing annex attached."
+expect "$a" "Miriam Mentor: Hold firm on water"
+echo "$a" | tail -4 | show
+
+say "The talks end: Ingrid burns the channel"
+p ingrid burn "Lakeside Talks" | show
+for who in amal miriam boris; do p "$who" sync | show; done
+for who in ingrid amal miriam; do
+	[ "$(p "$who" channel list --json)" = "[]" ] || fail "$who still lists the channel"
+done
+
+say "Nothing readable is left on disk"
+hits=0
+for phrase in "river boundary" "water-sharing" "1967 line" "Hold firm" "Article 2" "Good progress" \
+	"Ingrid Convener" "Amal Delegate" "Boris Delegate" "Miriam Mentor" "Lakeside Talks"; do
+	if grep -rl --binary-files=text -- "$phrase" "$WORK"/{ingrid,amal,boris,miriam,relay} 2>/dev/null; then
+		hits=1
+	fi
+done
+[ "$hits" = 0 ] || fail "a phrase, name or channel name was found on disk"
+echo "searched every file of the four homes and the relay (SQLite, WAL, logs) for 11 phrases: none found" | show
+say "Demo complete"
