@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"parley/client"
 	"parley/crypto"
@@ -19,6 +20,20 @@ type lyingStore struct {
 	mu   sync.Mutex
 	hide map[uint64]bool
 	swap [2]uint64
+	// refuseBundles makes appends of epoch bundles fail.
+	refuseBundles bool
+}
+
+func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
+	s.mu.Lock()
+	refuse := s.refuseBundles
+	s.mu.Unlock()
+	for _, f := range frames {
+		if refuse && f.Kind == wire.KindBundle {
+			return nil, relay.ErrQuota
+		}
+	}
+	return s.Store.Append(ctx, frames)
 }
 
 func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
@@ -148,5 +163,96 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 		if strings.Contains(l, "forged") {
 			t.Fatal("an injected message was shown")
 		}
+	}
+}
+
+func TestStaleRosterReplayed(t *testing.T) {
+	w, _, org, alice, _, ch := adversarySetup(t)
+	ctx := ctxT(t)
+	frames := channelFrames(t, w.relay.Store, ch)
+	// The relay serves the genesis bundle again, and the bundle that
+	// admitted Alice.
+	for _, f := range frames[:2] {
+		if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindBundle, Payload: f.Payload}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := texts(t, alice, "c")
+	if !contains(got, "* ignored an old roster for epoch 1") || !contains(got, "* ignored a replayed roster for epoch 2") {
+		t.Fatalf("stale rosters: %q", got)
+	}
+	m, _ := alice.Members("c")
+	if len(m) != 3 {
+		t.Fatalf("a stale roster changed the members: %d", len(m))
+	}
+	org.Send(ctx, "c", crypto.Talks, "still working")
+	if !contains(texts(t, alice, "c"), "Organizer: still working") {
+		t.Fatal("Alice stopped working after stale rosters")
+	}
+}
+
+func TestFramesFromAnotherChannel(t *testing.T) {
+	w, _, org, alice, _, ch := adversarySetup(t)
+	ctx := ctxT(t)
+	// The same people in a second channel: other pseudonyms, other keys.
+	if err := org.CreateChannel(ctx, "other", w.relay.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := org.Invite(ctx, "other", crypto.RoleParticipant, time.Hour, 0)
+	alice.Join(ctx, code, "other")
+	org.Admit(ctx, "other", nil, true)
+	org.Send(ctx, "other", crypto.Talks, "meant for the other channel")
+	other, _ := org.ChannelID("other")
+	frames := channelFrames(t, w.relay.Store, other)
+	last := frames[len(frames)-1]
+	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+		t.Fatal(err)
+	}
+	got := texts(t, alice, "c")
+	if !contains(got, "* rejected a message from a key outside the roster") {
+		t.Fatalf("a frame of another channel: %q", got)
+	}
+	if contains(got, "Organizer: meant for the other channel") {
+		t.Fatal("a frame of another channel was shown")
+	}
+}
+
+func TestForkedRostersDetected(t *testing.T) {
+	lying := &lyingStore{hide: map[uint64]bool{}}
+	w := newWorld(t, func(s relay.Store) relay.Store { lying.Store = s; return lying })
+	ctx := ctxT(t)
+	o1 := w.home("First Organizer")
+	o1.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
+	o2 := w.join(o1, "c", "Second Organizer", crypto.RoleOrganizer)
+	alice := w.join(o1, "c", "Alice", crypto.RoleParticipant)
+	w.join(o1, "c", "Bob", crypto.RoleParticipant)
+	w.join(o2, "c", "Carol", crypto.RoleParticipant) // the second organizer can admit
+	texts(t, alice, "c")
+
+	// The first organizer's bundle does not get through at once...
+	lying.mu.Lock()
+	lying.refuseBundles = true
+	lying.mu.Unlock()
+	if err := o1.Remove(ctx, "c", "Bob"); err == nil {
+		t.Fatal("the bundle got through")
+	}
+	lying.mu.Lock()
+	lying.refuseBundles = false
+	lying.mu.Unlock()
+	// ...while the second removes someone else from the same version.
+	if err := o2.Remove(ctx, "c", "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	// Then the first's queued bundle goes out: two rosters, one version.
+	if _, err := o1.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	got := texts(t, alice, "c")
+	found := false
+	for _, l := range got {
+		found = found || strings.HasPrefix(l, "* rejected a second, different roster for epoch")
+	}
+	if !found {
+		t.Fatalf("fork not reported: %q", got)
 	}
 }

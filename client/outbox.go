@@ -119,17 +119,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 		var seq uint64
 		switch it.Kind {
 		case outAccess:
-			list, perr := crypto.ParseAccessList(it.Payload)
-			if perr != nil {
-				return perr
-			}
-			err = conn.SetAccess(ctx, list)
-			if errors.Is(err, relayclient.ErrStale) {
-				// Sent before a crash? Then the relay holds exactly it.
-				if cur, gerr := conn.AccessList(ctx); gerr == nil && bytes.Equal(cur, it.Payload) {
-					err = nil
-				}
-			}
+			err = c.sendAccess(ctx, conn, name, it)
 		case outBundle:
 			seq, err = conn.Post(ctx, wire.KindBundle, it.Payload)
 		case outMessage:
@@ -161,4 +151,49 @@ func (c *Client) Queued(name string) (int, error) {
 	var n int
 	err = c.db.QueryRow(`SELECT count(*) FROM outbox WHERE channel = ?`, row.id).Scan(&n)
 	return n, err
+}
+
+// sendAccess sends a queued access list. If the relay holds a newer
+// version (another organizer changed the list since this one last did),
+// the list is signed again one version above the relay's, in the outbox
+// first, so a crash cannot lose it.
+func (c *Client) sendAccess(ctx context.Context, conn *relayclient.Conn, name string, it outboxItem) error {
+	list, err := crypto.ParseAccessList(it.Payload)
+	if err != nil {
+		return err
+	}
+	err = conn.SetAccess(ctx, list)
+	if !errors.Is(err, relayclient.ErrStale) {
+		return err
+	}
+	cur, gerr := conn.AccessList(ctx)
+	if gerr != nil {
+		return err
+	}
+	if bytes.Equal(cur, it.Payload) {
+		return nil // sent before a crash; the relay holds exactly it
+	}
+	held, perr := crypto.ParseAccessList(cur)
+	if perr != nil {
+		return err
+	}
+	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		keys, err := row.st.keys()
+		if err != nil {
+			return err
+		}
+		list.Version = held.Version + 1
+		if err := list.Sign(keys); err != nil {
+			return err
+		}
+		row.st.AccessVersion = list.Version
+		it.Payload, _ = list.Marshal()
+		plain, _ := json.Marshal(it)
+		_, err = tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return conn.SetAccess(ctx, list)
 }

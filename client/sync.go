@@ -176,15 +176,22 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		return nil, err
 	}
 	if b.Epoch <= cur.Version {
-		if b.Signer != nil && slices.Equal(b.Signer, keys.SigningPublicKey()) {
-			c.matchOwnFrame(tx, row.id, f)
+		if slices.Equal(b.Signer, keys.SigningPublicKey()) {
+			// Our own bundle coming back: we entered its epoch when
+			// we made it.
+			_, err := c.matchOwnFrame(tx, row.id, f)
+			return nil, err
 		}
 		if e := st.epoch(b.Epoch); e != nil {
 			if r, _ := crypto.ParseRoster(e.Roster); r != nil && r.Hash() != b.RosterHash {
-				return []Entry{systemLine("rejected a second, different roster for epoch %d (a fork)", b.Epoch)}, nil
+				return []Entry{systemLine("rejected a second, different roster for epoch %d (a fork: two organizers changed the channel at once, or the relay lies)", b.Epoch)}, nil
 			}
+			if f.Seq > e.StartSeq {
+				return []Entry{systemLine("ignored a replayed roster for epoch %d", b.Epoch)}, nil
+			}
+			return nil, nil
 		}
-		return nil, nil
+		return []Entry{systemLine("ignored an old roster for epoch %d", b.Epoch)}, nil
 	}
 	secrets, r, err := b.Open(keys, cur.IsOrganizer)
 	if errors.Is(err, crypto.ErrNotMember) {
