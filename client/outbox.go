@@ -98,24 +98,24 @@ func (c *Client) matchOwnFrame(tx *sql.Tx, channel int64, f wire.Stored) (bool, 
 	return false, nil
 }
 
-// flush sends the channel's outbox over an authenticated connection.
+// flush sends the channel's outbox over an authenticated connection, in
+// order, committing each item's delivery as its acknowledgement comes.
 func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string) error {
-	for {
-		tx, err := c.db.Begin()
-		if err != nil {
-			return err
-		}
-		row, err := c.loadChannel(tx, name)
-		if err != nil {
-			tx.Rollback()
-			return err
-		}
-		items, err := c.outbox(tx, row.id)
+	tx, err := c.db.Begin()
+	if err != nil {
+		return err
+	}
+	row, err := c.loadChannel(tx, name)
+	if err != nil {
 		tx.Rollback()
-		if err != nil || len(items) == 0 {
-			return err
-		}
-		it := items[0]
+		return err
+	}
+	items, err := c.outbox(tx, row.id)
+	tx.Rollback()
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
 		var seq uint64
 		switch it.Kind {
 		case outAccess:
@@ -128,7 +128,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 		if err != nil {
 			return fmt.Errorf("sending to the relay (kept queued; parley sync retries): %w", err)
 		}
-		tx, err = c.db.Begin()
+		tx, err := c.db.Begin()
 		if err != nil {
 			return err
 		}
@@ -140,6 +140,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 			return err
 		}
 	}
+	return nil
 }
 
 // Queued returns how many items wait in a channel's outbox.
