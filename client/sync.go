@@ -280,6 +280,9 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 		return []Entry{systemLine("rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
 	}
 	var out []Entry
+	if h.Counter < chain.Next {
+		out = append(out, systemLine("a late message from %s fills an earlier gap", sender.Name))
+	}
 	if gap := chain.Accept(h.Counter); gap > 0 {
 		out = append(out, systemLine("%d message(s) from %s missing", gap, sender.Name))
 	}
