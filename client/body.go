@@ -8,9 +8,10 @@ import (
 
 // Message types inside the encrypted envelope (crypto.Message.Type).
 const (
-	typeText  byte = 1 // a message (talks) or a briefing
-	typeLeave byte = 2 // the sender leaves the channel
-	typeDraft byte = 3 // one chunk of a draft version (talks only)
+	typeText      byte = 1 // a message (talks) or a briefing
+	typeLeave     byte = 2 // the sender leaves the channel
+	typeDraft     byte = 3 // one chunk of a draft version (talks only)
+	typeKeyUpdate byte = 4 // the sender's fresh KEM key, for the next roster
 )
 
 // A body is the sender's clock, then the content. The time travels

@@ -82,7 +82,7 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 		return err
 	}
 	kb, _ := keys.MarshalBinary()
-	st := &channelState{Name: name, RelayURL: relayURL, Channel: r.Channel[:], Keys: kb, AccessVersion: list.Version, LastSeq: seq}
+	st := &channelState{Name: name, RelayURL: relayURL, Channel: r.Channel[:], Keys: kb, AccessVersion: list.Version, LastSeq: seq, KeysUpdated: c.Now()}
 	if err := st.enterEpoch(r, secrets, keys.ID(), seq); err != nil {
 		return err
 	}

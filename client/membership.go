@@ -98,7 +98,7 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 	}
 	url := wire.JoinURL(inv.RelayURL, inv.Pin)
 	kb, _ := keys.MarshalBinary()
-	st := &channelState{Name: name, RelayURL: url, Channel: inv.Channel[:], Keys: kb, Status: statusPending, Invite: inv.String()}
+	st := &channelState{Name: name, RelayURL: url, Channel: inv.Channel[:], Keys: kb, Status: statusPending, Invite: inv.String(), KeysUpdated: c.Now()}
 	tx, err := c.db.Begin()
 	if err != nil {
 		return "", err

@@ -50,6 +50,14 @@ type channelState struct {
 	Leaving []string `json:"leaving,omitempty"`
 	// Partial holds draft versions still arriving, by sender and id.
 	Partial map[string]*partialDraft `json:"partial,omitempty"`
+
+	// KeysUpdated is when our KEM key was made; NextKeys a rotated key
+	// waiting for a roster that carries it.
+	KeysUpdated time.Time `json:"keys_updated,omitempty"`
+	NextKeys    []byte    `json:"next_keys,omitempty"`
+	// KeyUpdates holds members' fresh KEM keys for the next roster
+	// (organizers).
+	KeyUpdates map[string][]byte `json:"key_updates,omitempty"`
 }
 
 // epochState is what remains of an epoch once its secrets are deleted:

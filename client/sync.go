@@ -193,7 +193,19 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		}
 		return []Entry{systemLine("ignored an old roster for epoch %d", b.Epoch)}, nil
 	}
-	secrets, r, err := b.Open(keys, cur.IsOrganizer)
+	var secrets *crypto.EpochSecrets
+	var r *crypto.Roster
+	candidates, err := st.openKeys()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range candidates {
+		// A rotated key opens the epoch that adopts it; the old key
+		// every epoch before.
+		if secrets, r, err = b.Open(k, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
+			break
+		}
+	}
 	if errors.Is(err, crypto.ErrNotMember) {
 		st.Status = statusRemoved
 		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel"}}, nil
@@ -205,6 +217,9 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		return []Entry{systemLine("rejected roster version %d: %v", r.Version, err)}, nil
 	}
 	entries := rosterChanges(cur, r, st, keys.ID())
+	if err := st.adoptNextKeys(r, c.Now()); err != nil {
+		return nil, err
+	}
 	if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
 		return nil, err
 	}
@@ -300,6 +315,9 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 		}
 		es, err := st.receiveChunk(sender.Name, t, content)
 		return append(out, es...), err
+	case typeKeyUpdate:
+		self := r.Member(keys.ID())
+		out = append(out, st.receiveKeyUpdate(sender, self.Role, content)...)
 	case typeLeave:
 		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
 		if !slices.Contains(st.Leaving, sender.Name) {
@@ -318,12 +336,18 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 		if row.st.Status != statusActive {
 			return nil
 		}
+		if err := c.memberKeyDuties(tx, row); err != nil {
+			return err
+		}
 		cur, self, keys, err := row.st.self(0)
 		if err != nil || self.Role != crypto.RoleOrganizer {
 			return nil
 		}
 		next := cur.Next(c.Now())
-		changed := false
+		changed, newKeys, err := c.organizerKeyDuties(row, cur, next, keys)
+		if err != nil {
+			return err
+		}
 		for _, m := range cur.Members {
 			if m.ID() == keys.ID() {
 				continue
@@ -338,6 +362,11 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 		row.st.Leaving = nil
 		entries, err := c.rekey(tx, row, next, keys)
 		rep.New = append(rep.New, entries...)
+		if err == nil && newKeys != nil {
+			// The epoch just made is wrapped to our fresh key too.
+			row.st.Keys, _ = newKeys.MarshalBinary()
+			row.st.KeysUpdated = c.Now()
+		}
 		return err
 	})
 }

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"database/sql"
+	"time"
+
+	"parley/crypto"
+)
+
+// Timers of post-compromise security.
+const (
+	// KeyUpdateInterval is how long a member keeps one per-channel KEM
+	// key before making a fresh one; the next epoch is wrapped to the
+	// fresh key, so a stolen old key stops opening epochs.
+	KeyUpdateInterval = 7 * 24 * time.Hour
+	// RekeyInterval is how long an epoch lasts at most; an organizer's
+	// client starts the next one (fresh secrets, same members) after it.
+	RekeyInterval = 24 * time.Hour
+)
+
+// memberKeyDuties rotates this member's KEM key when it is due: the new
+// key waits in NextKeys, and a key-update message asks the organizers to
+// wrap the next epoch to it. Organizers rotate their own key directly in
+// their next rekey (organizerDuties).
+func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
+	st := row.st
+	if st.Status != statusActive || st.NextKeys != nil {
+		return nil
+	}
+	if st.KeysUpdated.IsZero() {
+		st.KeysUpdated = c.Now()
+		return nil
+	}
+	if c.Now().Sub(st.KeysUpdated) < KeyUpdateInterval {
+		return nil
+	}
+	_, self, keys, err := st.self(0)
+	if err != nil || self.Role == crypto.RoleOrganizer {
+		return nil
+	}
+	fresh, err := keys.RotateKEM()
+	if err != nil {
+		return err
+	}
+	st.NextKeys, _ = fresh.MarshalBinary()
+	return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, fresh.Public().KEMKey, nil)
+}
+
+// receiveKeyUpdate records a member's fresh KEM key for the next roster
+// (organizers only; others have nothing to do with it).
+func (st *channelState) receiveKeyUpdate(sender *crypto.Member, selfRole crypto.Role, content []byte) []Entry {
+	if selfRole != crypto.RoleOrganizer {
+		return nil
+	}
+	if len(content) != crypto.KEMPublicKeySize {
+		return []Entry{systemLine("rejected a malformed key update from %s", sender.Name)}
+	}
+	if st.KeyUpdates == nil {
+		st.KeyUpdates = map[string][]byte{}
+	}
+	st.KeyUpdates[hexID(sender.ID())] = content
+	return nil
+}
+
+// adoptNextKeys switches to the rotated keys once a roster carries them.
+func (st *channelState) adoptNextKeys(r *crypto.Roster, now time.Time) error {
+	if st.NextKeys == nil {
+		return nil
+	}
+	next, err := crypto.ParseChannelKeys(st.NextKeys)
+	if err != nil {
+		return err
+	}
+	m := r.Member(next.ID())
+	if m == nil || string(m.Keys.KEMKey) != string(next.Public().KEMKey) {
+		return nil
+	}
+	st.Keys, st.NextKeys, st.KeysUpdated = st.NextKeys, nil, now
+	return nil
+}
+
+// openKeys returns the keys to try on an epoch bundle: the current ones,
+// then the rotated ones still waiting to be adopted.
+func (st *channelState) openKeys() ([]*crypto.ChannelKeys, error) {
+	k, err := st.keys()
+	if err != nil {
+		return nil, err
+	}
+	out := []*crypto.ChannelKeys{k}
+	if st.NextKeys != nil {
+		n, err := crypto.ParseChannelKeys(st.NextKeys)
+		if err != nil {
+			return nil, err
+		}
+		out = append([]*crypto.ChannelKeys{n}, out...)
+	}
+	return out, nil
+}
+
+// organizerKeyDuties applies pending key updates (and the organizer's
+// own rotation) to next and says whether a rekey is due anyway because
+// the epoch is old.
+func (c *Client) organizerKeyDuties(row *channelRow, cur, next *crypto.Roster, keys *crypto.ChannelKeys) (changed bool, newKeys *crypto.ChannelKeys, err error) {
+	st := row.st
+	for id, kem := range st.KeyUpdates {
+		for i := range next.Members {
+			if hexID(next.Members[i].ID()) == id {
+				next.Members[i].Keys.KEMKey = kem
+				changed = true
+			}
+		}
+	}
+	st.KeyUpdates = nil
+	if st.KeysUpdated.IsZero() {
+		st.KeysUpdated = c.Now()
+	} else if c.Now().Sub(st.KeysUpdated) >= KeyUpdateInterval {
+		newKeys, err = keys.RotateKEM()
+		if err != nil {
+			return false, nil, err
+		}
+		next.Member(keys.ID()).Keys.KEMKey = newKeys.Public().KEMKey
+		changed = true
+	}
+	if c.Now().Sub(cur.Issued) >= RekeyInterval {
+		changed = true
+	}
+	return changed, newKeys, nil
+}

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/crypto"
+	"parley/internal/relayclient"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+// TestKeyUpdatesAndTimedRekey: after the key-update interval a member
+// makes a fresh KEM key, the organizer's next epoch is wrapped to it, and
+// the old key (as a thief would hold it) opens nothing from then on; the
+// organizer rotates its own key and starts epochs on a timer too.
+func TestKeyUpdatesAndTimedRekey(t *testing.T) {
+	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	open := func(name string) *Client {
+		dir := filepath.Join(t.TempDir(), "h")
+		if err := Init(dir, name, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(dir, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	org, alice := open("Org"), open("Alice")
+	if err := org.CreateChannel(ctx, "c", r.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+	alice.Join(ctx, code, "c")
+	org.Admit(ctx, "c", nil, true)
+	alice.Sync(ctx, "c")
+	row, _ := alice.view("c")
+	stolen, _ := row.st.keys()
+	orgRow, _ := org.view("c")
+	orgOld, _ := orgRow.st.keys()
+	epochBefore := row.st.current().Epoch
+
+	later := time.Now().Add(KeyUpdateInterval + time.Hour)
+	org.Now = func() time.Time { return later }
+	alice.Now = func() time.Time { return later }
+	if _, err := alice.Sync(ctx, "c"); err != nil { // sends the key update
+		t.Fatal(err)
+	}
+	if row, _ = alice.view("c"); row.st.NextKeys == nil {
+		t.Fatal("no key rotation after the interval")
+	}
+	if _, err := org.Sync(ctx, "c"); err != nil { // rekeys to the fresh keys
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx, "c"); err != nil { // adopts them
+		t.Fatal(err)
+	}
+	row, _ = alice.view("c")
+	now, _ := row.st.keys()
+	if row.st.NextKeys != nil || string(now.Public().KEMKey) == string(stolen.Public().KEMKey) {
+		t.Fatal("the rotated key was not adopted")
+	}
+	if row.st.current().Epoch <= epochBefore {
+		t.Fatal("no new epoch")
+	}
+	orgRow, _ = org.view("c")
+	if k, _ := orgRow.st.keys(); string(k.Public().KEMKey) == string(orgOld.Public().KEMKey) {
+		t.Fatal("the organizer did not rotate its own key")
+	}
+
+	// The thief's copy of Alice's old keys opens no bundle of the new
+	// epoch.
+	conn, err := relayclient.Dial(ctx, r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Auth(ctx, row.st.channelID(), stolen); err != nil {
+		t.Fatal(err) // same pseudonym: the relay lets it in
+	}
+	frames, _, _ := conn.Fetch(ctx, 0)
+	var last *crypto.EpochBundle
+	for _, f := range frames {
+		if f.Kind == wire.KindBundle {
+			last, _ = crypto.ParseEpochBundle(f.Payload)
+		}
+	}
+	cur, _ := crypto.ParseRoster(row.st.Roster)
+	if last == nil || last.Epoch != cur.Version {
+		t.Fatal("the newest bundle is not at the relay")
+	}
+	if _, _, err := last.Open(stolen, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
+		t.Fatalf("old KEM key on the new epoch: %v, want ErrDecrypt", err)
+	}
+
+	// And the channel keeps working.
+	if err := alice.Send(ctx, "c", crypto.Talks, "after rotation"); err != nil {
+		t.Fatal(err)
+	}
+	org.Sync(ctx, "c")
+	entries, _ := org.Read("c")
+	if entries[len(entries)-1].Text != "after rotation" {
+		t.Fatalf("last entry %+v", entries[len(entries)-1])
+	}
+
+	// An epoch older than RekeyInterval is renewed by the organizer.
+	epoch := cur.Version
+	evenLater := later.Add(RekeyInterval + time.Minute)
+	org.Now = func() time.Time { return evenLater }
+	org.Sync(ctx, "c")
+	orgRow, _ = org.view("c")
+	if orgRow.st.current().Epoch != epoch+1 {
+		t.Fatalf("epoch %d after the rekey interval, want %d", orgRow.st.current().Epoch, epoch+1)
+	}
+}
