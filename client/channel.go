@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -82,7 +83,7 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 		return err
 	}
 	kb, _ := keys.MarshalBinary()
-	st := &channelState{Name: name, RelayURL: relayURL, Channel: r.Channel[:], Keys: kb, AccessVersion: list.Version, LastSeq: seq, KeysUpdated: c.Now()}
+	st := &channelState{Name: name, RelayURL: relayURL, Channel: r.Channel[:], Keys: kb, LastSeq: seq, KeysUpdated: c.Now()}
 	if err := st.enterEpoch(r, secrets, keys.ID(), seq); err != nil {
 		return err
 	}
@@ -130,49 +131,63 @@ func (st *channelState) self(want crypto.Role) (*crypto.Roster, *crypto.Member, 
 	return r, m, k, nil
 }
 
-// rekey starts the next epoch with roster next (members already
+// rekey proposes the next epoch with roster next (members already
 // changed): it signs the roster, makes and wraps fresh secrets, signs the
-// relay access list, enters the epoch locally and queues both for the
-// relay. Everything is committed before anything is sent.
-func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) ([]Entry, error) {
-	st := row.st
-	if err := next.Sign(keys); err != nil {
-		return nil, err
-	}
-	cur, err := st.roster()
+// relay access list with the roster's version, and queues both. It does
+// not enter the epoch: the organizer enters it like every member, when
+// its bundle comes back from the relay. The relay accepts only one access
+// list per version, so when two organizers propose the same version, one
+// wins and the other's proposal is dropped (see sendAccess) instead of
+// forking the channel.
+func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) error {
+	pending, err := c.hasProposal(tx, row.id)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if pending {
+		return errors.New("an earlier change to this channel is still waiting for the relay; run parley sync, then try again")
+	}
+	if err := next.Sign(keys); err != nil {
+		return err
+	}
+	cur, err := row.st.roster()
+	if err != nil {
+		return err
 	}
 	if err := next.VerifyNext(cur); err != nil {
-		return nil, fmt.Errorf("new roster does not verify: %w", err)
+		return fmt.Errorf("new roster does not verify: %w", err)
 	}
 	secrets := crypto.NewEpochSecrets(next)
 	bundle, err := crypto.NewEpochBundle(next, secrets, keys)
+	*secrets = crypto.EpochSecrets{}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	list := crypto.AccessListFor(next)
-	list.Version = st.AccessVersion + 1
 	if err := list.Sign(keys); err != nil {
-		return nil, err
+		return err
 	}
 	rawList, _ := list.Marshal()
 	rawBundle, _ := bundle.Marshal()
-	st.AccessVersion = list.Version
 	if err := c.queue(tx, row.id, outboxItem{Kind: outAccess, Payload: rawList}); err != nil {
-		return nil, err
+		return err
 	}
-	if err := c.queue(tx, row.id, outboxItem{Kind: outBundle, Payload: rawBundle}); err != nil {
-		return nil, err
+	return c.queue(tx, row.id, outboxItem{Kind: outBundle, Payload: rawBundle})
+}
+
+// leadOrganizer reports whether keys belong to the organizer who runs a
+// channel's automatic duties (timed rekeys, expiries, leavers, key
+// updates): the one with the lowest key id, so that two organizers'
+// clients never race to make the same change.
+func leadOrganizer(r *crypto.Roster, keys *crypto.ChannelKeys) bool {
+	self := keys.ID()
+	for _, m := range r.Members {
+		id := m.ID()
+		if m.Role == crypto.RoleOrganizer && bytes.Compare(id[:], self[:]) < 0 {
+			return false
+		}
 	}
-	entries := rosterChanges(cur, next, st, keys.ID())
-	if err := st.enterEpoch(next, secrets, keys.ID(), st.LastSeq); err != nil {
-		return nil, err
-	}
-	for i := range entries {
-		entries[i].Seq = st.LastSeq
-	}
-	return entries, c.appendTranscript(tx, row.id, entries)
+	return true
 }
 
 // rosterChanges describes, as system lines, how next differs from cur.

@@ -25,6 +25,14 @@
 //     outbox, so a crash never makes it send two different things under
 //     one counter or two rosters of one version.
 //
+// # Forward secrecy, and its bound
+//
 // Epoch secrets are deleted as soon as the per-sender chains of the epoch
-// are derived, so forward secrecy inside an epoch is per message.
+// are derived, and chain keys advance past every message read. But the
+// relay keeps every epoch bundle until the channel burns, and a member's
+// per-channel KEM key opens every bundle wrapped to it: whoever takes a
+// member's unlocked state can, with the relay's store, reopen the epochs
+// wrapped to its current KEM key. That key is replaced every
+// KeyUpdateInterval (7 days), so forward secrecy holds for what is older
+// than the member's current KEM key, not per message.
 package client

@@ -12,9 +12,14 @@ import (
 	"filippo.io/age"
 )
 
-// FormatEntry is the one-line, human form of a transcript entry that
-// read, transcript and exports share.
+// FormatEntry is the human form of a transcript entry that read,
+// transcript and exports share. Text from others is made safe for a
+// terminal: control characters (escape sequences among them) are shown
+// as U+FFFD, and the lines of a multi-line message after the first are
+// marked with "  | ", so that no one can write a line that passes for
+// another entry.
 func FormatEntry(e Entry) string {
+	e.Sender, e.Text = Clean(e.Sender), Clean(e.Text)
 	t := e.Time.Local().Format("2006-01-02 15:04")
 	switch e.Kind {
 	case KindSystem:
@@ -96,44 +101,69 @@ func (c *Client) Export(channel, path, recipient string) error {
 }
 
 // applyRetention drops transcript entries, and unfinished drafts, older
-// than the channel's retention: the policy applies on the client as on
-// the relay. It rewrites the transcript only when something expired.
+// than the channel's retention by this client's clock when they were
+// stored (a sender cannot back-date a message out of others'
+// transcripts). The policy applies on the client as on the relay. The
+// transcript is read and rewritten in one transaction, so entries another
+// process adds meanwhile are never lost.
 func (c *Client) applyRetention(channel string) error {
-	row, err := c.view(channel)
-	if err != nil {
-		return err
-	}
-	r, err := row.st.roster()
-	if err != nil {
-		return nil // not admitted yet: nothing to keep or drop
-	}
-	cutoff := c.Now().Add(-r.Policy.Retention())
-	entries, err := c.transcript(row.id)
-	if err != nil {
-		return err
-	}
-	keep := entries[:0:0]
-	for _, e := range entries {
-		if !e.Time.Before(cutoff) {
-			keep = append(keep, e)
+	scrubbed := false
+	err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		r, err := row.st.roster()
+		if err != nil {
+			return nil // not admitted yet: nothing to keep or drop
 		}
-	}
-	if len(keep) == len(entries) {
-		return nil
-	}
-	err = c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		cutoff := c.Now().Add(-r.Policy.Retention())
+		entries, err := c.transcriptIn(tx, row.id)
+		if err != nil {
+			return err
+		}
+		keep := entries[:0:0]
+		for _, e := range entries {
+			at := e.Received
+			if at.IsZero() {
+				at = e.Time
+			}
+			if !at.Before(cutoff) {
+				keep = append(keep, e)
+			}
+		}
 		for k, p := range row.st.Partial {
 			if p.Time.Before(cutoff) {
 				delete(row.st.Partial, k)
 			}
 		}
+		if len(keep) == len(entries) {
+			return nil
+		}
+		scrubbed = true
 		if _, err := tx.Exec(`DELETE FROM transcript WHERE channel = ?`, row.id); err != nil {
 			return err
 		}
 		return c.appendTranscript(tx, row.id, keep)
 	})
-	if err != nil {
+	if err != nil || !scrubbed {
 		return err
 	}
 	return scrub(c.db)
+}
+
+// Clean makes text from other people safe to print in a terminal: it
+// replaces control characters other than newline and tab, and marks
+// continuation lines.
+func Clean(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString("\n    | ")
+		case r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			b.WriteRune('\uFFFD')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -98,8 +98,11 @@ func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name stri
 			}
 		case ev := <-conn.Events():
 			if ev.Type == wire.TBurned {
-				<-conn.Done()
-				return nil // reconnecting finds the tombstone
+				select { // reconnecting finds the tombstone
+				case <-conn.Done():
+				case <-ctx.Done():
+				}
+				return nil
 			}
 		}
 	}

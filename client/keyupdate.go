@@ -52,7 +52,7 @@ func (st *channelState) receiveKeyUpdate(sender *crypto.Member, selfRole crypto.
 	if selfRole != crypto.RoleOrganizer {
 		return nil
 	}
-	if len(content) != crypto.KEMPublicKeySize {
+	if err := crypto.CheckKEMPublicKey(content); err != nil {
 		return []Entry{systemLine("rejected a malformed key update from %s", sender.Name)}
 	}
 	if st.KeyUpdates == nil {
@@ -103,6 +103,9 @@ func (st *channelState) openKeys() ([]*crypto.ChannelKeys, error) {
 func (c *Client) organizerKeyDuties(row *channelRow, cur, next *crypto.Roster, keys *crypto.ChannelKeys) (changed bool, newKeys *crypto.ChannelKeys, err error) {
 	st := row.st
 	for id, kem := range st.KeyUpdates {
+		if crypto.CheckKEMPublicKey(kem) != nil {
+			continue // never let one member's data stop the organizer
+		}
 		for i := range next.Members {
 			if hexID(next.Members[i].ID()) == id {
 				next.Members[i].Keys.KEMKey = kem

@@ -99,33 +99,44 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 	url := wire.JoinURL(inv.RelayURL, inv.Pin)
 	kb, _ := keys.MarshalBinary()
 	st := &channelState{Name: name, RelayURL: url, Channel: inv.Channel[:], Keys: kb, Status: statusPending, Invite: inv.String(), KeysUpdated: c.Now()}
+	// Commit the pending channel (and its keys) before the relay spends
+	// the invite, so a crash cannot leave an admitted pseudonym whose
+	// keys nobody holds.
 	tx, err := c.db.Begin()
 	if err != nil {
 		return "", err
 	}
-	defer tx.Rollback()
 	row, err := c.insertChannel(tx, st)
 	if err != nil {
+		tx.Rollback()
+		return "", err
+	}
+	if err := c.appendTranscript(tx, row.id, []Entry{{Time: c.Now().UTC(), Kind: KindSystem,
+		Text: "join request sent; waiting for an organizer to admit you"}}); err != nil {
+		tx.Rollback()
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
 		return "", err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, url)
+	err = func() error {
+		conn, err := relayclient.Dial(dctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Join(dctx, inv.Channel, inv.Token(), sealed)
+	}()
 	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.Join(dctx, inv.Channel, inv.Token(), sealed); err != nil {
+		c.erase(row.id)
 		if errors.Is(err, relayclient.ErrInviteInvalid) {
 			return "", errors.New("the relay refused the invite: it was used already, has expired, or is unknown")
 		}
 		return "", err
 	}
-	if err := c.appendTranscript(tx, row.id, []Entry{{Time: c.Now().UTC(), Kind: KindSystem,
-		Text: "join request sent; waiting for an organizer to admit you"}}); err != nil {
-		return "", err
-	}
-	return name, tx.Commit()
+	return name, nil
 }
 
 // PendingJoin is a join request an organizer can admit.
@@ -266,8 +277,7 @@ func (c *Client) Admit(ctx context.Context, name string, names []string, all boo
 			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
 		}
 		row.st.Pending = keep
-		_, err = c.rekey(tx, row, next, keys)
-		return err
+		return c.rekey(tx, row, next, keys)
 	})
 	if err != nil {
 		return nil, err
@@ -286,7 +296,12 @@ func (c *Client) push(ctx context.Context, name string) error {
 		return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
 	}
 	defer conn.Close()
-	return c.flush(ctx, conn, name)
+	if err := c.flush(ctx, conn, name); err != nil {
+		return err
+	}
+	// Take in what was just sent (a new epoch is entered only when its
+	// bundle comes back) and anything sequenced before it.
+	return c.fetch(ctx, conn, name, &SyncReport{})
 }
 
 // Member is one line of members.
@@ -345,8 +360,7 @@ func (c *Client) Remove(ctx context.Context, name, member string) error {
 		if !found {
 			return fmt.Errorf("no member named %q", member)
 		}
-		_, err = c.rekey(tx, row, next, keys)
-		return err
+		return c.rekey(tx, row, next, keys)
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,11 @@ type outboxItem struct {
 	Payload []byte `json:"payload"`
 	// Entry is recorded in the transcript once a message is delivered.
 	Entry *Entry `json:"entry,omitempty"`
+	// A message keeps its plaintext, so that it can be sealed again in
+	// a newer epoch if the roster changes before it is sent.
+	Type    byte               `json:"type,omitempty"`
+	Comp    crypto.Compartment `json:"comp,omitempty"`
+	Content []byte             `json:"content,omitempty"`
 }
 
 func (c *Client) queue(tx *sql.Tx, channel int64, item outboxItem) error {
@@ -71,8 +76,12 @@ func (c *Client) outbox(tx *sql.Tx, channel int64) ([]outboxItem, error) {
 // delivered removes an item the relay has, recording its transcript
 // entry under the sequence number the relay gave it.
 func (c *Client) delivered(tx *sql.Tx, channel int64, it outboxItem, seq uint64) error {
-	if _, err := tx.Exec(`DELETE FROM outbox WHERE id = ?`, it.id); err != nil {
+	res, err := tx.Exec(`DELETE FROM outbox WHERE id = ?`, it.id)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // another process on this home delivered it
 	}
 	if it.Entry != nil {
 		e := *it.Entry
@@ -98,9 +107,34 @@ func (c *Client) matchOwnFrame(tx *sql.Tx, channel int64, f wire.Stored) (bool, 
 	return false, nil
 }
 
+// errProposalLost is returned when another organizer's change to the
+// channel reached the relay first.
+var errProposalLost = errors.New("another organizer changed the channel at the same moment; this change was not made: run the command again")
+
+// hasProposal reports whether a roster change waits in the outbox.
+func (c *Client) hasProposal(tx *sql.Tx, channel int64) (bool, error) {
+	items, err := c.outbox(tx, channel)
+	if err != nil {
+		return false, err
+	}
+	for _, it := range items {
+		if it.Kind == outAccess || it.Kind == outBundle {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // flush sends the channel's outbox over an authenticated connection, in
 // order, committing each item's delivery as its acknowledgement comes.
+// A lock on the home keeps two parley processes from sending one item
+// twice.
 func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	tx, err := c.db.Begin()
 	if err != nil {
 		return err
@@ -115,14 +149,30 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
+	for i := 0; i < len(items); i++ {
+		it := items[i]
 		var seq uint64
 		switch it.Kind {
 		case outAccess:
-			err = c.sendAccess(ctx, conn, name, it)
+			err = c.sendAccess(ctx, conn, it)
+			if errors.Is(err, errProposalLost) {
+				// Drop the proposal: this list and its bundle.
+				drop := []outboxItem{it}
+				if i+1 < len(items) && items[i+1].Kind == outBundle {
+					drop = append(drop, items[i+1])
+					i++
+				}
+				if derr := c.dropItems(name, drop); derr != nil {
+					return derr
+				}
+				return err
+			}
 		case outBundle:
 			seq, err = conn.Post(ctx, wire.KindBundle, it.Payload)
 		case outMessage:
+			if it, err = c.resealIfStale(name, it); err != nil {
+				return err
+			}
 			seq, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
 		if err != nil {
@@ -143,6 +193,60 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 	return nil
 }
 
+// sendAccess sends a queued access list. Its version is the roster's, so
+// a stale answer means either that it was sent before (the relay holds
+// exactly it) or that another organizer's list of that version won.
+func (c *Client) sendAccess(ctx context.Context, conn *relayclient.Conn, it outboxItem) error {
+	list, err := crypto.ParseAccessList(it.Payload)
+	if err != nil {
+		return err
+	}
+	err = conn.SetAccess(ctx, list)
+	if !errors.Is(err, relayclient.ErrStale) {
+		return err
+	}
+	if cur, gerr := conn.AccessList(ctx); gerr == nil && bytes.Equal(cur, it.Payload) {
+		return nil
+	}
+	return errProposalLost
+}
+
+func (c *Client) dropItems(name string, items []outboxItem) error {
+	return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		for _, it := range items {
+			if _, err := tx.Exec(`DELETE FROM outbox WHERE id = ?`, it.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// resealIfStale seals a queued message again in the current epoch if the
+// roster changed since it was sealed: a message is only ever sent to the
+// roster current when it leaves.
+func (c *Client) resealIfStale(name string, it outboxItem) (outboxItem, error) {
+	h, err := crypto.ParseHeader(it.Payload)
+	if err != nil {
+		return it, err
+	}
+	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		cur := row.st.current()
+		if cur == nil || cur.Epoch == h.Epoch {
+			return nil
+		}
+		env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content)
+		if err != nil {
+			return err
+		}
+		it.Payload = env
+		plain, _ := json.Marshal(it)
+		_, err = tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
+		return err
+	})
+	return it, err
+}
+
 // Queued returns how many items wait in a channel's outbox.
 func (c *Client) Queued(name string) (int, error) {
 	row, err := c.view(name)
@@ -152,49 +256,4 @@ func (c *Client) Queued(name string) (int, error) {
 	var n int
 	err = c.db.QueryRow(`SELECT count(*) FROM outbox WHERE channel = ?`, row.id).Scan(&n)
 	return n, err
-}
-
-// sendAccess sends a queued access list. If the relay holds a newer
-// version (another organizer changed the list since this one last did),
-// the list is signed again one version above the relay's, in the outbox
-// first, so a crash cannot lose it.
-func (c *Client) sendAccess(ctx context.Context, conn *relayclient.Conn, name string, it outboxItem) error {
-	list, err := crypto.ParseAccessList(it.Payload)
-	if err != nil {
-		return err
-	}
-	err = conn.SetAccess(ctx, list)
-	if !errors.Is(err, relayclient.ErrStale) {
-		return err
-	}
-	cur, gerr := conn.AccessList(ctx)
-	if gerr != nil {
-		return err
-	}
-	if bytes.Equal(cur, it.Payload) {
-		return nil // sent before a crash; the relay holds exactly it
-	}
-	held, perr := crypto.ParseAccessList(cur)
-	if perr != nil {
-		return err
-	}
-	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		keys, err := row.st.keys()
-		if err != nil {
-			return err
-		}
-		list.Version = held.Version + 1
-		if err := list.Sign(keys); err != nil {
-			return err
-		}
-		row.st.AccessVersion = list.Version
-		it.Payload, _ = list.Marshal()
-		plain, _ := json.Marshal(it)
-		_, err = tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return conn.SetAccess(ctx, list)
 }

@@ -34,44 +34,51 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 // seal1 seals one message in the current epoch and queues it; entry,
 // when not nil, goes into our own transcript once the relay has it.
 func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ byte, content []byte, entry *Entry) error {
-	r, self, keys, err := row.st.self(0)
+	env, err := c.sealEnvelope(row, comp, typ, content)
 	if err != nil {
 		return err
 	}
-	if !self.Role.CanRead(comp) {
-		return fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
-	}
-	body := encodeBody(c.Now(), content)
-	if len(body) > crypto.MaxBody {
-		return fmt.Errorf("message of %d bytes is too long; at most %d", len(content), crypto.MaxBody-8)
-	}
-	e := row.st.current()
-	k := chainKey(comp, keys.ID())
-	ch, err := crypto.ParseSendChain(e.Send[k])
-	if err != nil {
-		return err
-	}
-	n, mk, err := ch.Advance()
-	if err != nil {
-		return err
-	}
-	e.Send[k], _ = ch.MarshalBinary()
-	pairs, err := keys.PairKeys(r, comp)
-	if err != nil {
-		return err
-	}
-	h := crypto.Header{Compartment: comp, Epoch: e.Epoch, Sender: keys.ID(), Counter: n}
-	env, err := crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: body})
-	if err != nil {
-		return err
-	}
-	item := outboxItem{Kind: outMessage, Payload: env}
+	item := outboxItem{Kind: outMessage, Payload: env, Type: typ, Comp: comp, Content: content}
 	if entry != nil {
+		_, self, _, _ := row.st.self(0)
 		e := *entry
 		e.Time, e.Sender = c.Now().UTC(), self.Name
 		item.Entry = &e
 	}
 	return c.queue(tx, row.id, item)
+}
+
+// sealEnvelope seals content for the current roster, advancing our
+// sending chain.
+func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte) ([]byte, error) {
+	r, self, keys, err := row.st.self(0)
+	if err != nil {
+		return nil, err
+	}
+	if !self.Role.CanRead(comp) {
+		return nil, fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
+	}
+	body := encodeBody(c.Now(), content)
+	if len(body) > crypto.MaxBody {
+		return nil, fmt.Errorf("message of %d bytes is too long; at most %d", len(content), crypto.MaxBody-8)
+	}
+	e := row.st.current()
+	k := chainKey(comp, keys.ID())
+	ch, err := crypto.ParseSendChain(e.Send[k])
+	if err != nil {
+		return nil, err
+	}
+	n, mk, err := ch.Advance()
+	if err != nil {
+		return nil, err
+	}
+	e.Send[k], _ = ch.MarshalBinary()
+	pairs, err := keys.PairKeys(r, comp)
+	if err != nil {
+		return nil, err
+	}
+	h := crypto.Header{Compartment: comp, Epoch: e.Epoch, Sender: keys.ID(), Counter: n}
+	return crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: body})
 }
 
 func kindOf(comp crypto.Compartment) string {

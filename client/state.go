@@ -42,9 +42,8 @@ type channelState struct {
 	Identities map[string]string `json:"identities,omitempty"`
 
 	// Organizer state.
-	Invites       []inviteRecord `json:"invites,omitempty"`
-	Pending       []pendingJoin  `json:"pending,omitempty"`
-	AccessVersion uint64         `json:"access_version,omitempty"`
+	Invites []inviteRecord `json:"invites,omitempty"`
+	Pending []pendingJoin  `json:"pending,omitempty"`
 	// Leaving lists members who announced they left, for the next
 	// roster.
 	Leaving []string `json:"leaving,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -42,6 +43,12 @@ func openState(path string) (*sql.DB, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
+	// Owner-only, before SQLite makes the WAL and shared-memory files,
+	// which take the database file's mode.
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err == nil {
+		f.Chmod(0o600)
+		f.Close()
+	}
 	if _, err := db.Exec(stateSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state database: %w", err)

@@ -33,10 +33,6 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 		return nil, err
 	}
 	rep := &SyncReport{}
-	if row.st.Status == statusRemoved {
-		rep.Removed = true
-		return rep, nil
-	}
 	conn, err := c.connect(ctx, row.st)
 	switch {
 	case errors.Is(err, relayclient.ErrBurned):
@@ -45,8 +41,14 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 		rep.Pending = true
 		return rep, nil
 	case errors.Is(err, relayclient.ErrUnauthorized):
+		// The relay's word alone: shown, and checked again at every
+		// sync, so a relay cannot lock a member out for good by lying
+		// once.
 		rep.Removed = true
 		return rep, c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			if row.st.Status == statusRemoved {
+				return nil
+			}
 			row.st.Status = statusRemoved
 			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem,
 				Text: "the relay no longer accepts this member's key: you were removed from the channel"}
@@ -57,6 +59,16 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 		return nil, err
 	}
 	defer conn.Close()
+	if row.st.Status == statusRemoved {
+		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			row.st.Status = statusActive
+			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Text: "the relay accepts this member's key again"}
+			rep.New = append(rep.New, e)
+			return c.appendTranscript(tx, row.id, []Entry{e})
+		}); err != nil {
+			return rep, err
+		}
+	}
 	if err := c.syncOn(ctx, conn, name, rep); err != nil {
 		return rep, err
 	}
@@ -72,6 +84,9 @@ func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string
 		return err
 	}
 	if err := c.flush(ctx, conn, name); err != nil {
+		return err
+	}
+	if err := c.fetch(ctx, conn, name, rep); err != nil {
 		return err
 	}
 	return c.applyRetention(name)
@@ -112,7 +127,7 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 		}); err != nil {
 			return err
 		}
-		if !more {
+		if !more || len(frames) == 0 {
 			return nil
 		}
 	}
@@ -340,8 +355,11 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 			return err
 		}
 		cur, self, keys, err := row.st.self(0)
-		if err != nil || self.Role != crypto.RoleOrganizer {
+		if err != nil || self.Role != crypto.RoleOrganizer || !leadOrganizer(cur, keys) {
 			return nil
+		}
+		if pending, err := c.hasProposal(tx, row.id); err != nil || pending {
+			return err
 		}
 		next := cur.Next(c.Now())
 		changed, newKeys, err := c.organizerKeyDuties(row, cur, next, keys)
@@ -360,14 +378,11 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 			return nil
 		}
 		row.st.Leaving = nil
-		entries, err := c.rekey(tx, row, next, keys)
-		rep.New = append(rep.New, entries...)
-		if err == nil && newKeys != nil {
-			// The epoch just made is wrapped to our fresh key too.
-			row.st.Keys, _ = newKeys.MarshalBinary()
-			row.st.KeysUpdated = c.Now()
+		if newKeys != nil {
+			// Adopted when our own bundle, wrapped to it, comes back.
+			row.st.NextKeys, _ = newKeys.MarshalBinary()
 		}
-		return err
+		return c.rekey(tx, row, next, keys)
 	})
 }
 

@@ -31,6 +31,14 @@ type Entry struct {
 	Text   string    `json:"text"`
 	// Draft is set for KindDraft entries.
 	Draft *Draft `json:"draft,omitempty"`
+	// Received is this client's clock when the entry was stored: what
+	// retention counts from (Time is the sender's claim).
+	Received time.Time `json:"received,omitempty"`
+}
+
+// querier is a *sql.DB or *sql.Tx.
+type querier interface {
+	Query(query string, args ...any) (*sql.Rows, error)
 }
 
 // appendTranscript stores entries as one age-encrypted chunk, inside the
@@ -39,6 +47,11 @@ type Entry struct {
 func (c *Client) appendTranscript(tx *sql.Tx, channel int64, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
+	}
+	for i := range entries {
+		if entries[i].Received.IsZero() {
+			entries[i].Received = c.Now().UTC()
+		}
 	}
 	plain, err := json.Marshal(entries)
 	if err != nil {
@@ -59,8 +72,10 @@ func (c *Client) appendTranscript(tx *sql.Tx, channel int64, entries []Entry) er
 
 // transcript decrypts every chunk of a channel. Any chunk that fails to
 // decrypt fails the whole read: no partial plaintext.
-func (c *Client) transcript(channel int64) ([]Entry, error) {
-	rows, err := c.db.Query(`SELECT chunk FROM transcript WHERE channel = ? ORDER BY id`, channel)
+func (c *Client) transcript(channel int64) ([]Entry, error) { return c.transcriptIn(c.db, channel) }
+
+func (c *Client) transcriptIn(q querier, channel int64) ([]Entry, error) {
+	rows, err := q.Query(`SELECT chunk FROM transcript WHERE channel = ? ORDER BY id`, channel)
 	if err != nil {
 		return nil, err
 	}

@@ -147,3 +147,15 @@ func (p *PublicIdentity) SafetyNumber() string {
 	}
 	return strings.Join(groups, " ")
 }
+
+// CheckKEMPublicKey reports whether b is a valid ML-KEM-768 + X25519
+// public key.
+func CheckKEMPublicKey(b []byte) error {
+	if len(b) != KEMPublicKeySize {
+		return malformed("KEM public key", "wrong length")
+	}
+	if _, err := kem().NewPublicKey(b); err != nil {
+		return malformed("KEM public key", "invalid")
+	}
+	return nil
+}

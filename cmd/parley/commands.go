@@ -405,7 +405,7 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 		default:
 			for _, en := range rep.New {
 				if en.Kind == client.KindSystem {
-					fmt.Fprintf(e.stdout, "%s: %s\n", n, en.Text)
+					fmt.Fprintf(e.stdout, "%s: %s\n", n, client.Clean(en.Text))
 				}
 			}
 			fmt.Fprintf(e.stdout, "%s: %d new\n", n, len(rep.New))

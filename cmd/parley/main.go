@@ -55,11 +55,16 @@ func run(ctx context.Context, e *env, args []string) int {
 	return 1
 }
 
+// oneLine makes an error one safe line: no line breaks, and no control
+// characters from a relay's or another member's text.
 func oneLine(s string) string {
 	out := []rune{}
 	for _, r := range s {
-		if r == '\n' || r == '\r' {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
 			r = ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			r = '\uFFFD'
 		}
 		out = append(out, r)
 	}

@@ -249,8 +249,17 @@ func (c *Conn) WriteRaw(data []byte) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, data)
 }
 
+// requestTimeout bounds a request whose context has no deadline, so a
+// relay that stops answering cannot hang a client.
+const requestTimeout = 60 * time.Second
+
 // call sends one request built by build and waits for its reply.
 func (c *Conn) call(ctx context.Context, build func(id uint32) []byte) (wire.Frame, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+	}
 	reply := make(chan wire.Frame, 1)
 	c.mu.Lock()
 	if c.err != nil {
