@@ -24,8 +24,21 @@ const (
 // their next rekey (organizerDuties).
 func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 	st := row.st
-	if st.Status != statusActive || st.NextKeys != nil {
+	if st.Status != statusActive {
 		return nil
+	}
+	if st.NextKeys != nil {
+		// Not adopted yet: say it again each epoch's length, in case
+		// the update was lost.
+		if c.Now().Sub(st.NextKeysSent) < RekeyInterval {
+			return nil
+		}
+		next, err := crypto.ParseChannelKeys(st.NextKeys)
+		if err != nil {
+			return err
+		}
+		st.NextKeysSent = c.Now()
+		return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, next.Public().KEMKey, nil)
 	}
 	if st.KeysUpdated.IsZero() {
 		st.KeysUpdated = c.Now()
@@ -43,6 +56,7 @@ func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 		return err
 	}
 	st.NextKeys, _ = fresh.MarshalBinary()
+	st.NextKeysSent = c.Now()
 	return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, fresh.Public().KEMKey, nil)
 }
 

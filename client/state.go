@@ -52,8 +52,9 @@ type channelState struct {
 
 	// KeysUpdated is when our KEM key was made; NextKeys a rotated key
 	// waiting for a roster that carries it.
-	KeysUpdated time.Time `json:"keys_updated,omitempty"`
-	NextKeys    []byte    `json:"next_keys,omitempty"`
+	KeysUpdated  time.Time `json:"keys_updated,omitempty"`
+	NextKeys     []byte    `json:"next_keys,omitempty"`
+	NextKeysSent time.Time `json:"next_keys_sent,omitempty"`
 	// KeyUpdates holds members' fresh KEM keys for the next roster
 	// (organizers).
 	KeyUpdates map[string][]byte `json:"key_updates,omitempty"`

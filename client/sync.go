@@ -197,6 +197,11 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 			_, err := c.matchOwnFrame(tx, row.id, f)
 			return nil, err
 		}
+		if b.VerifySignature() != nil || !cur.IsOrganizer(b.Signer) {
+			// Unsigned fields alone must not raise alarms: a relay
+			// could make them up.
+			return []Entry{systemLine("ignored an old roster that no organizer signed")}, nil
+		}
 		if e := st.epoch(b.Epoch); e != nil {
 			if r, _ := crypto.ParseRoster(e.Roster); r != nil && r.Hash() != b.RosterHash {
 				return []Entry{systemLine("rejected a second, different roster for epoch %d (a fork: two organizers changed the channel at once, or the relay lies)", b.Epoch)}, nil
