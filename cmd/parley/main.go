@@ -95,6 +95,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
   transcript CHANNEL [--export FILE [--to AGE_RECIPIENT]]   the local transcript, without syncing
   verify CHANNEL MEMBER [--confirm]
   burn CHANNEL                           (organizer)
+  chat CHANNEL                           full-screen terminal client (? shows its keys)
 `
 
 func dispatch(ctx context.Context, e *env, args []string) error {
@@ -156,6 +157,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdBurn(ctx, e, g, rest)
 	case "draft":
 		return cmdDraft(ctx, e, g, rest)
+	case "chat":
+		return cmdChat(ctx, e, g, rest)
 	}
 	fmt.Fprint(e.stderr, usage)
 	return usagef("unknown command %q", cmd)

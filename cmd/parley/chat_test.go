@@ -1,0 +1,633 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"parley/client"
+	"parley/crypto"
+	"parley/relay"
+)
+
+// The chat tests drive the Bubble Tea model directly, at 80×24, with no
+// terminal: keys go in through Update, commands run on goroutines and
+// their messages come back through Update, and the screen is View with
+// its styling stripped. Everything else is real: a relay on loopback
+// and homes made with client.Init.
+
+const chatPassphrase = "correct horse battery staple"
+
+var cheapScrypt sync.Once
+
+// chatWorld is a relay on loopback and homes that use it.
+type chatWorld struct {
+	t      *testing.T
+	relay  *relay.Relay
+	relDir string
+	ctx    context.Context
+}
+
+func newChatWorld(t *testing.T) *chatWorld {
+	t.Helper()
+	t.Parallel()
+	cheapScrypt.Do(func() { os.Setenv("PARLEY_SCRYPT_LOGN", "10") }) // tests only; see client.Init
+	w := &chatWorld{t: t, relDir: t.TempDir()}
+	w.startRelay("127.0.0.1:0")
+	t.Cleanup(w.stopRelay)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	return w
+}
+
+func (w *chatWorld) startRelay(addr string) {
+	w.t.Helper()
+	r, err := relay.Start(relay.Options{Listen: addr, DataDir: w.relDir})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.relay = r
+}
+
+func (w *chatWorld) stopRelay() {
+	if w.relay == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w.relay.Close(ctx)
+	w.relay = nil
+}
+
+type chatHome struct {
+	dir string
+	c   *client.Client
+}
+
+func (w *chatWorld) home(name string) *chatHome {
+	w.t.Helper()
+	dir := filepath.Join(w.t.TempDir(), "home")
+	if err := client.Init(dir, name, chatPassphrase); err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := client.Open(dir, chatPassphrase)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { c.Close() })
+	return &chatHome{dir: dir, c: c}
+}
+
+// organizer makes a home that founds channel.
+func (w *chatWorld) organizer(name, channel string) *chatHome {
+	w.t.Helper()
+	h := w.home(name)
+	if err := h.c.CreateChannel(w.ctx, channel, w.relay.URL, crypto.PolicyHard); err != nil {
+		w.t.Fatal(err)
+	}
+	return h
+}
+
+// join invites a new home into channel with role and admits it.
+func (w *chatWorld) join(org *chatHome, channel, name string, role crypto.Role) *chatHome {
+	w.t.Helper()
+	h := w.home(name)
+	code, err := org.c.Invite(w.ctx, channel, role, time.Hour, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := h.c.Join(w.ctx, code, channel); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := org.c.Admit(w.ctx, channel, []string{name}, false); err != nil {
+		w.t.Fatal(err)
+	}
+	if rep, err := h.c.Sync(w.ctx, channel); err != nil || rep.Pending {
+		w.t.Fatalf("%s syncing after admission: %+v %v", name, rep, err)
+	}
+	return h
+}
+
+// seen syncs a home and returns its transcript as "sender: text" lines
+// ("* text" for system lines).
+func (w *chatWorld) seen(h *chatHome, channel string) []string {
+	w.t.Helper()
+	if _, err := h.c.Sync(w.ctx, channel); err != nil {
+		w.t.Fatal(err)
+	}
+	entries, err := h.c.Read(channel)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Kind == client.KindSystem {
+			out = append(out, "* "+e.Text)
+		} else {
+			out = append(out, e.Sender+": "+e.Text)
+		}
+	}
+	return out
+}
+
+// chatUI is a running chat model and the loop that feeds it.
+type chatUI struct {
+	t    *testing.T
+	m    *chatModel
+	msgs chan tea.Msg
+	done chan struct{}
+	quit bool
+}
+
+func (w *chatWorld) chat(h *chatHome, channel string) *chatUI {
+	w.t.Helper()
+	dir := h.dir
+	m, err := newChatModel(chatConfig{client: h.c, channel: channel, checkPassphrase: func(p string) error {
+		c, err := client.Open(dir, p)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if m.s != nil {
+		m.s.retry = 200 * time.Millisecond
+	}
+	ui := &chatUI{t: w.t, m: m, msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
+	// Cleanups run last-in first-out: the session stops before the
+	// client closes.
+	w.t.Cleanup(func() {
+		close(ui.done)
+		m.close()
+	})
+	ui.update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	ui.run(m.Init())
+	return ui
+}
+
+// run executes a command as Bubble Tea would, on its own goroutine.
+func (ui *chatUI) run(cmd tea.Cmd) {
+	if cmd == nil {
+		return
+	}
+	go func() {
+		if msg := cmd(); msg != nil {
+			select {
+			case ui.msgs <- msg:
+			case <-ui.done:
+			}
+		}
+	}()
+}
+
+func (ui *chatUI) update(msg tea.Msg) {
+	switch msg := msg.(type) {
+	case tea.BatchMsg:
+		for _, c := range msg {
+			ui.run(c)
+		}
+		return
+	case tea.QuitMsg:
+		ui.quit = true
+		return
+	}
+	_, cmd := ui.m.Update(msg)
+	ui.run(cmd)
+}
+
+func (ui *chatUI) screen() string { return ansi.Strip(ui.m.View()) }
+
+// waitFor feeds messages to the model until the screen satisfies ok.
+func (ui *chatUI) waitFor(what string, ok func(screen string) bool) string {
+	ui.t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		s := ui.screen()
+		if ok(s) {
+			return s
+		}
+		select {
+		case msg := <-ui.msgs:
+			ui.update(msg)
+		case <-deadline:
+			ui.t.Fatalf("timed out waiting for %s; the screen:\n%s", what, s)
+		}
+	}
+}
+
+func (ui *chatUI) waitText(s string) string {
+	ui.t.Helper()
+	return ui.waitFor("«"+s+"»", func(screen string) bool { return strings.Contains(screen, s) })
+}
+
+// drain handles the messages that are already waiting.
+func (ui *chatUI) drain() {
+	for {
+		select {
+		case msg := <-ui.msgs:
+			ui.update(msg)
+		case <-time.After(50 * time.Millisecond):
+			return
+		}
+	}
+}
+
+func (ui *chatUI) typeText(s string) {
+	ui.update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)})
+}
+
+func (ui *chatUI) press(k tea.KeyType) { ui.update(tea.KeyMsg{Type: k}) }
+
+// say types a line and presses enter.
+func (ui *chatUI) say(s string) {
+	ui.typeText(s)
+	ui.press(tea.KeyEnter)
+}
+
+func (ui *chatUI) header() string { return strings.SplitN(ui.screen(), "\n", 2)[0] }
+
+func checkSize(t *testing.T, screen string) {
+	t.Helper()
+	checkSizeWH(t, screen, 80, 24)
+}
+
+func checkSizeWH(t *testing.T, screen string, width, height int) {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	if len(lines) != height {
+		t.Fatalf("the screen has %d lines, not %d:\n%s", len(lines), height, screen)
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w > width {
+			t.Fatalf("line %d is %d cells wide: %q", i, w, l)
+		}
+	}
+}
+
+func hasLine(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestChatLiveBothWays(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+
+	ui := w.chat(alice, ch)
+	ui.waitText("● connected")
+	if h := ui.header(); !strings.Contains(h, "talks") || !strings.Contains(h, "briefings") {
+		t.Fatalf("a participant's header lacks a tab: %q", h)
+	}
+
+	// A message from another home appears while the screen is open.
+	if err := org.c.Send(w.ctx, ch, crypto.Talks, "Article 1 stays as drafted."); err != nil {
+		t.Fatal(err)
+	}
+	ui.waitText("Convener: Article 1 stays as drafted.")
+
+	// A briefing lands on the other tab, counted there, not shown here.
+	if err := org.c.Send(w.ctx, ch, crypto.Briefings, "Progress on article 1."); err != nil {
+		t.Fatal(err)
+	}
+	ui.waitFor("an unread briefing", func(s string) bool { return strings.Contains(s, "briefings (1)") })
+	if strings.Contains(ui.screen(), "Progress on article 1.") {
+		t.Fatal("a briefing shows in the talks tab")
+	}
+	ui.press(tea.KeyTab)
+	screen := ui.waitText("Convener: Progress on article 1.")
+	if strings.Contains(screen, "Article 1 stays") || strings.Contains(ui.header(), "(1)") {
+		t.Fatalf("the briefings tab:\n%s", screen)
+	}
+	ui.press(tea.KeyTab)
+
+	// Typed messages reach the other home, in the tab's compartment.
+	ui.say("We accept the timetable.")
+	screen = ui.waitText("Alice: We accept the timetable.")
+	checkSize(t, screen)
+	ui.typeText("/brief the mood is good")
+	ui.press(tea.KeyEnter)
+	ui.waitFor("the send to finish", func(string) bool { return ui.m.sending == 0 && ui.m.compose.Value() == "" })
+	got := w.seen(org, ch)
+	if !hasLine(got, "Alice: We accept the timetable.") {
+		t.Fatalf("the organizer does not have the typed message: %q", got)
+	}
+	entries, _ := org.c.Read(ch)
+	var kinds []string
+	for _, e := range entries {
+		if e.Sender == "Alice" {
+			kinds = append(kinds, e.Kind+":"+e.Text)
+		}
+	}
+	if strings.Join(kinds, "|") != "message:We accept the timetable.|briefing:the mood is good" {
+		t.Fatalf("Alice's entries at the organizer: %q", kinds)
+	}
+
+	// Multi-line input: alt+enter is a new line, enter sends it all.
+	ui.typeText("first line")
+	ui.update(tea.KeyMsg{Type: tea.KeyEnter, Alt: true})
+	ui.typeText("second line")
+	ui.press(tea.KeyEnter)
+	ui.waitText("second line")
+	if !hasLine(w.seen(org, ch), "Alice: first line\nsecond line") {
+		t.Fatal("the two-line message did not arrive as one")
+	}
+	// Sending is serialized with Follow: nothing went out twice.
+	for _, l := range w.seen(org, ch) {
+		if strings.Contains(l, "replayed") {
+			t.Fatalf("a frame was posted twice: %q", l)
+		}
+	}
+}
+
+func TestChatMentorSeesOnlyBriefings(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	mentor := w.join(org, ch, "Mentor", crypto.RoleMentor)
+	org.c.Send(w.ctx, ch, crypto.Talks, "secret negotiating text")
+	org.c.Send(w.ctx, ch, crypto.Briefings, "a progress report")
+
+	ui := w.chat(mentor, ch)
+	screen := ui.waitText("Convener: a progress report")
+	if h := ui.header(); strings.Contains(h, "talks") || !strings.Contains(h, "briefings") {
+		t.Fatalf("a mentor's header: %q", h)
+	}
+	if len(ui.m.tabs) != 1 || ui.m.tabs[0] != crypto.Briefings {
+		t.Fatalf("a mentor's tabs: %v", ui.m.tabs)
+	}
+	if strings.Contains(screen, "secret negotiating") || strings.Contains(screen, "F3") {
+		t.Fatalf("the mentor's screen:\n%s", screen)
+	}
+	ui.press(tea.KeyTab)
+	if strings.Contains(ui.header(), "talks") {
+		t.Fatal("tab reached a talks tab")
+	}
+	ui.press(tea.KeyF3)
+	if ui.m.mode == modeDrafts {
+		t.Fatal("a mentor opened the drafts panel")
+	}
+	// Help shows neither drafts nor organizer commands.
+	ui.typeText("?")
+	ui.waitText("Commands")
+	if help := ui.m.panelText; strings.Contains(help, "/draft") || strings.Contains(help, "/remove") {
+		t.Fatalf("a mentor's help:\n%s", help)
+	}
+	ui.press(tea.KeyEsc)
+	// What a mentor types is a briefing.
+	ui.say("push on the timetable")
+	ui.waitText("Mentor: push on the timetable")
+	entries, _ := func() ([]client.Entry, error) { w.seen(org, ch); return org.c.Read(ch) }()
+	found := false
+	for _, e := range entries {
+		if e.Sender == "Mentor" && e.Text == "push on the timetable" {
+			found = e.Kind == client.KindBriefing
+		}
+	}
+	if !found {
+		t.Fatal("the mentor's message did not arrive as a briefing")
+	}
+}
+
+func TestChatRemovalShowsSystemLine(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	bob := w.join(org, ch, "Bob", crypto.RoleParticipant)
+
+	orgUI := w.chat(org, ch)
+	aliceUI := w.chat(alice, ch)
+	bobUI := w.chat(bob, ch)
+	for _, ui := range []*chatUI{orgUI, aliceUI, bobUI} {
+		ui.waitText("● connected")
+	}
+	// Organizer commands are in the organizer's help only.
+	orgUI.update(tea.KeyMsg{Type: tea.KeyF1})
+	orgUI.waitText("Commands")
+	if help := orgUI.m.panelText; !strings.Contains(help, "/remove NAME") {
+		t.Fatalf("the organizer's help:\n%s", help)
+	}
+	orgUI.press(tea.KeyEsc)
+	aliceUI.update(tea.KeyMsg{Type: tea.KeyF1})
+	aliceUI.waitText("Commands")
+	if help := aliceUI.m.panelText; strings.Contains(help, "/remove") || strings.Contains(help, "Organizer") || !strings.Contains(help, "/draft put") {
+		t.Fatalf("a participant's help:\n%s", help)
+	}
+	aliceUI.press(tea.KeyEsc)
+	aliceUI.say("/remove Bob")
+	aliceUI.waitText("/remove is for organizers")
+
+	orgUI.say("/remove Bob")
+	orgUI.waitText("* Bob is no longer a member")
+	aliceUI.waitText("* Bob is no longer a member")
+	bobUI.waitText("you were removed")
+	screen := bobUI.waitFor("the removed state", func(string) bool { return strings.Contains(bobUI.header(), "✕ removed") })
+	checkSize(t, screen)
+
+	// After the removal, Bob reads nothing new, and cannot send.
+	aliceUI.say("after Bob left")
+	aliceUI.waitText("Alice: after Bob left")
+	bobUI.say("still here?")
+	bobUI.drain()
+	if s := bobUI.screen(); strings.Contains(s, "after Bob left") || !strings.Contains(s, "closed to you") {
+		t.Fatalf("the removed member's screen:\n%s", s)
+	}
+	// Verifying marks a member; the members panel shows the new roster.
+	orgUI.say("/verify Alice")
+	orgUI.waitText("(not verified")
+	orgUI.say("/verify --confirm Alice")
+	orgUI.waitText("(verified)")
+	orgUI.update(tea.KeyMsg{Type: tea.KeyF2})
+	members := orgUI.waitFor("the roster without Bob, Alice verified", func(s string) bool {
+		return strings.Contains(s, "2 members") && strings.Contains(s, "✓ verified")
+	})
+	if strings.Contains(members, " Bob  ") || !strings.Contains(members, " Alice  ") || !strings.Contains(members, "✓ verified") || !strings.Contains(members, "safety number") {
+		t.Fatalf("members panel:\n%s", members)
+	}
+}
+
+func TestChatLock(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org.c.Send(w.ctx, ch, crypto.Talks, "the water clause")
+
+	ui := w.chat(alice, ch)
+	ui.waitText("the water clause")
+	ui.typeText("half-typed reply")
+	ui.press(tea.KeyCtrlL)
+	locked := ui.screen()
+	checkSize(t, locked)
+	for _, secret := range []string{"water", "half-typed", "oslo", "Convener"} {
+		if strings.Contains(locked, secret) {
+			t.Fatalf("the locked screen shows %q:\n%s", secret, locked)
+		}
+	}
+	// Messages keep arriving, unseen.
+	org.c.Send(w.ctx, ch, crypto.Talks, "arrived while locked")
+	ui.drain()
+	if strings.Contains(ui.screen(), "arrived") {
+		t.Fatal("a message showed on the locked screen")
+	}
+	// Keys other than the passphrase do nothing.
+	ui.press(tea.KeyF2)
+	ui.press(tea.KeyEsc)
+	ui.say("wrong one")
+	ui.waitText("wrong passphrase")
+	if !ui.m.locked {
+		t.Fatal("a wrong passphrase unlocked")
+	}
+	ui.say(chatPassphrase)
+	screen := ui.waitFor("unlock", func(s string) bool { return !ui.m.locked })
+	screen = ui.waitText("arrived while locked")
+	if !strings.Contains(screen, "half-typed reply") {
+		t.Fatalf("the compose box lost its text:\n%s", screen)
+	}
+}
+
+func TestChatDrafts(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	if _, err := org.c.PutDraft(w.ctx, ch, "declaration", []byte("Article 1.\nArticle 2.\n")); err != nil {
+		t.Fatal(err)
+	}
+
+	ui := w.chat(alice, ch)
+	ui.waitText(`Convener put draft "declaration" version 1`)
+	file := filepath.Join(t.TempDir(), "declaration.txt")
+	os.WriteFile(file, []byte("Article 1.\nArticle 2, amended.\n"), 0o600)
+	ui.say("/draft put " + file)
+	ui.waitText(`published "declaration" version 2`)
+	ui.waitText(`Alice put draft "declaration" version 2`)
+
+	ui.press(tea.KeyF3)
+	panel := ui.waitFor("two versions", func(s string) bool { return strings.Contains(s, "v1") && strings.Contains(s, "v2") })
+	if !strings.Contains(panel, "Convener") || !strings.Contains(panel, "Alice") {
+		t.Fatalf("drafts panel:\n%s", panel)
+	}
+	ui.press(tea.KeyDown)
+	ui.update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("d")})
+	diff := ui.waitText("version 1 → 2")
+	if !strings.Contains(diff, "-Article 2.") || !strings.Contains(diff, "+Article 2, amended.") {
+		t.Fatalf("diff view:\n%s", diff)
+	}
+	ui.press(tea.KeyEsc)
+	ui.say("/draft get declaration 1")
+	doc := ui.waitText("declaration, version 1 (read-only)")
+	if !strings.Contains(doc, "Article 2.") || strings.Contains(doc, "amended") {
+		t.Fatalf("version 1:\n%s", doc)
+	}
+	checkSize(t, doc)
+	// The other home got the version the UI published.
+	if data, err := org.c.GetDraft(ch, "declaration", 2); err == nil {
+		t.Fatalf("before syncing the organizer has version 2 already: %q", data)
+	}
+	w.seen(org, ch)
+	if data, err := org.c.GetDraft(ch, "declaration", 2); err != nil || string(data) != "Article 1.\nArticle 2, amended.\n" {
+		t.Fatalf("the organizer's version 2: %q %v", data, err)
+	}
+}
+
+func TestChatEscapesAndQuit(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org.c.Send(w.ctx, ch, crypto.Talks, "title\x1b]0;pwned\x07 and \u202eevil")
+
+	ui := w.chat(alice, ch)
+	ui.waitText("Convener: title")
+	raw := ui.m.View()
+	if strings.Contains(raw, "\x1b]0;") || strings.Contains(raw, "\x07") || strings.Contains(raw, "\u202e") {
+		t.Fatalf("a member's control characters reached the terminal: %q", raw)
+	}
+	// Other sizes fill the terminal exactly too.
+	for _, size := range [][2]int{{120, 40}, {60, 16}, {80, 24}} {
+		ui.update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		checkSizeWH(t, ui.screen(), size[0], size[1])
+	}
+	ui.press(tea.KeyCtrlC)
+	ui.drain()
+	if !ui.quit || ui.m.View() != "" {
+		t.Fatalf("after ctrl+c: quit %v, last frame %q", ui.quit, ui.m.View())
+	}
+}
+
+func TestChatConnectionState(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+
+	ui := w.chat(alice, ch)
+	ui.waitText("● connected")
+	addr := w.relay.Addr.String()
+	w.stopRelay()
+	ui.waitText("○ reconnecting")
+
+	// A send with the relay away fails and gives the text back.
+	ui.say("are you there?")
+	screen := ui.waitText("not sent:")
+	if !strings.Contains(screen, "> are you there?") {
+		t.Fatalf("the unsent text is not back in the compose box:\n%s", screen)
+	}
+	w.startRelay(addr)
+	ui.waitText("● connected")
+	ui.press(tea.KeyEnter)
+	ui.waitText("Alice: are you there?")
+	if !hasLine(w.seen(org, ch), "Alice: are you there?") {
+		t.Fatal("the resent message did not arrive")
+	}
+}
+
+func TestChatBurnWipesScreen(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.organizer("Convener", ch)
+	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org.c.Send(w.ctx, ch, crypto.Talks, "the final text")
+
+	ui := w.chat(alice, ch)
+	ui.waitText("Convener: the final text")
+	if err := org.c.Burn(w.ctx, ch); err != nil {
+		t.Fatal(err)
+	}
+	screen := ui.waitFor("the burned state", func(string) bool { return strings.Contains(ui.header(), "✕ burned") })
+	if strings.Contains(screen, "final text") || !strings.Contains(screen, "the channel was burned") {
+		t.Fatalf("after the burn:\n%s", screen)
+	}
+	if list, _ := alice.c.Channels(); len(list) != 0 {
+		t.Fatal("the burned channel is still in the home")
+	}
+}
+
+func TestChatNeedsTerminal(t *testing.T) {
+	var stdout, stderr strings.Builder
+	e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, getenv: func(string) string { return "" }}
+	if code := run(context.Background(), e, []string{"--home", t.TempDir(), "chat", "oslo"}); code != 1 ||
+		!strings.Contains(stderr.String(), "parley: chat needs a terminal") {
+		t.Fatalf("parley chat without a terminal: exit %d, %q", code, stderr.String())
+	}
+	if code := run(context.Background(), e, []string{"chat"}); code != 2 {
+		t.Fatalf("parley chat without a channel: exit %d", code)
+	}
+}
