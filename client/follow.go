@@ -73,6 +73,7 @@ func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name stri
 	sync := func() error {
 		rep := &SyncReport{}
 		err := c.syncOn(ctx, conn, name, rep)
+		c.describeDrafts(name, rep.New)
 		for _, e := range rep.New {
 			show(e)
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -134,10 +135,8 @@ func checkName(name string) error {
 	if name == "" || len(name) > crypto.MaxNameLen {
 		return fmt.Errorf("name must be 1 to %d bytes", crypto.MaxNameLen)
 	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			return errors.New("name must not contain control characters")
-		}
+	if Clean(name) != name || strings.ContainsRune(name, '\n') {
+		return errors.New("name must not contain control or direction-override characters")
 	}
 	return nil
 }

@@ -209,6 +209,12 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 				if err != nil {
 					continue
 				}
+				if checkName(req.Name) != nil {
+					// A name that could disguise itself on screen: the
+					// request is dropped, and the invite with it.
+					st.Invites = slices.Delete(st.Invites, i, i+1)
+					break
+				}
 				st.Pending = append(st.Pending, pendingJoin{RelayID: j.ID, Invite: inv.Code, Sealed: j.Sealed, Name: req.Name,
 					Role: inv.Role, Membership: inv.Membership, Received: c.Now().UTC()})
 				st.Invites = slices.Delete(st.Invites, i, i+1)

@@ -223,7 +223,7 @@ func cmdPending(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, p := range list {
-		fmt.Fprintf(tw, "%s\t%s\tsafety number %s\n", p.Name, p.Role, p.SafetyNumber)
+		fmt.Fprintf(tw, "%s\t%s\tsafety number %s\n", client.Clean(p.Name), p.Role, p.SafetyNumber)
 	}
 	return tw.Flush()
 }
@@ -244,7 +244,7 @@ func cmdAdmit(ctx context.Context, e *env, g *global, args []string) error {
 	defer c.Close()
 	names, err := c.Admit(ctx, pos[0], pos[1:], all)
 	for _, n := range names {
-		fmt.Fprintf(e.stdout, "admitted %s\n", n)
+		fmt.Fprintf(e.stdout, "admitted %s\n", client.Clean(n))
 	}
 	return err
 }
@@ -283,7 +283,7 @@ func cmdMembers(e *env, g *global, args []string) error {
 		if m.Expires != nil {
 			exp = "expires " + m.Expires.Local().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Role, m.SafetyNumber, v, exp)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", client.Clean(m.Name), m.Role, m.SafetyNumber, v, exp)
 	}
 	return tw.Flush()
 }
