@@ -1,9 +1,6 @@
 package client
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,33 +15,7 @@ import (
 // an organizer key in the wrong hands) is reported as a fork and the
 // member keeps the roster it has.
 func TestForkReported(t *testing.T) {
-	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
-	open := func(name string) *Client {
-		dir := filepath.Join(t.TempDir(), "h")
-		Init(dir, name, "pw")
-		c, err := Open(dir, "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	org, alice := open("Org"), open("Alice")
-	org.CreateChannel(ctx, "c", r.URL, crypto.PolicyHard)
-	code, _ := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-	alice.Join(ctx, code, "c")
-	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
-		t.Fatal(err)
-	}
-	alice.Sync(ctx, "c")
-
+	ctx, r, org, alice := twoHomes(t)
 	// A second roster of the current version, properly signed.
 	row, _ := org.view("c")
 	keys, _ := row.st.keys()

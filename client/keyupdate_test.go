@@ -1,17 +1,13 @@
 package client
 
 import (
-	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"parley/crypto"
 	"parley/internal/relayclient"
 	"parley/internal/wire"
-	"parley/relay"
 )
 
 // TestKeyUpdatesAndTimedRekey: after the key-update interval a member
@@ -19,34 +15,7 @@ import (
 // the old key (as a thief would hold it) opens nothing from then on; the
 // organizer rotates its own key and starts epochs on a timer too.
 func TestKeyUpdatesAndTimedRekey(t *testing.T) {
-	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close(ctx)
-	open := func(name string) *Client {
-		dir := filepath.Join(t.TempDir(), "h")
-		if err := Init(dir, name, "pw"); err != nil {
-			t.Fatal(err)
-		}
-		c, err := Open(dir, "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	org, alice := open("Org"), open("Alice")
-	if err := org.CreateChannel(ctx, "c", r.URL, crypto.PolicyHard); err != nil {
-		t.Fatal(err)
-	}
-	code, _ := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-	alice.Join(ctx, code, "c")
-	org.Admit(ctx, "c", nil, true)
-	alice.Sync(ctx, "c")
+	ctx, r, org, alice := twoHomes(t)
 	row, _ := alice.view("c")
 	stolen, _ := row.st.keys()
 	orgRow, _ := org.view("c")

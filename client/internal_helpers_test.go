@@ -1,0 +1,56 @@
+package client
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/crypto"
+	"parley/relay"
+)
+
+// twoHomes starts a relay and a channel "c" with an organizer and Alice
+// (a participant) admitted and synced, for the tests inside the package
+// that look at a client's state.
+func twoHomes(t *testing.T) (ctx context.Context, r *relay.Relay, org, alice *Client) {
+	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(context.Background()) })
+	open := func(name string) *Client {
+		dir := filepath.Join(t.TempDir(), "h")
+		if err := Init(dir, name, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		c, err := Open(dir, "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	org, alice = open("Org"), open("Alice")
+	if err := org.CreateChannel(ctx, "c", r.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Join(ctx, code, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, r, org, alice
+}
