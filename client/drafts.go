@@ -198,9 +198,13 @@ func (st *channelState) receiveChunk(sender string, t time.Time, content []byte)
 }
 
 // numberDrafts gives each draft entry its version number (by position
-// in the transcript, per name) and its text.
-func numberDrafts(entries []Entry) {
+// in the transcript, per name, after the versions retention dropped) and
+// its text.
+func numberDrafts(entries []Entry, dropped map[string]int) {
 	versions := map[string]int{}
+	for n, k := range dropped {
+		versions[n] = k
+	}
 	for i := range entries {
 		d := entries[i].Draft
 		if entries[i].Kind != KindDraft || d == nil {
@@ -237,7 +241,7 @@ func (c *Client) draftEntries(channel string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	numberDrafts(entries)
+	numberDrafts(entries, row.st.DraftsDropped)
 	return entries, nil
 }
 

@@ -126,6 +126,11 @@ func (c *Client) applyRetention(channel string) error {
 			}
 			if !at.Before(cutoff) {
 				keep = append(keep, e)
+			} else if e.Kind == KindDraft && e.Draft != nil {
+				if row.st.DraftsDropped == nil {
+					row.st.DraftsDropped = map[string]int{}
+				}
+				row.st.DraftsDropped[e.Draft.Name]++
 			}
 		}
 		for k, p := range row.st.Partial {

@@ -47,9 +47,9 @@ func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 	if c.Now().Sub(st.KeysUpdated) < KeyUpdateInterval {
 		return nil
 	}
-	_, self, keys, err := st.self(0)
-	if err != nil || self.Role == crypto.RoleOrganizer {
-		return nil
+	r, self, keys, err := st.self(0)
+	if err != nil || (self.Role == crypto.RoleOrganizer && leadOrganizer(r, keys)) {
+		return nil // the lead organizer rotates its own key in its rekey
 	}
 	fresh, err := keys.RotateKEM()
 	if err != nil {

@@ -47,6 +47,12 @@ type channelState struct {
 	// Leaving lists members who announced they left, for the next
 	// roster.
 	Leaving []string `json:"leaving,omitempty"`
+	// RemovedSigned is set when an organizer-signed roster left us out
+	// (not merely the relay refusing our key).
+	RemovedSigned bool `json:"removed_signed,omitempty"`
+	// DraftsDropped counts, per draft name, the versions retention has
+	// dropped, so that later versions keep their numbers.
+	DraftsDropped map[string]int `json:"drafts_dropped,omitempty"`
 	// Partial holds draft versions still arriving, by sender and id.
 	Partial map[string]*partialDraft `json:"partial,omitempty"`
 
@@ -147,7 +153,11 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 			}
 		}
 	}
-	*s = crypto.EpochSecrets{} // forward secrecy: the secrets go now
+	// Forward secrecy: the secrets go now.
+	if s.Talks != nil {
+		*s.Talks = [32]byte{}
+	}
+	*s = crypto.EpochSecrets{}
 	st.Roster = raw
 	st.Epochs = append(st.Epochs, e)
 	if len(st.Epochs) > 2 {

@@ -59,7 +59,7 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 		return nil, err
 	}
 	defer conn.Close()
-	if row.st.Status == statusRemoved {
+	if row.st.Status == statusRemoved && !row.st.RemovedSigned {
 		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 			row.st.Status = statusActive
 			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Text: "the relay accepts this member's key again"}
@@ -192,8 +192,8 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 	}
 	if b.Epoch <= cur.Version {
 		if slices.Equal(b.Signer, keys.SigningPublicKey()) {
-			// Our own bundle coming back: we entered its epoch when
-			// we made it.
+			// Our own bundle again (a resend whose first copy we
+			// already took in).
 			_, err := c.matchOwnFrame(tx, row.id, f)
 			return nil, err
 		}
@@ -213,6 +213,13 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		}
 		return []Entry{systemLine("ignored an old roster for epoch %d", b.Epoch)}, nil
 	}
+	if slices.Equal(b.Signer, keys.SigningPublicKey()) {
+		// Our own proposal: if its acknowledgement was lost, this is it
+		// arriving, and it must not be posted again.
+		if _, err := c.matchOwnFrame(tx, row.id, f); err != nil {
+			return nil, err
+		}
+	}
 	var secrets *crypto.EpochSecrets
 	var r *crypto.Roster
 	candidates, err := st.openKeys()
@@ -227,7 +234,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		}
 	}
 	if errors.Is(err, crypto.ErrNotMember) {
-		st.Status = statusRemoved
+		st.Status, st.RemovedSigned = statusRemoved, true
 		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel"}}, nil
 	}
 	if err != nil {
@@ -417,11 +424,14 @@ func (c *Client) burned(ctx context.Context, name string, rep *SyncReport) error
 	if err := notice.Verify(row.st.channelID()); err != nil {
 		return fmt.Errorf("the relay's burn notice does not verify: %w", err)
 	}
-	r, err := row.st.roster()
-	if err != nil {
-		return err
+	var authorized bool
+	if r, err := row.st.roster(); err == nil {
+		authorized = r.IsOrganizer(notice.Signer)
+	} else if inv, err := crypto.ParseInvite(row.st.Invite); err == nil {
+		// Not admitted yet: the organizer who invited us may burn.
+		authorized = inv.IsOrganizer(notice.Signer)
 	}
-	if !r.IsOrganizer(notice.Signer) {
+	if !authorized {
 		return errors.New("the relay's burn notice is not signed by an organizer of this channel")
 	}
 	rep.Burned = true

@@ -118,7 +118,7 @@ func (c *Client) Read(name string) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	numberDrafts(entries)
+	numberDrafts(entries, row.st.DraftsDropped)
 	for i := range entries {
 		if d := entries[i].Draft; d != nil {
 			cp := *d
