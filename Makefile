@@ -5,7 +5,7 @@ RELAY_DATA ?= data/relay
 LISTEN ?= 127.0.0.1:7443
 FUZZTIME ?= 60s
 
-.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo clean
+.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo bench bench-quick clean
 
 all: build
 
@@ -20,7 +20,7 @@ run: build
 # Everything: formatting, vet, every test once under the race detector
 # (unit, known-answer vectors, fuzz seeds, relay processes, end to end),
 # then each fuzz target for a short bounded time.
-test: fmt-check vet unit fuzz-smoke
+test: fmt-check vet unit fuzz-smoke bench-quick
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -42,6 +42,18 @@ demo: build
 # Longer fuzzing: every target for $(FUZZTIME).
 fuzz:
 	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+# Benchmarks: parley-bench measures the relay and crypto against a
+# baseline in the same run (a few minutes; docs/benchmarks.md), then the Go
+# micro-benchmarks of crypto/ and relay/.
+bench:
+	$(GO) run ./cmd/parley-bench
+	$(GO) test -run '^$$' -bench . ./crypto ./relay
+
+# The short run of parley-bench (under a minute); `make test` runs it as
+# a smoke check, with no assertions on the figures.
+bench-quick:
+	$(GO) run ./cmd/parley-bench -quick
 
 clean:
 	rm -rf $(BIN)

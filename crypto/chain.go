@@ -37,9 +37,12 @@ func (s *EpochSecrets) SenderChain(c Compartment, sender KeyID) (ChainKey, error
 
 // step returns the message key of this link and the next chain key. The
 // caller must overwrite the old chain key: that is the forward secrecy.
-func (c ChainKey) step() (MessageKey, ChainKey) {
-	return MessageKey(labeledMAC(c[:], labelMessageKey)), ChainKey(labeledMAC(c[:], labelChainNext))
-}
+func (c ChainKey) step() (MessageKey, ChainKey) { return c.messageKey(), c.next() }
+
+// messageKey and next are the two halves of step, for callers that need
+// only one of them.
+func (c ChainKey) messageKey() MessageKey { return MessageKey(labeledMAC(c[:], labelMessageKey)) }
+func (c ChainKey) next() ChainKey         { return ChainKey(labeledMAC(c[:], labelChainNext)) }
 
 // A SendChain is the sending side of one's own chain in one compartment
 // of one epoch.
@@ -87,13 +90,10 @@ func (c *ReceiveChain) Lookup(counter uint32) (MessageKey, error) {
 		return MessageKey{}, fmt.Errorf("counter %d, expected %d: %w", counter, c.Next, ErrTooFarAhead)
 	}
 	k := c.Key
-	var mk MessageKey
-	for i := c.Next; ; i++ {
-		mk, k = k.step()
-		if i == counter {
-			return mk, nil
-		}
+	for i := c.Next; i < counter; i++ {
+		k = k.next()
 	}
+	return k.messageKey(), nil
 }
 
 // Accept records that message counter, found by Lookup, was opened. It returns how many
@@ -109,11 +109,10 @@ func (c *ReceiveChain) Accept(counter uint32) int {
 	}
 	gap := int(counter - c.Next)
 	for c.Next <= counter {
-		mk, next := c.Key.step()
 		if c.Next < counter {
-			c.Skipped[c.Next] = mk
+			c.Skipped[c.Next] = c.Key.messageKey()
 		}
-		c.Key = next
+		c.Key = c.Key.next()
 		c.Next++
 	}
 	c.evict()

@@ -108,7 +108,12 @@ func SealMessage(channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m 
 	}
 	ad := associatedData(channel, h)
 	bh := bodyHash(m)
-	pt := make([]byte, plaintextSize)
+	// The plaintext is laid out in the envelope itself, after the header,
+	// and encrypted in place: one 16 KiB buffer per message, not two.
+	// make zeroes it, so unused tag slots and the padding are zero.
+	out := make([]byte, HeaderSize+plaintextSize, EnvelopeSize)
+	copy(out, h.marshal())
+	pt := out[HeaderSize:]
 	for i, p := range pairs {
 		copy(pt[i*TagSize:], tag(p, ad, bh))
 	}
@@ -116,9 +121,7 @@ func SealMessage(channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m 
 	binary.BigEndian.PutUint32(pt[tagAreaSize+1:], uint32(len(m.Body)))
 	copy(pt[tagAreaSize+bodyPrefix:], m.Body)
 	a, nonce := messageAEAD(mk)
-	out := make([]byte, 0, EnvelopeSize)
-	out = append(out, h.marshal()...)
-	return a.Seal(out, nonce, pt, ad), nil
+	return a.Seal(out[:HeaderSize], nonce, pt, ad), nil
 }
 
 // OpenMessage decrypts an envelope with mk and checks the sender tag in

@@ -1,8 +1,6 @@
 package crypto
 
 import (
-	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"time"
@@ -25,29 +23,72 @@ func labeledHash(label string, parts ...[]byte) [32]byte {
 // labeledMAC is HMAC-SHA256 keyed by key over the same framing as
 // labeledHash.
 func labeledMAC(key []byte, label string, parts ...[]byte) [32]byte {
-	m := hmac.New(sha256.New, key)
-	writePrefixed(m, []byte(label))
+	var stack [256]byte
+	msg := appendPrefixed(stack[:0], []byte(label))
 	for _, p := range parts {
-		writePrefixed(m, p)
+		msg = appendPrefixed(msg, p)
 	}
-	var out [32]byte
-	m.Sum(out[:0])
-	return out
+	return hmacSHA256(key, msg)
 }
 
-// deriveKey is HKDF-SHA256 with the label and context as info.
+// hmacSHA256 is HMAC-SHA256 (RFC 2104) under key of the concatenation of
+// msg. Every key Parley MACs with is at most a block long and every input
+// short (chain steps, sender tags: one per reader of each message, key
+// derivations), so it hashes one buffer on the stack with sha256.Sum256:
+// the same value as crypto/hmac, without its per-key setup and
+// allocations, which cost as much as the hashing on the message path.
+// (The tests check it against crypto/hmac.)
+func hmacSHA256(key []byte, msg ...[]byte) [32]byte {
+	var hashed [sha256.Size]byte
+	if len(key) > sha256.BlockSize {
+		// HMAC hashes a key longer than the block; no Parley key is.
+		hashed = sha256.Sum256(key)
+		key = hashed[:]
+	}
+	var stack [384]byte
+	in := stack[:sha256.BlockSize]
+	copy(in, key)
+	for i := range in {
+		in[i] ^= 0x36
+	}
+	for _, p := range msg {
+		in = append(in, p...)
+	}
+	inner := sha256.Sum256(in)
+	out := stack[:sha256.BlockSize]
+	clear(out)
+	copy(out, key)
+	for i := range out {
+		out[i] ^= 0x5c
+	}
+	out = append(out, inner[:]...)
+	return sha256.Sum256(out)
+}
+
+// deriveKey is HKDF-SHA256 (RFC 5869) of secret with no salt and the
+// label and context as info, computed with hmacSHA256: the same bytes as
+// crypto/hkdf (the tests check it), for a fraction of the cost.
 func deriveKey(secret []byte, label string, n int, context ...[]byte) []byte {
-	info := make([]byte, 0, 64)
-	info = appendPrefixed(info, []byte(label))
+	if n > 255*sha256.Size {
+		panic("parley/crypto: HKDF output too long")
+	}
+	var stack [128]byte
+	info := appendPrefixed(stack[:0], []byte(label))
 	for _, c := range context {
 		info = appendPrefixed(info, c)
 	}
-	out, err := hkdf.Key(sha256.New, secret, nil, string(info), n)
-	if err != nil {
-		// Only possible for n > 255*32, a programming error.
-		panic("parley/crypto: " + err.Error())
+	// Extract: no salt means a salt of HashLen zeros.
+	var salt [sha256.Size]byte
+	prk := hmacSHA256(salt[:], secret)
+	// Expand: T(i) = HMAC(PRK, T(i-1) || info || i).
+	out := make([]byte, 0, (n+sha256.Size-1)/sha256.Size*sha256.Size)
+	var prev []byte
+	for i := 1; len(out) < n; i++ {
+		t := hmacSHA256(prk[:], prev, info, []byte{byte(i)})
+		out = append(out, t[:]...)
+		prev = out[len(out)-sha256.Size:]
 	}
-	return out
+	return out[:n]
 }
 
 type writer interface{ Write([]byte) (int, error) }

@@ -119,9 +119,10 @@ type channelState struct {
 }
 
 type pendingPush struct {
-	frame wire.Stored
-	comp  uint8
-	from  *conn
+	kind wire.Kind
+	data []byte // the encoded Push frame
+	comp uint8
+	from *conn
 }
 
 type keyState struct {
@@ -178,7 +179,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	c.serve()
+	// Serve on a goroutine of its own and return, as gorilla's chat
+	// example does, so that what the HTTP handler held (its grown stack,
+	// the request, the server's buffers for the hijacked connection) is
+	// freed: that was a third of an idle connection's memory.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+	}()
 }
 
 // background expires stored rows and cuts off expired keys.
@@ -297,14 +306,20 @@ func (s *Server) entry(st *channelState, key ed25519.PublicKey) *crypto.AccessEn
 // sequence number of the channel has been pushed, so a client that saw
 // sequence n has seen everything before it that it may read.
 func (s *Server) fanout(st *channelState, frames []wire.Stored, comp uint8, from *conn) {
+	// Encode before taking the server's lock: copying 16 KiB envelopes
+	// under it held up every other connection's requests.
+	pushes := make([]pendingPush, len(frames))
+	for i, f := range frames {
+		pushes[i] = pendingPush{kind: f.Kind, data: wire.EncodePush(f), comp: comp, from: from}
+	}
 	s.mu.Lock()
 	var ready []pendingPush
-	for _, f := range frames {
+	for i, f := range frames {
 		if f.Seq < st.nextPush {
-			ready = append(ready, pendingPush{f, comp, from})
+			ready = append(ready, pushes[i])
 			continue
 		}
-		st.pending[f.Seq] = pendingPush{f, comp, from}
+		st.pending[f.Seq] = pushes[i]
 	}
 	for {
 		p, ok := st.pending[st.nextPush]
@@ -322,7 +337,6 @@ func (s *Server) fanout(st *channelState, frames []wire.Stored, comp uint8, from
 	var targets []target
 	now := s.cfg.Now()
 	for _, p := range ready {
-		data := wire.EncodePush(p.frame)
 		for c := range st.conns {
 			if c == p.from {
 				continue
@@ -331,10 +345,10 @@ func (s *Server) fanout(st *channelState, frames []wire.Stored, comp uint8, from
 			if e == nil || e.ExpiredAt(now) {
 				continue
 			}
-			if p.frame.Kind == wire.KindMessage && !e.Caps.CanRead(crypto.Compartment(p.comp)) {
+			if p.kind == wire.KindMessage && !e.Caps.CanRead(crypto.Compartment(p.comp)) {
 				continue
 			}
-			targets = append(targets, target{c, data})
+			targets = append(targets, target{c, p.data})
 		}
 	}
 	s.mu.Unlock()

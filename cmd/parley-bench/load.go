@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"parley/crypto"
+)
+
+// maxPostsPerSender bounds every sending loop by count as well as time.
+const maxPostsPerSender = 10_000_000
+
+// tpResult is one throughput run.
+type tpResult struct {
+	delivered float64 // deliveries per second in the measured window
+	posts     float64 // acknowledged posts per second
+	// CPU time per delivery in the window, in microseconds: of the
+	// relay process, and of this one (the clients).
+	relayCPU, clientCPU float64
+}
+
+// window is the load generator's flow control for one channel: a sender
+// may post only while fewer than limit deliveries of the channel are
+// outstanding. Without it a closed loop on acknowledgements alone lets
+// receivers fall behind without bound at saturation, until a relay (the
+// real one and the baseline alike) drops them as too slow.
+type window struct {
+	mu          sync.Mutex
+	cond        *sync.Cond
+	outstanding int
+	limit       int
+	closed      bool
+}
+
+// windowPerReceiver is the average number of deliveries allowed in flight
+// per receiver; the relays drop a connection with 64 frames queued.
+const windowPerReceiver = 16
+
+func newWindow(limit int) *window {
+	w := &window{limit: limit}
+	w.cond = sync.NewCond(&w.mu)
+	return w
+}
+
+// acquire waits for room for n deliveries; it returns false once the
+// window is closed.
+func (w *window) acquire(n int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for w.outstanding >= w.limit && !w.closed {
+		w.cond.Wait()
+	}
+	w.outstanding += n
+	return !w.closed
+}
+
+func (w *window) release() {
+	w.mu.Lock()
+	w.outstanding--
+	if w.outstanding < w.limit {
+		w.cond.Signal()
+	}
+	w.mu.Unlock()
+}
+
+func (w *window) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// runThroughput drives every client's sender in a closed loop (post,
+// wait for the acknowledgement, post again, within the channel's window)
+// for warm+dur and counts the envelopes delivered to receivers during
+// dur. With inline set, each
+// post is sealed just before it is sent and each delivery is opened
+// (chain, AEAD, tag) before it counts; otherwise the senders cycle
+// through envelopes sealed ahead and receivers only count.
+func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResult, error) {
+	cs := s.clients
+	p := &phase{}
+	if inline {
+		ops := make(map[*client]*opener, len(cs))
+		for _, c := range cs {
+			ops[c] = newOpener(c.m)
+		}
+		p.onEnv = func(c *client, env []byte, _ time.Time) error { return ops[c].open(env) }
+	}
+	windows := map[*benchChannel]*window{}
+	for _, c := range cs {
+		if windows[c.m.ch] == nil {
+			windows[c.m.ch] = newWindow(windowPerReceiver * (n - 1))
+		}
+	}
+	p.after = func(c *client) { windows[c.m.ch].release() }
+	for _, c := range cs {
+		c.phase.Store(p)
+	}
+	defer func() {
+		for _, c := range cs {
+			c.phase.Store(nil)
+		}
+	}()
+	start := time.Now()
+	from, end := start.Add(warm), start.Add(warm+dur)
+	stopWindows := time.AfterFunc(warm+dur, func() {
+		for _, w := range windows {
+			w.close()
+		}
+	})
+	defer stopWindows.Stop()
+	var posts atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, len(cs))
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithDeadline(context.Background(), end.Add(30*time.Second))
+			defer cancel()
+			w := windows[c.m.ch]
+			for i := 0; i < maxPostsPerSender && time.Now().Before(end); i++ {
+				if !w.acquire(n - 1) {
+					return
+				}
+				var env []byte
+				if inline {
+					var err error
+					if env, _, err = c.m.seal(); err != nil {
+						errc <- err
+						return
+					}
+				} else {
+					env = c.m.ring[i%len(c.m.ring)]
+				}
+				if err := c.conn.Post(ctx, env); err != nil {
+					errc <- fmt.Errorf("post: %w", err)
+					return
+				}
+				posts.Add(1)
+			}
+		}()
+	}
+	time.Sleep(time.Until(from))
+	d0, p0, t0 := p.delivered.Load(), posts.Load(), time.Now()
+	r0, c0 := processCPU(s.srv.cmd.Process.Pid), selfCPU()
+	time.Sleep(time.Until(end))
+	d1, p1, t1 := p.delivered.Load(), posts.Load(), time.Now()
+	r1, c1 := processCPU(s.srv.cmd.Process.Pid), selfCPU()
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return tpResult{}, err
+	}
+	if err := drain(cs, p, posts.Load()*int64(n-1)); err != nil {
+		return tpResult{}, err
+	}
+	el := t1.Sub(t0).Seconds()
+	d := float64(max(d1-d0, 1))
+	return tpResult{
+		delivered: float64(d1-d0) / el, posts: float64(p1-p0) / el,
+		relayCPU: float64((r1 - r0).Microseconds()) / d, clientCPU: float64((c1 - c0).Microseconds()) / d,
+	}, nil
+}
+
+// drain waits until every acknowledged post has reached every other
+// member of its channel (nothing lost, nothing left in flight for the
+// next run), and fails on any delivery that did not check out.
+func drain(cs []*client, p *phase, want int64) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, bad := p.delivered.Load(), p.errors.Load()
+		if bad > 0 {
+			return fmt.Errorf("%d deliveries failed to check", bad)
+		}
+		if got == want {
+			break
+		}
+		if got > want {
+			return fmt.Errorf("%d deliveries, expected %d", got, want)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d deliveries arrived", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range cs {
+		select {
+		case <-c.done:
+			return fmt.Errorf("a connection closed: %v", c.err)
+		default:
+		}
+	}
+	return nil
+}
+
+// latResult is the latencies of one or more latency runs.
+type latResult struct {
+	samples []time.Duration // scheduled send to delivery
+	acks    []time.Duration // scheduled send to acknowledgement
+	rate    float64         // offered posts per second
+	// rounds holds each round's p99 of samples, for the median of the
+	// per-round differences.
+	rounds []time.Duration
+}
+
+func (l *latResult) percentile(q float64) time.Duration { return percentile(l.samples, q) }
+
+func percentile(xs []time.Duration, q float64) time.Duration {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	i := int(math.Ceil(q*float64(len(xs)))) - 1
+	return xs[max(0, min(i, len(xs)-1))]
+}
+
+// latState is a sender's schedule during a latency run: the intended
+// send time of each counter, read by the receivers.
+type latState struct {
+	base  uint32
+	sched []atomic.Int64
+}
+
+// runLatency offers rate posts per second in total, spread evenly over
+// the clients, each sending on a fixed schedule with a random phase.
+// Each post is sealed at its scheduled time (sealing is included in the
+// latency); latency is from the scheduled send time to the receiver
+// having the envelope in hand, so a sender held up by a slow
+// acknowledgement adds its wait to the messages it sends late.
+func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into *latResult) error {
+	per := rate / float64(len(cs))
+	if per <= 0 {
+		return errors.New("latency run: no load")
+	}
+	interval := time.Duration(float64(time.Second) / per)
+	total := int((warm+dur)/interval) + 2
+	states := make(map[crypto.KeyID]*latState, len(cs))
+	for _, c := range cs {
+		states[c.m.kid] = &latState{base: c.m.send.Next, sched: make([]atomic.Int64, total)}
+	}
+	start := time.Now()
+	from, end := start.Add(warm), start.Add(warm+dur)
+	var mu sync.Mutex
+	var round []time.Duration
+	p := &phase{onEnv: func(c *client, env []byte, at time.Time) error {
+		h, err := crypto.ParseHeader(env)
+		if err != nil {
+			return err
+		}
+		st := states[h.Sender]
+		if st == nil {
+			return errors.New("unknown sender")
+		}
+		k := int64(h.Counter) - int64(st.base)
+		if k < 0 || k >= int64(len(st.sched)) {
+			return errors.New("counter out of the run")
+		}
+		sent := st.sched[k].Load()
+		if sent == 0 {
+			return errors.New("delivered before it was sent")
+		}
+		if sent >= from.UnixNano() {
+			mu.Lock()
+			round = append(round, at.Sub(time.Unix(0, sent)))
+			mu.Unlock()
+		}
+		return nil
+	}}
+	for _, c := range cs {
+		c.phase.Store(p)
+	}
+	defer func() {
+		for _, c := range cs {
+			c.phase.Store(nil)
+		}
+	}()
+	var posts atomic.Int64
+	var acks []time.Duration
+	var wg sync.WaitGroup
+	errc := make(chan error, len(cs))
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := states[c.m.kid]
+			ctx, cancel := context.WithDeadline(context.Background(), end.Add(30*time.Second))
+			defer cancel()
+			first := start.Add(time.Duration(rand.Int64N(int64(interval))))
+			for k := 0; k < total; k++ {
+				at := first.Add(time.Duration(k) * interval)
+				if !at.Before(end) {
+					return
+				}
+				time.Sleep(time.Until(at))
+				env, counter, err := c.m.seal()
+				if err != nil {
+					errc <- err
+					return
+				}
+				st.sched[counter-st.base].Store(at.UnixNano())
+				if err := c.conn.Post(ctx, env); err != nil {
+					errc <- fmt.Errorf("post: %w", err)
+					return
+				}
+				if !at.Before(from) {
+					mu.Lock()
+					acks = append(acks, time.Since(at))
+					mu.Unlock()
+				}
+				posts.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	if err := drain(cs, p, posts.Load()*int64(n-1)); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	into.rate = rate
+	into.samples = append(into.samples, round...)
+	into.acks = append(into.acks, acks...)
+	into.rounds = append(into.rounds, percentile(round, 0.99))
+	return nil
+}
+
+// processCPU is the CPU time (user and system) a process has used, from
+// /proc (in clock ticks of 10 ms).
+func processCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"parley/crypto"
+)
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (rep *report) print(w io.Writer, cfg *config) {
+	mode := "full"
+	if cfg.quick {
+		mode = "quick"
+	}
+	fmt.Fprintf(w, "parley-bench (%s): %s\n", mode, machine())
+	fmt.Fprintf(w, "frames: %d-byte envelopes; %d clients per size; %d round(s) of %v (+%v warm-up) per relay per workload, relays alternating\n",
+		crypto.EnvelopeSize, cfg.clients, cfg.rounds, cfg.dur, cfg.warm)
+	fmt.Fprintf(w, "disk (%s): 64 KiB write+fsync p50 %.2f ms, p99 %.2f ms; load average %s at the start, %s at the end\n\n",
+		cfg.tmp, ms(rep.disk.p50), ms(rep.disk.p99), rep.load[0], rep.load[1])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
+	row("workload", "size", "baseline", "parley", "parley vs baseline")
+	sum := map[string]string{}
+	var keys []string
+	set := func(k, format string, args ...any) {
+		if _, ok := sum[k]; !ok {
+			keys = append(keys, k)
+		}
+		sum[k] = fmt.Sprintf(format, args...)
+	}
+	suffix := func(n int) string {
+		if n == 10 {
+			return ""
+		}
+		return fmt.Sprintf("_%d", n)
+	}
+
+	for _, s := range rep.sizes {
+		if len(s.tp["parley"]) == 0 {
+			continue
+		}
+		b, p := s.median(s.tp, "baseline", delivered), s.median(s.tp, "parley", delivered)
+		ratio := s.ratio(s.tp)
+		row("throughput, msg/s delivered", fmt.Sprint(s.n), fmt.Sprintf("%.0f", b), fmt.Sprintf("%.0f", p), fmt.Sprintf("%.2fx", ratio))
+		rc := func(r tpResult) float64 { return r.relayCPU }
+		cc := func(r tpResult) float64 { return r.clientCPU }
+		rb, rp := s.median(s.tp, "baseline", rc), s.median(s.tp, "parley", rc)
+		row("  relay CPU µs per delivery", fmt.Sprint(s.n), fmt.Sprintf("%.1f", rb), fmt.Sprintf("%.1f", rp), fmt.Sprintf("%.2fx", rp/rb))
+		row("  clients CPU µs per delivery", fmt.Sprint(s.n), fmt.Sprintf("%.1f", s.median(s.tp, "baseline", cc)), fmt.Sprintf("%.1f", s.median(s.tp, "parley", cc)), "")
+		set("throughput_ratio"+suffix(s.n), "%.3f", ratio)
+		set("baseline_msgs_per_s"+suffix(s.n), "%.0f", b)
+		set("parley_msgs_per_s"+suffix(s.n), "%.0f", p)
+		set("relay_cpu_ratio"+suffix(s.n), "%.3f", rp/rb)
+	}
+	for _, s := range rep.sizes {
+		if len(s.inline["parley"]) == 0 {
+			continue
+		}
+		b, p := s.median(s.inline, "baseline", delivered), s.median(s.inline, "parley", delivered)
+		ratio := s.ratio(s.inline)
+		row("throughput, seal+open inline, msg/s", fmt.Sprint(s.n), fmt.Sprintf("%.0f", b), fmt.Sprintf("%.0f", p), fmt.Sprintf("%.2fx", ratio))
+		set("throughput_inline_ratio", "%.3f", ratio)
+	}
+	for _, s := range rep.sizes {
+		lb, lp := s.lat["baseline"], s.lat["parley"]
+		if lb == nil || lp == nil {
+			continue
+		}
+		row(fmt.Sprintf("latency @ %.0f posts/s, samples", lp.rate), fmt.Sprint(s.n), fmt.Sprint(len(lb.samples)), fmt.Sprint(len(lp.samples)), "")
+		for _, q := range []struct {
+			name string
+			q    float64
+		}{{"p50", 0.50}, {"p99", 0.99}, {"p999", 0.999}} {
+			b, p := ms(lb.percentile(q.q)), ms(lp.percentile(q.q))
+			cmp := fmt.Sprintf("%+.2f ms", p-b)
+			if q.name == "p99" && len(lp.rounds) > 1 {
+				// Rounds ran back to back; the median of their
+				// differences is less at the mercy of one noisy round.
+				var d []float64
+				for i := range min(len(lp.rounds), len(lb.rounds)) {
+					d = append(d, ms(lp.rounds[i])-ms(lb.rounds[i]))
+				}
+				cmp += fmt.Sprintf(" (median of rounds %+.2f)", median(d))
+			}
+			row("  "+q.name+" ms", fmt.Sprint(s.n), fmt.Sprintf("%.2f", b), fmt.Sprintf("%.2f", p), cmp)
+			if q.name == "p99" {
+				set("p99_extra_ms"+suffix(s.n), "%.2f", p-b)
+			}
+			set(q.name+"_ms"+suffix(s.n), "%.2f", p)
+		}
+		row("  ack p50/p99 ms", fmt.Sprint(s.n),
+			fmt.Sprintf("%.2f/%.2f", ms(percentile(lb.acks, 0.5)), ms(percentile(lb.acks, 0.99))),
+			fmt.Sprintf("%.2f/%.2f", ms(percentile(lp.acks, 0.5)), ms(percentile(lp.acks, 0.99))), "")
+		if s.latOwn != nil {
+			row(fmt.Sprintf("  baseline @ %.0f posts/s (70%% of its own peak): p50/p99/p999 ms", s.latOwn.rate), fmt.Sprint(s.n),
+				fmt.Sprintf("%.2f/%.2f/%.2f", ms(s.latOwn.percentile(0.5)), ms(s.latOwn.percentile(0.99)), ms(s.latOwn.percentile(0.999))), "", "")
+		}
+	}
+	if b, ok := rep.idle["baseline"]; ok {
+		p := rep.idle["parley"]
+		row(fmt.Sprintf("idle, %d connections: RSS KiB/conn", b.conns), fmt.Sprint(idleChannelSize),
+			fmt.Sprintf("%.1f", b.rssPerConn/1024), fmt.Sprintf("%.1f", p.rssPerConn/1024), fmt.Sprintf("%.2fx", p.rssPerConn/b.rssPerConn))
+		row("  Go heap KiB/conn", fmt.Sprint(idleChannelSize),
+			fmt.Sprintf("%.1f", b.heapPerConn/1024), fmt.Sprintf("%.1f", p.heapPerConn/1024), fmt.Sprintf("%.2fx", p.heapPerConn/b.heapPerConn))
+		row("  stacks KiB/conn", fmt.Sprint(idleChannelSize),
+			fmt.Sprintf("%.1f", b.stackPerConn/1024), fmt.Sprintf("%.1f", p.stackPerConn/1024), "")
+		row("  goroutines/conn", fmt.Sprint(idleChannelSize),
+			fmt.Sprintf("%.1f", b.goroutinesConn), fmt.Sprintf("%.1f", p.goroutinesConn), "")
+		row("  connect time s", "", fmt.Sprintf("%.1f", b.connectSeconds), fmt.Sprintf("%.1f", p.connectSeconds), "")
+		set("idle_mem_ratio", "%.3f", p.rssPerConn/b.rssPerConn)
+		set("idle_heap_ratio", "%.3f", p.heapPerConn/b.heapPerConn)
+		set("idle_conns", "%d", b.conns)
+		set("idle_rss_kib_per_conn", "%.1f", p.rssPerConn/1024)
+	}
+	if c := rep.crypto; c != nil {
+		us := func(name string) string { return fmt.Sprintf("%.1f", c.ns[name]/1e3) }
+		msf := func(name string) string { return fmt.Sprintf("%.2f", c.ns[name]/1e6) }
+		raw := c.ns["raw"]
+		for _, n := range []int{3, 10, 50} {
+			name := fmt.Sprintf("sealopen-%d", n)
+			cmp := fmt.Sprintf("%.2fx", c.ns[name]/raw)
+			if n == 10 {
+				cmp = fmt.Sprintf("%.2fx (median of rounds %.2fx)", c.ns[name]/raw, c.ratio)
+			}
+			row("seal+open one message µs (raw AEAD = baseline)", fmt.Sprint(n), us("raw"), us(name), cmp)
+		}
+		row("  raw AEAD into reused buffers µs", "", us("raw-inplace"), us("sealopen-10"), fmt.Sprintf("%.2fx", c.ns["sealopen-10"]/c.ns["raw-inplace"]))
+		row("  seal only / open only µs", "10", "", us("seal-10")+" / "+us("open-10"), "")
+		row("  seal+open deriving pair keys per message µs", "10", "", us("sealopen-10-derive"), fmt.Sprintf("%.2fx", c.ns["sealopen-10-derive"]/raw))
+		row("rekey (organizer) ms", "50", "", msf("rekey-50"), "")
+		row("  removal of one (organizer) ms", "50", "", msf("remove-50"), "")
+		row("  apply a rekey (each member) ms", "50", "", msf("apply-50"), "")
+		row("join: invitee seals request ms", "10", "", msf("join"), "")
+		row("  admit (organizer) ms", "10", "", msf("admit-10"), "")
+		row("  newcomer opens first epoch ms", "10", "", msf("first-epoch-10"), "")
+		set("seal_open_ratio", "%.3f", c.ratio)
+		set("seal_open_us", "%.1f", c.ns["sealopen-10"]/1e3)
+		set("raw_aead_us", "%.1f", raw/1e3)
+		set("rekey50_ms", "%.2f", c.ns["rekey-50"]/1e6)
+		set("apply_rekey50_ms", "%.2f", c.ns["apply-50"]/1e6)
+		set("admit10_ms", "%.2f", c.ns["admit-10"]/1e6)
+		set("join_ms", "%.2f", c.ns["join"]/1e6)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	set("fsync_p50_ms", "%.2f", ms(rep.disk.p50))
+	set("fsync_p99_ms", "%.2f", ms(rep.disk.p99))
+	set("mode", "%s", mode)
+	set("elapsed_s", "%.0f", rep.elapsed.Seconds())
+	// The summary lines the issue asks for come first, in its order.
+	want := []string{"throughput_ratio", "p99_extra_ms", "idle_mem_ratio", "seal_open_ratio", "rekey50_ms"}
+	for _, k := range want {
+		if v, ok := sum[k]; ok {
+			fmt.Fprintf(w, "%s=%s\n", k, v)
+		}
+	}
+	for _, k := range keys {
+		if !contains(want, k) {
+			fmt.Fprintf(w, "%s=%s\n", k, sum[k])
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
