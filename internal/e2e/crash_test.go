@@ -96,24 +96,21 @@ func TestRelayKilledDuringSends(t *testing.T) {
 	const n = 24
 	ok := map[int]bool{}
 	for i := 0; i < n; i++ {
+		var killed chan struct{}
 		if i%6 == 3 {
+			killed = make(chan struct{})
 			go func() {
+				defer close(killed)
 				time.Sleep(time.Duration(mrand.IntN(40)) * time.Millisecond)
 				r.kill()
 			}()
 		}
 		_, err := org.run(nil, "send", "c", fmt.Sprintf("message %02d", i))
 		ok[i] = err == nil
-		if r.cmd == nil {
+		if killed != nil {
+			<-killed
 			r.start()
 		}
-		time.Sleep(5 * time.Millisecond)
-		if r.cmd == nil {
-			r.start()
-		}
-	}
-	if r.cmd == nil {
-		r.start()
 	}
 	org.must("sync", "c") // sends whatever a failed send left queued
 	alice.must("sync", "c")
