@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"parley/crypto"
 	"parley/internal/relayclient"
 	"parley/internal/wire"
 )
@@ -223,17 +222,6 @@ func nonNil(cs []*client) []*client {
 	for _, c := range cs {
 		if c != nil {
 			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// senderIndex maps a sender key id to the member, for receivers.
-func senderIndex(chans []*benchChannel) map[crypto.KeyID]*member {
-	out := map[crypto.KeyID]*member{}
-	for _, c := range chans {
-		for _, m := range c.members {
-			out[m.kid] = m
 		}
 	}
 	return out

@@ -16,14 +16,16 @@
 // scheduled send to delivery), idle connections (memory per connection
 // in the relay process), and crypto (seal+open against raw
 // XChaCha20-Poly1305, rekeys, joins). Runs of the two relays alternate in
-// rounds, and figures are medians, because the machine is shared.
+// rounds and ratios are medians of the rounds', because the machine is
+// shared. docs/benchmarks.md has the method and the figures.
 //
 // Usage:
 //
 //	parley-bench [-quick] [-sizes 3,10,50] [-clients 150] [-idle N]
-//	             [-rounds R] [-cpuprofile DIR] [-tmp DIR] [-run LIST]
+//	             [-rounds R] [-load 0.7 | -rate N] [-cpuprofile DIR]
+//	             [-tmp DIR] [-run throughput,latency,inline,idle,crypto]
 //
-// -quick is the smoke run (under a minute); the full run takes a few
+// -quick is the smoke run (under a minute); the full run takes about six
 // minutes. All traffic is to 127.0.0.1.
 package main
 
@@ -51,6 +53,7 @@ type config struct {
 	profileDir string
 	runs       map[string]bool
 	load       float64
+	rate       float64
 }
 
 func main() {
@@ -58,10 +61,11 @@ func main() {
 	sizes := flag.String("sizes", "3,10,50", "channel sizes")
 	clients := flag.Int("clients", 150, "clients (connections) in the throughput and latency runs, split into channels")
 	idle := flag.Int("idle", 0, "idle connections (default 10000, 1000 with -quick)")
-	rounds := flag.Int("rounds", 0, "rounds per workload, alternating the relays (default 3, 1 with -quick)")
+	rounds := flag.Int("rounds", 0, "rounds per workload, alternating the relays (default 5, 1 with -quick)")
 	tmp := flag.String("tmp", os.TempDir(), "where relay data folders go (use a real disk: fsync is measured)")
-	profile := flag.String("cpuprofile", "", "write CPU profiles of both relays during the first throughput round at size 10 to this folder")
+	profile := flag.String("cpuprofile", "", "write CPU profiles of both relays and of the clients during the first throughput round of each size to this folder")
 	load := flag.Float64("load", 0.7, "latency run load, as a fraction of the measured peak")
+	rate := flag.Float64("rate", 0, "latency run load in posts a second, instead of -load (no throughput run needed)")
 	runList := flag.String("run", "throughput,latency,inline,idle,crypto", "workloads to run")
 	serve := flag.String("serve", "", "internal: run a relay of this kind (real, baseline) for the parent")
 	data := flag.String("data", "", "internal: data folder of -serve")
@@ -74,7 +78,7 @@ func main() {
 		return
 	}
 
-	cfg := &config{quick: *quick, clients: *clients, idle: *idle, rounds: *rounds, tmp: *tmp, profileDir: *profile, runs: map[string]bool{}, load: *load}
+	cfg := &config{quick: *quick, clients: *clients, idle: *idle, rounds: *rounds, tmp: *tmp, profileDir: *profile, runs: map[string]bool{}, load: *load, rate: *rate}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n < 2 || n > 50 {
@@ -96,12 +100,12 @@ func main() {
 			cfg.rounds = 1
 		}
 	} else {
-		cfg.warm, cfg.dur = time.Second, 4*time.Second
+		cfg.warm, cfg.dur = 500*time.Millisecond, 2500*time.Millisecond
 		if cfg.idle == 0 {
 			cfg.idle = 10000
 		}
 		if cfg.rounds == 0 {
-			cfg.rounds = 3
+			cfg.rounds = 5
 		}
 	}
 	if cfg.profileDir != "" {
@@ -335,13 +339,13 @@ func runSize(cfg *config, n int) (*sizeResult, error) {
 		return sides
 	}
 
-	if cfg.runs["throughput"] || cfg.runs["latency"] {
+	if cfg.runs["throughput"] || (cfg.runs["latency"] && cfg.rate == 0) {
 		for r := range cfg.rounds {
 			for _, s := range order(r) {
-				prof := cfg.profileDir != "" && n == 10 && r == 0
+				prof := cfg.profileDir != "" && r == 0
 				var stopProf func()
 				if prof {
-					if stopProf, err = profileBoth(cfg.profileDir, s); err != nil {
+					if stopProf, err = profileBoth(cfg.profileDir, s, n); err != nil {
 						return nil, err
 					}
 				}
@@ -362,6 +366,9 @@ func runSize(cfg *config, n int) (*sizeResult, error) {
 		// the relay's and not the load's.
 		peak := min(res.median(res.tp, "baseline", posts), res.median(res.tp, "parley", posts))
 		rate := cfg.load * peak
+		if cfg.rate > 0 {
+			rate = cfg.rate
+		}
 		for _, s := range sides {
 			res.lat[s.name] = &latResult{}
 		}
@@ -372,7 +379,7 @@ func runSize(cfg *config, n int) (*sizeResult, error) {
 				}
 			}
 		}
-		if !cfg.quick {
+		if !cfg.quick && cfg.rate == 0 {
 			res.latOwn = &latResult{}
 			ownRate := cfg.load * res.median(res.tp, "baseline", posts)
 			if err := runLatency(bc, n, ownRate, cfg.warm, cfg.dur, res.latOwn); err != nil {
@@ -442,12 +449,12 @@ func machine() string {
 }
 
 // profileBoth starts CPU profiles of the relay process and of this one
-// (the clients) for a throughput run against s.
-func profileBoth(dir string, s side) (func(), error) {
-	if _, err := s.srv.command("prof-start " + filepath.Join(dir, s.name+"-throughput-10.pprof")); err != nil {
+// (the clients) for a throughput run against s with channels of n.
+func profileBoth(dir string, s side, n int) (func(), error) {
+	if _, err := s.srv.command(fmt.Sprintf("prof-start %s", filepath.Join(dir, fmt.Sprintf("%s-throughput-%d.pprof", s.name, n)))); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(dir, "clients-"+s.name+"-throughput-10.pprof"))
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("clients-%s-throughput-%d.pprof", s.name, n)))
 	if err != nil {
 		return nil, err
 	}
