@@ -97,7 +97,9 @@ func (rep *report) print(w io.Writer, cfg *config) {
 		row("  ack p50/p99 ms", fmt.Sprint(s.n),
 			fmt.Sprintf("%.2f/%.2f", ms(percentile(lb.acks, 0.5)), ms(percentile(lb.acks, 0.99))),
 			fmt.Sprintf("%.2f/%.2f", ms(percentile(lp.acks, 0.5)), ms(percentile(lp.acks, 0.99))), "")
-		if s.latOwn != nil {
+		if s.latOwnErr != nil {
+			row("  baseline at 70% of its own peak", fmt.Sprint(s.n), "failed", "", s.latOwnErr.Error())
+		} else if s.latOwn != nil {
 			row(fmt.Sprintf("  baseline @ %.0f posts/s (70%% of its own peak): p50/p99/p999 ms", s.latOwn.rate), fmt.Sprint(s.n),
 				fmt.Sprintf("%.2f/%.2f/%.2f", ms(s.latOwn.percentile(0.5)), ms(s.latOwn.percentile(0.99)), ms(s.latOwn.percentile(0.999))), "", "")
 		}
