@@ -68,14 +68,11 @@ func cmdDraftList(ctx context.Context, e *env, g *global, args []string) error {
 	if len(pos) != 1 {
 		return usagef("usage: parley draft list CHANNEL [--json]")
 	}
-	c, err := g.open(e)
+	c, err := g.openSynced(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Sync(ctx, pos[0]); err != nil {
-		return err
-	}
 	list, err := c.Drafts(pos[0])
 	if err != nil {
 		return err
@@ -103,14 +100,11 @@ func cmdDraftGet(ctx context.Context, e *env, g *global, args []string) error {
 	if len(pos) != 2 || version < 0 {
 		return usagef("usage: parley draft get CHANNEL NAME [--version N]")
 	}
-	c, err := g.open(e)
+	c, err := g.openSynced(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Sync(ctx, pos[0]); err != nil {
-		return err
-	}
 	data, err := c.GetDraft(pos[0], pos[1], version)
 	if err != nil {
 		return err
@@ -132,18 +126,29 @@ func cmdDraftDiff(ctx context.Context, e *env, g *global, args []string) error {
 	if err1 != nil || err2 != nil || v1 < 1 || v2 < 1 {
 		return usagef("versions are numbers from 1")
 	}
-	c, err := g.open(e)
+	c, err := g.openSynced(ctx, e, pos[0])
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Sync(ctx, pos[0]); err != nil {
-		return err
-	}
 	d, err := c.DiffDraft(pos[0], pos[1], v1, v2)
 	if err != nil {
 		return err
 	}
 	fmt.Fprint(e.stdout, d)
 	return nil
+}
+
+// openSynced unlocks the home and syncs channel, for the commands that
+// read what the others put.
+func (g *global) openSynced(ctx context.Context, e *env, channel string) (*client.Client, error) {
+	c, err := g.open(e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Sync(ctx, channel); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
