@@ -266,7 +266,7 @@ func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.resize(msg.Width, msg.Height)
 		return m, nil
 	case tea.KeyMsg:
-		return m, m.key(msg)
+		return m, m.key(textStaysText(msg))
 	case entryMsg:
 		return m, tea.Batch(m.followed(msg.e), m.listen())
 	case connMsg:

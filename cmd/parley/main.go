@@ -29,10 +29,14 @@ type env struct {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: isTerminal(os.Stdin)}
-	code := run(ctx, e, os.Args[1:])
+	code := run(ctx, processEnv(), os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// processEnv is the env of this process.
+func processEnv() *env {
+	return &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, terminal: isTerminal(os.Stdin)}
 }
 
 // usageError is a mistake in how the command was called (exit 2).

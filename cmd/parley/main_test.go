@@ -18,8 +18,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"parley": func() {
-			e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-			os.Exit(run(context.Background(), e, os.Args[1:]))
+			os.Exit(run(context.Background(), processEnv(), os.Args[1:]))
 		},
 	})
 }
