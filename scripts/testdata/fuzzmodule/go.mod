@@ -1,0 +1,3 @@
+module fuzzmodule
+
+go 1.26
