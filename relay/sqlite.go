@@ -27,6 +27,7 @@ type SQLiteStore struct {
 	stmts   appendStmts
 	appends chan *appendReq
 	done    chan struct{}
+	stopped chan struct{} // closed when the writer has returned
 	wg      sync.WaitGroup
 	closeMu sync.Once
 }
@@ -132,7 +133,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &SQLiteStore{w: w, r: r, appends: make(chan *appendReq, 1024), done: make(chan struct{})}
+	s := &SQLiteStore{w: w, r: r, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -165,6 +166,7 @@ const maxBatch = 256
 
 func (s *SQLiteStore) writer() {
 	defer s.wg.Done()
+	defer close(s.stopped)
 	for {
 		var first *appendReq
 		select {
@@ -288,8 +290,19 @@ func (s *SQLiteStore) Append(ctx context.Context, frames []NewFrame) ([]wire.Sto
 	}
 	// Once queued, the append will be committed or fail; wait for the
 	// answer even if ctx ends, so the caller never acknowledges blindly.
-	r := <-req.out
-	return r.stored, r.err
+	// A request queued after the writer drained its queue and returned
+	// is never taken: it was not stored.
+	select {
+	case r := <-req.out:
+		return r.stored, r.err
+	case <-s.stopped:
+		select {
+		case r := <-req.out:
+			return r.stored, r.err
+		default:
+			return nil, ErrClosed
+		}
+	}
 }
 
 // CreateChannel implements Store.
