@@ -212,8 +212,13 @@ func numberDrafts(entries []Entry, dropped map[string]int) {
 		}
 		versions[d.Name]++
 		d.Version = versions[d.Name]
-		entries[i].Text = fmt.Sprintf("put draft %q version %d (%d bytes)", d.Name, d.Version, d.Size)
+		entries[i].Text = d.line()
 	}
+}
+
+// line is a draft version's transcript line.
+func (d *Draft) line() string {
+	return fmt.Sprintf("put draft %q version %d (%d bytes)", d.Name, d.Version, d.Size)
 }
 
 // DraftVersion is one version in a draft listing.
@@ -299,24 +304,3 @@ func (c *Client) DiffDraft(channel, name string, v1, v2 int) (string, error) {
 
 func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
 
-// describeDrafts gives new draft entries their version number and text
-// (which depend on the whole transcript) and drops their content.
-func (c *Client) describeDrafts(channel string, entries []Entry) {
-	var all []Entry
-	for i := range entries {
-		d := entries[i].Draft
-		if entries[i].Kind != KindDraft || d == nil {
-			continue
-		}
-		if all == nil {
-			all, _ = c.Read(channel)
-		}
-		for _, e := range all {
-			if e.Draft != nil && e.Draft.ID == d.ID {
-				entries[i].Text = e.Text
-				cp := *e.Draft
-				entries[i].Draft = &cp
-			}
-		}
-	}
-}

@@ -11,10 +11,13 @@ import (
 )
 
 // Follow syncs a channel and then stays connected, calling show for
-// every new transcript entry as frames arrive, until ctx ends or the
-// channel is burned. It reconnects after a lost connection; state is
-// reported through status ("connected", "reconnecting").
-func (c *Client) Follow(ctx context.Context, name string, show func(Entry), status func(string)) error {
+// every entry the transcript gains after *mark (see ReadAfter) as frames
+// arrive, until ctx ends or the channel is burned, and keeps *mark up to
+// date. What another parley process on this home fetched or sent is
+// shown too: Follow reads the transcript, not only its own fetches. It
+// reconnects after a lost connection; state is reported through status
+// ("connected", "reconnecting").
+func (c *Client) Follow(ctx context.Context, name string, mark *int64, show func(Entry), status func(string)) error {
 	if status == nil {
 		status = func(string) {}
 	}
@@ -38,8 +41,8 @@ func (c *Client) Follow(ctx context.Context, name string, show func(Entry), stat
 			if err != nil {
 				return err
 			}
-			for _, e := range rep.New {
-				show(e)
+			if err := c.showAfter(name, mark, show); err != nil {
+				return err
 			}
 			if rep.Pending {
 				return errors.New("not admitted yet: an organizer must admit you")
@@ -57,7 +60,7 @@ func (c *Client) Follow(ctx context.Context, name string, show func(Entry), stat
 		}
 		backoff = time.Second
 		status("connected")
-		err = c.followOn(ctx, conn, name, show)
+		err = c.followOn(ctx, conn, name, mark, show)
 		conn.Close()
 		if err != nil && !errors.Is(err, relayclient.ErrClosed) {
 			return err
@@ -69,13 +72,24 @@ func (c *Client) Follow(ctx context.Context, name string, show func(Entry), stat
 	return nil
 }
 
-func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name string, show func(Entry)) error {
+// showAfter shows what the transcript gained after *mark.
+func (c *Client) showAfter(name string, mark *int64, show func(Entry)) error {
+	entries, last, err := c.ReadAfter(name, *mark)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		show(e)
+	}
+	*mark = last
+	return nil
+}
+
+func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name string, mark *int64, show func(Entry)) error {
 	sync := func() error {
-		rep := &SyncReport{}
-		err := c.syncOn(ctx, conn, name, rep)
-		c.describeDrafts(name, rep.New)
-		for _, e := range rep.New {
-			show(e)
+		err := c.syncOn(ctx, conn, name, &SyncReport{})
+		if serr := c.showAfter(name, mark, show); err == nil {
+			err = serr
 		}
 		return err
 	}

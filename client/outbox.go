@@ -176,7 +176,8 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 			seq, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
 		if err != nil {
-			return fmt.Errorf("sending to the relay (kept queued; parley sync retries): %w", err)
+			var answered *relayclient.Error
+			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
 		}
 		tx, err := c.db.Begin()
 		if err != nil {
@@ -192,6 +193,26 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 	}
 	return nil
 }
+
+// postError is an outbox item the relay did not acknowledge. The item
+// stays queued.
+type postError struct {
+	id int64
+	// uncertain is set when the relay gave no answer: it may have
+	// stored the item. A sync fetches before it sends, and an item
+	// found at the relay is marked delivered, not sent again.
+	uncertain bool
+	err       error
+}
+
+func (e *postError) Error() string {
+	if e.uncertain {
+		return fmt.Sprintf("no answer from the relay (%v): it may have the last item sent; that item stays queued, and parley sync sends it only if the relay does not have it", e.err)
+	}
+	return fmt.Sprintf("the relay refused a queued item (%v); it stays queued and parley sync tries again (parley outbox lists the queue)", e.err)
+}
+
+func (e *postError) Unwrap() error { return e.err }
 
 // sendAccess sends a queued access list. Its version is the roster's, so
 // a stale answer means either that it was sent before (the relay holds

@@ -5,31 +5,141 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"parley/crypto"
 )
 
-// Send posts text to the talks compartment (compartment Talks) or as a
-// briefing (Briefings). It syncs first, so it always writes in the
-// newest epoch to exactly the current roster.
+// MaxText is the longest message text, in bytes: what one fixed-size
+// envelope carries after the send time.
+const MaxText = crypto.MaxBody - 8
+
+// Send queues text for the talks compartment (Talks) or as a briefing
+// (Briefings), then syncs, which sends the queue. The message is sealed
+// to the roster this home knows and sealed again before it leaves if a
+// newer epoch arrives first, so it only ever goes to the roster current
+// when it is sent.
+//
+// A text identical to one still queued in the same compartment is that
+// message sent again (a retried send), not a second copy.
+//
+// Send returns nil once the relay has acknowledged the message (a
+// committed frame). It returns a *QueuedError when the message is
+// safely queued but not known to be at the relay (the relay is down,
+// did not answer, or refused an older item first); the next sync sends
+// it, and never twice. Any other error means nothing was queued.
 func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment, text string) error {
-	if !utf8.ValidString(text) {
-		return errors.New("message is not valid UTF-8")
-	}
-	if len(text) == 0 {
-		return errors.New("empty message")
-	}
-	if _, err := c.Sync(ctx, name); err != nil {
+	if err := checkText(comp, text); err != nil {
 		return err
 	}
+	if row, err := c.view(name); err != nil {
+		return err
+	} else if row.st.Status == statusPending {
+		// Admission arrives with a sync; until then there is no key
+		// to seal with, and nothing is queued.
+		if _, err := c.Sync(ctx, name); err != nil {
+			return err
+		}
+	}
+	var id int64
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		return c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text})
+		// The same text still waiting in the outbox is a retry of a send
+		// that failed or was killed: send that one, not a second copy.
+		items, err := c.outbox(tx, row.id)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.Kind == outMessage && it.Type == typeText && it.Comp == comp && string(it.Content) == text {
+				id = it.id
+				return nil
+			}
+		}
+		if err := c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text}); err != nil {
+			return err
+		}
+		return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&id)
 	}); err != nil {
 		return err
 	}
-	return c.push(ctx, name)
+	rep, err := c.Sync(ctx, name)
+	return c.sendOutcome(id, rep, err)
 }
+
+// checkText refuses what can never be sent, before anything is queued.
+func checkText(comp crypto.Compartment, text string) error {
+	switch {
+	case !utf8.ValidString(text):
+		return errors.New("message is not valid UTF-8")
+	case strings.TrimSpace(text) == "":
+		return errors.New("empty message")
+	case len(text) > MaxText && comp == crypto.Talks:
+		return fmt.Errorf("message of %d bytes is too long: at most %d bytes; put long texts in a draft (parley draft put)", len(text), MaxText)
+	case len(text) > MaxText:
+		return fmt.Errorf("message of %d bytes is too long: at most %d bytes; split it", len(text), MaxText)
+	}
+	return nil
+}
+
+// sendOutcome tells what became of outbox item id after a sync that
+// returned rep and syncErr.
+func (c *Client) sendOutcome(id int64, rep *SyncReport, syncErr error) error {
+	if rep != nil && rep.Burned {
+		return errors.New("not sent: the channel was burned, and this home has erased it")
+	}
+	var queued int
+	if err := c.db.QueryRow(`SELECT count(*) FROM outbox WHERE id = ?`, id).Scan(&queued); err != nil {
+		return fmt.Errorf("the message was queued, but the queue cannot be read now: %w", err)
+	}
+	if queued == 0 {
+		return nil // the relay acknowledged it (to this process or another)
+	}
+	qe := &QueuedError{Err: syncErr}
+	var pe *postError
+	switch {
+	case errors.As(syncErr, &pe) && pe.id == id:
+		qe.Maybe, qe.Err = pe.uncertain, pe.err
+	case errors.As(syncErr, &pe):
+		qe.Behind, qe.Err = true, pe.err
+	case syncErr != nil:
+	case rep != nil && rep.Removed:
+		qe.Err = errKeyRefused
+	default:
+		qe.Err = errors.New("the relay has not taken it yet")
+	}
+	return qe
+}
+
+// QueuedError is what Send returns for a message that is safely in the
+// outbox but not known to be at the relay.
+type QueuedError struct {
+	// Maybe is set when the message went out and no answer came back:
+	// the relay may have stored it. The next sync looks for it before
+	// sending it again.
+	Maybe bool
+	// Behind is set when an older queued item failed first, so this
+	// one was not tried.
+	Behind bool
+	// Err is why the message is not known to be sent.
+	Err error
+}
+
+func (e *QueuedError) Error() string {
+	switch {
+	case e.Maybe:
+		return fmt.Sprintf("sent, but the relay did not answer (%v): it may have the message; it stays queued, and the next sync sends it only if the relay does not have it", e.Err)
+	case e.Behind:
+		return fmt.Sprintf("queued: not sent yet; an older queued item failed first (%v); it goes out on the next sync (parley outbox lists the queue)", e.Err)
+	}
+	return fmt.Sprintf("queued: not sent yet; it goes out on the next sync (%v)", e.Err)
+}
+
+func (e *QueuedError) Unwrap() error { return e.Err }
+
+// errKeyRefused is why nothing leaves a home whose key the relay turns
+// away: the relay's word alone, so the queue is kept.
+var errKeyRefused = errors.New("the relay does not accept this member's key")
 
 // seal1 seals one message in the current epoch and queues it; entry,
 // when not nil, goes into our own transcript once the relay has it.
@@ -60,7 +170,7 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 	}
 	body := encodeBody(c.Now(), content)
 	if len(body) > crypto.MaxBody {
-		return nil, fmt.Errorf("message of %d bytes is too long; at most %d", len(content), crypto.MaxBody-8)
+		return nil, fmt.Errorf("message of %d bytes is too long: at most %d bytes", len(content), MaxText)
 	}
 	e := row.st.current()
 	k := chainKey(comp, keys.ID())

@@ -180,13 +180,29 @@ type channelRow struct {
 	st *channelState
 }
 
+// ErrNoChannel matches (errors.Is) a *NoChannelError.
+var ErrNoChannel = &NoChannelError{}
+
+// NoChannelError is returned for a local channel name this home does not
+// have.
+type NoChannelError struct{ Name string }
+
+func (e *NoChannelError) Error() string {
+	return fmt.Sprintf("no channel named %q (parley channel list shows yours)", e.Name)
+}
+
+func (e *NoChannelError) Is(target error) bool {
+	_, ok := target.(*NoChannelError)
+	return ok
+}
+
 // loadChannel finds a channel by its local name inside tx.
 func (c *Client) loadChannel(tx *sql.Tx, name string) (*channelRow, error) {
 	var id int64
 	var sealed []byte
 	err := tx.QueryRow(`SELECT id, state FROM channels WHERE name_ix = ?`, c.seal.index("channel", name)).Scan(&id, &sealed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("no channel named %q (parley channel list shows yours)", name)
+		return nil, &NoChannelError{Name: name}
 	} else if err != nil {
 		return nil, err
 	}

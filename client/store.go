@@ -27,10 +27,34 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE TABLE IF NOT EXISTS transcript (
 	id INTEGER PRIMARY KEY,
 	channel INTEGER NOT NULL,
-	chunk BLOB NOT NULL
+	chunk BLOB NOT NULL,
+	received BLOB
 );
 CREATE INDEX IF NOT EXISTS transcript_channel ON transcript (channel);
 `
+
+// migrations bring a state database made by an earlier version up to
+// stateSchema. A transcript chunk's sealed receive time (received) lets
+// retention find expired chunks without decrypting the others; chunks
+// from before it have none, and retention fills it in once.
+var migrations = []struct{ table, column, sql string }{
+	{"transcript", "received", `ALTER TABLE transcript ADD COLUMN received BLOB`},
+}
+
+func migrate(db *sql.DB) error {
+	for _, m := range migrations {
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, m.table, m.column).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := db.Exec(m.sql); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 func openState(path string) (*sql.DB, error) {
 	q := url.Values{}
@@ -50,6 +74,10 @@ func openState(path string) (*sql.DB, error) {
 		f.Close()
 	}
 	if _, err := db.Exec(stateSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state database: %w", err)
+	}
+	if err := migrate(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state database: %w", err)
 	}

@@ -43,7 +43,8 @@ type querier interface {
 
 // appendTranscript stores entries as one age-encrypted chunk, inside the
 // caller's transaction, so entries and the state that produced them are
-// committed together.
+// committed together. Beside the chunk goes its receive time, sealed:
+// retention reads that, not the chunk.
 func (c *Client) appendTranscript(tx *sql.Tx, channel int64, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -53,72 +54,144 @@ func (c *Client) appendTranscript(tx *sql.Tx, channel int64, entries []Entry) er
 			entries[i].Received = c.Now().UTC()
 		}
 	}
-	plain, err := json.Marshal(entries)
+	chunk, err := c.sealChunk(entries)
 	if err != nil {
 		return err
+	}
+	res, err := tx.Exec(`INSERT INTO transcript (channel, chunk) VALUES (?, ?)`, channel, chunk)
+	if err != nil {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	return c.setChunkTime(tx, id, newestReceived(entries))
+}
+
+// sealChunk encrypts entries to this home's age identity.
+func (c *Client) sealChunk(entries []Entry) ([]byte, error) {
+	plain, err := json.Marshal(entries)
+	if err != nil {
+		return nil, err
 	}
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, c.age.Recipient())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w.Write(plain)
 	if err := w.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	_, err = tx.Exec(`INSERT INTO transcript (channel, chunk) VALUES (?, ?)`, channel, buf.Bytes())
+	return buf.Bytes(), nil
+}
+
+func chunkTimePurpose(id int64) string { return fmt.Sprintf("transcript-time/%d", id) }
+
+func (c *Client) setChunkTime(tx *sql.Tx, id int64, t time.Time) error {
+	b, _ := t.UTC().MarshalBinary()
+	_, err := tx.Exec(`UPDATE transcript SET received = ? WHERE id = ?`, c.seal.seal(chunkTimePurpose(id), b), id)
 	return err
+}
+
+// openChunk decrypts one transcript chunk.
+func (c *Client) openChunk(chunk []byte) ([]Entry, error) {
+	r, err := age.Decrypt(bytes.NewReader(chunk), c.age)
+	if err != nil {
+		return nil, fmt.Errorf("transcript is corrupted: %v", err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("transcript is corrupted or truncated: %v", err)
+	}
+	var entries []Entry
+	if err := json.Unmarshal(plain, &entries); err != nil {
+		return nil, fmt.Errorf("transcript is corrupted: %v", err)
+	}
+	return entries, nil
 }
 
 // transcript decrypts every chunk of a channel. Any chunk that fails to
 // decrypt fails the whole read: no partial plaintext.
-func (c *Client) transcript(channel int64) ([]Entry, error) { return c.transcriptIn(c.db, channel) }
+func (c *Client) transcript(channel int64) ([]Entry, error) {
+	entries, _, err := c.chunksAfter(c.db, channel, 0)
+	return entries, err
+}
 
-func (c *Client) transcriptIn(q querier, channel int64) ([]Entry, error) {
-	rows, err := q.Query(`SELECT chunk FROM transcript WHERE channel = ? ORDER BY id`, channel)
+// chunksAfter decrypts the chunks of a channel stored after chunk mark,
+// and returns their entries in sequence order and the last chunk's id
+// (mark when there is none). Chunk ids only grow, so a reader that keeps
+// the mark sees every entry once, whichever process on this home
+// fetched it.
+func (c *Client) chunksAfter(q querier, channel, mark int64) ([]Entry, int64, error) {
+	rows, err := q.Query(`SELECT id, chunk FROM transcript WHERE channel = ? AND id > ? ORDER BY id`, channel, mark)
 	if err != nil {
-		return nil, err
+		return nil, mark, err
 	}
 	defer rows.Close()
 	var all []Entry
+	last := mark
 	for rows.Next() {
 		var chunk []byte
-		if err := rows.Scan(&chunk); err != nil {
-			return nil, err
+		if err := rows.Scan(&last, &chunk); err != nil {
+			return nil, mark, err
 		}
-		r, err := age.Decrypt(bytes.NewReader(chunk), c.age)
+		entries, err := c.openChunk(chunk)
 		if err != nil {
-			return nil, fmt.Errorf("transcript is corrupted: %v", err)
-		}
-		plain, err := io.ReadAll(r)
-		if err != nil {
-			return nil, fmt.Errorf("transcript is corrupted or truncated: %v", err)
-		}
-		var entries []Entry
-		if err := json.Unmarshal(plain, &entries); err != nil {
-			return nil, fmt.Errorf("transcript is corrupted: %v", err)
+			return nil, mark, err
 		}
 		all = append(all, entries...)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, mark, err
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].Seq < all[j].Seq })
-	return all, nil
+	return all, last, nil
 }
 
 // Read returns the transcript of a channel, oldest first. Draft entries
 // carry their version number and no content (GetDraft has it).
 func (c *Client) Read(name string) ([]Entry, error) {
+	entries, _, err := c.ReadAfter(name, 0)
+	return entries, err
+}
+
+// ReadAfter returns what the channel's transcript gained after mark (0:
+// all of it) and the mark to pass next time: the cost is that of what is
+// new, not of the whole transcript.
+func (c *Client) ReadAfter(name string, mark int64) ([]Entry, int64, error) {
 	row, err := c.view(name)
 	if err != nil {
-		return nil, err
+		return nil, mark, err
 	}
-	entries, err := c.transcript(row.id)
+	entries, last, err := c.chunksAfter(c.db, row.id, mark)
 	if err != nil {
-		return nil, err
+		return nil, mark, err
 	}
-	numberDrafts(entries, row.st.DraftsDropped)
+	if mark == 0 {
+		numberDrafts(entries, row.st.DraftsDropped)
+	} else if hasDraft(entries) {
+		// Version numbers count every earlier version: rare enough to
+		// read the whole transcript for.
+		all, err := c.transcript(row.id)
+		if err != nil {
+			return nil, mark, err
+		}
+		numberDrafts(all, row.st.DraftsDropped)
+		numbered := map[string]*Draft{}
+		for _, e := range all {
+			if e.Draft != nil {
+				numbered[e.Draft.ID] = e.Draft
+			}
+		}
+		for i := range entries {
+			if d := entries[i].Draft; d != nil && numbered[d.ID] != nil {
+				d.Version = numbered[d.ID].Version
+				entries[i].Text = d.line()
+			}
+		}
+	}
 	for i := range entries {
 		if d := entries[i].Draft; d != nil {
 			cp := *d
@@ -126,5 +199,14 @@ func (c *Client) Read(name string) ([]Entry, error) {
 			entries[i].Draft = &cp
 		}
 	}
-	return entries, nil
+	return entries, last, nil
+}
+
+func hasDraft(entries []Entry) bool {
+	for _, e := range entries {
+		if e.Kind == KindDraft && e.Draft != nil {
+			return true
+		}
+	}
+	return false
 }

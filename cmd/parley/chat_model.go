@@ -144,7 +144,7 @@ func newChatModel(cfg chatConfig) (*chatModel, error) {
 	case "pending":
 		return nil, fmt.Errorf("not admitted to %s yet: an organizer must admit you (then parley sync)", cfg.channel)
 	}
-	entries, err := c.Read(cfg.channel)
+	entries, mark, err := c.ReadAfter(cfg.channel, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func newChatModel(cfg chatConfig) (*chatModel, error) {
 	m.lockInput = li
 
 	if m.ended == "" {
-		m.s = startChatSession(c, cfg.channel)
+		m.s = startChatSession(c, cfg.channel, mark)
 	}
 	return m, nil
 }
@@ -489,9 +489,13 @@ func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
 	if msg.sent {
 		m.sending--
 	}
+	var queued *client.QueuedError
 	switch {
 	case errors.Is(msg.err, errSessionClosed):
 		return nil
+	case errors.As(msg.err, &queued):
+		// In the outbox: giving the text back would invite a second copy.
+		m.setNotice(queued.Error(), true)
 	case msg.err != nil:
 		prefix := ""
 		if msg.sent {
@@ -509,8 +513,12 @@ func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
 	if msg.info != "" {
 		m.openPanel(modeInfo, msg.infoTitle, msg.info)
 	}
-	if msg.reload || msg.sent {
+	if msg.reload {
 		return tea.Batch(m.reload(), m.refreshMeta(), m.loadDrafts())
+	}
+	if msg.sent {
+		// Follow, started again after the send, shows what it added.
+		return m.refreshMeta()
 	}
 	return m.refreshMeta()
 }

@@ -36,6 +36,9 @@ type chatSession struct {
 	// retry is how long to wait before following again after Follow
 	// failed.
 	retry time.Duration
+	// mark is how far into the transcript the screen has been given
+	// entries; only the loop's Follow, one at a time, moves it.
+	mark int64
 }
 
 type chatJob struct {
@@ -58,8 +61,8 @@ type (
 	}
 )
 
-func startChatSession(c *client.Client, channel string) *chatSession {
-	s := &chatSession{c: c, channel: channel, events: make(chan tea.Msg, 256), jobs: make(chan chatJob),
+func startChatSession(c *client.Client, channel string, mark int64) *chatSession {
+	s := &chatSession{c: c, channel: channel, mark: mark, events: make(chan tea.Msg, 256), jobs: make(chan chatJob),
 		done: make(chan struct{}), retry: 5 * time.Second}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.jobCtx, s.jobCancel = context.WithCancel(context.Background())
@@ -82,7 +85,7 @@ func (s *chatSession) loop() {
 	for s.ctx.Err() == nil {
 		fctx, stop := context.WithCancel(s.ctx)
 		ended := make(chan error, 1)
-		go func() { ended <- s.c.Follow(fctx, s.channel, show, status) }()
+		go func() { ended <- s.c.Follow(fctx, s.channel, &s.mark, show, status) }()
 		select {
 		case j := <-s.jobs:
 			stop()

@@ -584,18 +584,19 @@ func TestChatConnectionState(t *testing.T) {
 	w.stopRelay()
 	ui.waitText("○ reconnecting")
 
-	// A send with the relay away fails and gives the text back.
+	// A send with the relay away is queued, says so, and does not give
+	// the text back (that would invite a second copy).
 	ui.say("are you there?")
-	screen := ui.waitText("not sent:")
-	if !strings.Contains(screen, "> are you there?") {
-		t.Fatalf("the unsent text is not back in the compose box:\n%s", screen)
+	screen := ui.waitText("queued: not sent yet")
+	if strings.Contains(screen, "> are you there?") || !strings.Contains(ui.header(), "1 queued") {
+		t.Fatalf("the queued text:\n%s", screen)
 	}
+	// It goes out when the relay is back, once.
 	w.startRelay(addr)
 	ui.waitText("● connected")
-	ui.press(tea.KeyEnter)
 	ui.waitText("Alice: are you there?")
-	if !hasLine(w.seen(org, ch), "Alice: are you there?") {
-		t.Fatal("the resent message did not arrive")
+	if got := w.seen(org, ch); !hasLine(got, "Alice: are you there?") || strings.Count(strings.Join(got, "\n"), "are you there?") != 1 {
+		t.Fatalf("the queued message did not arrive once: %q", got)
 	}
 }
 

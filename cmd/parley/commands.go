@@ -365,7 +365,15 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 		return err
 	}
 	defer c.Close()
-	return c.Send(ctx, pos[0], comp, text)
+	err = c.Send(ctx, pos[0], comp, text)
+	var queued *client.QueuedError
+	if errors.As(err, &queued) {
+		// Safely queued is a success: a script that ran send again
+		// would post the message twice.
+		fmt.Fprintln(e.stdout, queued.Error())
+		return nil
+	}
+	return err
 }
 
 func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
@@ -461,14 +469,18 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 	show := func(en client.Entry) { printEntry(e.stdout, en, asJSON) }
 	if sync {
 		rep, err := c.Sync(ctx, pos[0])
-		if err != nil {
+		switch {
+		case errors.Is(err, client.ErrNoChannel):
 			return err
-		}
-		if rep.Burned {
+		case err != nil:
+			// What this home has is still worth reading; say how
+			// fresh it is.
+			fmt.Fprintf(e.stderr, "parley: warning: not synced (%s); showing this home's transcript as it is\n", oneLine(err.Error()))
+		case rep.Burned:
 			return errors.New("the channel was burned; it is erased from this home")
 		}
 	}
-	entries, err := c.Read(pos[0])
+	entries, mark, err := c.ReadAfter(pos[0], 0)
 	if err != nil {
 		return err
 	}
@@ -476,7 +488,7 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 		show(en)
 	}
 	if follow {
-		return c.Follow(ctx, pos[0], show, nil)
+		return c.Follow(ctx, pos[0], &mark, show, nil)
 	}
 	return nil
 }

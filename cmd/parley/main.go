@@ -91,6 +91,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
   send CHANNEL [TEXT]                    talks; stdin when TEXT is absent
   brief CHANNEL [TEXT]                   briefings compartment
   sync [CHANNEL]
+  outbox [CHANNEL] [--json] [--drop ID]  what waits to be sent; --drop takes a message back
   read CHANNEL [--follow] [--json]
   draft put CHANNEL NAME FILE            publish a new version (FILE - for stdin); prints its number
   draft list CHANNEL [--json]
@@ -151,6 +152,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdSend(ctx, e, g, rest, true)
 	case "sync":
 		return cmdSync(ctx, e, g, rest)
+	case "outbox":
+		return cmdOutbox(e, g, rest)
 	case "read":
 		return cmdRead(ctx, e, g, rest, true)
 	case "transcript":

@@ -84,6 +84,14 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Check(os.WriteFile(path, data, 0o600))
 			},
+			// relay-stop and relay-start take the relay away and bring
+			// it back on the same address and data folder.
+			"relay-stop": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Value(relayKey{}).(*relayHolder).stop()
+			},
+			"relay-start": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(ts.Value(relayKey{}).(*relayHolder).start())
+			},
 			"relay-restart": func(ts *testscript.TestScript, neg bool, args []string) {
 				h := ts.Value(relayKey{}).(*relayHolder)
 				h.stop()
