@@ -303,4 +303,3 @@ func (c *Client) DiffDraft(channel, name string, v1, v2 int) (string, error) {
 }
 
 func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
-

@@ -83,4 +83,3 @@ func preview(s string) string {
 	}
 	return s
 }
-
