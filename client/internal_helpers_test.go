@@ -14,7 +14,7 @@ import (
 // twoHomes starts a relay and a channel "c" with an organizer and Alice
 // (a participant) admitted and synced, for the tests inside the package
 // that look at a client's state.
-func twoHomes(t *testing.T) (ctx context.Context, r *relay.Relay, org, alice *Client) {
+func twoHomes(t testing.TB) (ctx context.Context, r *relay.Relay, org, alice *Client) {
 	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)

@@ -1,0 +1,80 @@
+package client_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"parley/client"
+	"parley/crypto"
+)
+
+// Follow shows every entry the home gains, also those that another
+// parley process on the same home fetched first or sent.
+func TestFollowShowsWhatAnotherProcessFetched(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := ctxT(t)
+	org := w.home("Organizer")
+	if err := org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	alice := w.join(org, "c", "Alice", crypto.RoleParticipant)
+	// A second process on Alice's home.
+	other, err := client.Open(w.homes[len(w.homes)-1], passphrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+
+	_, mark, err := alice.ReadAfter("c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var shown []string
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- alice.Follow(fctx, "c", &mark, func(e client.Entry) {
+			mu.Lock()
+			shown = append(shown, e.Sender+": "+e.Text)
+			mu.Unlock()
+		}, nil)
+	}()
+
+	want := []string{"Organizer: fetched by the other process", "Alice: sent from another terminal"}
+	for i := 0; i < 5; i++ {
+		if err := org.Send(ctx, "c", crypto.Talks, "fetched by the other process"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.Sync(ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Send(ctx, "c", crypto.Talks, "sent from another terminal"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		got := append([]string(nil), shown...)
+		mu.Unlock()
+		if countLine(got, want[0]) == 5 && countLine(got, want[1]) == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Follow showed %q", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(shown) != 10 {
+		t.Fatalf("Follow showed %d entries, want 10 (nothing twice): %q", len(shown), shown)
+	}
+}
