@@ -36,6 +36,8 @@ func (c *Client) Follow(ctx context.Context, name string, mark *int64, show func
 			}
 			show(Entry{Time: c.Now().UTC(), Kind: KindSystem, Text: "the channel was burned; it is erased from this home"})
 			return nil
+		case errors.Is(err, relayclient.ErrNotFound):
+			return ErrRelayForgot
 		case errors.Is(err, relayclient.ErrUnauthorized):
 			rep, err := c.Sync(ctx, name)
 			if err != nil {

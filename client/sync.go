@@ -24,6 +24,12 @@ type SyncReport struct {
 	Removed bool
 }
 
+// ErrRelayForgot is returned when the channel's relay does not know the
+// channel at all: not a removal (that would be a key the relay refuses)
+// but a relay that lost its data, or another relay with the same key.
+// Nothing in the home changes.
+var ErrRelayForgot = errors.New("the relay does not know this channel: it lost its data, or this is another relay with the same key; nothing was changed in this home, and you were not removed")
+
 // Sync fetches everything new for a channel, verifies and stores it, does
 // an organizer's pending duties (removing members who left or expired),
 // and sends the outbox.
@@ -37,6 +43,8 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 	switch {
 	case errors.Is(err, relayclient.ErrBurned):
 		return rep, c.burned(ctx, name, rep)
+	case errors.Is(err, relayclient.ErrNotFound):
+		return nil, ErrRelayForgot
 	case errors.Is(err, relayclient.ErrUnauthorized) && row.st.Status == statusPending:
 		rep.Pending = true
 		return rep, nil
@@ -108,6 +116,9 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 			for _, f := range frames {
 				if f.Seq <= row.st.LastSeq {
 					continue // another process got here first
+				}
+				if n := row.st.unseen(f.Seq); n > 0 {
+					entries = append(entries, Entry{Seq: f.Seq, Kind: KindSystem, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
 				}
 				es, err := c.process(tx, row, f)
 				if err != nil {

@@ -152,8 +152,11 @@ func (c *conn) auth(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		if _, terr := c.s.cfg.Store.Tombstone(ctx, a.Channel); terr == nil {
 			return nil, fail(wire.CodeBurned, "")
 		}
-		// Unknown channel and unknown key look the same.
-		return nil, fail(wire.CodeUnauthorized, "")
+		// Said plainly: a member whose relay lost its data must not
+		// be told it was removed. Channel ids are 32 random bytes that
+		// only members (and the relay) know, so this tells an outsider
+		// nothing; a listed key and a bad signature still look the same.
+		return nil, fail(wire.CodeNotFound, "unknown channel")
 	} else if err != nil {
 		return nil, c.storeErr(err)
 	}

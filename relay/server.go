@@ -197,6 +197,7 @@ func (s *Server) background() {
 	defer sweep.Stop()
 	expire := time.NewTicker(time.Minute)
 	defer expire.Stop()
+	s.expire() // what expired while the relay was down goes now
 	for {
 		select {
 		case <-s.stop:
@@ -204,13 +205,17 @@ func (s *Server) background() {
 		case <-sweep.C:
 			s.cutExpired()
 		case <-expire.C:
-			n, err := s.cfg.Store.Expire(context.Background(), s.cfg.Now())
-			if err != nil {
-				s.log.Error("expiring rows", "err", err)
-			} else if n > 0 {
-				s.log.Debug("expired rows", "count", n)
-			}
+			s.expire()
 		}
+	}
+}
+
+func (s *Server) expire() {
+	n, err := s.cfg.Store.Expire(context.Background(), s.cfg.Now())
+	if err != nil {
+		s.log.Error("expiring rows", "err", err)
+	} else if n > 0 {
+		s.log.Debug("expired rows", "count", n)
 	}
 }
 

@@ -359,7 +359,9 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 	var out []wire.Stored
 	size := 0
 	for {
-		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, comp, time, payload FROM frames WHERE channel = ? AND seq > ? ORDER BY seq LIMIT ?`, ch[:], since, fetchRows)
+		// A frame past its retention is gone for readers at once, not
+		// at the next purge.
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, comp, time, payload FROM frames WHERE channel = ? AND seq > ? AND (expires = 0 OR expires > ?) ORDER BY seq LIMIT ?`, ch[:], since, time.Now().UnixMilli(), fetchRows)
 		if err != nil {
 			return nil, false, err
 		}
@@ -541,12 +543,20 @@ func (s *SQLiteStore) Expire(ctx context.Context, now time.Time) (int, error) {
 		n, _ := res.RowsAffected()
 		total += int(n)
 	}
-	if total > 0 {
-		if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload)), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
-			return 0, err
-		}
+	if total == 0 {
+		return 0, nil
 	}
-	return total, tx.Commit()
+	if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload)), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	// As after a burn: the deleted rows' old page images leave the WAL.
+	if err := s.scrub(ctx); err != nil {
+		return total, fmt.Errorf("expired rows deleted, but the WAL checkpoint failed: %v", err)
+	}
+	return total, nil
 }
 
 // Usage implements Store.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"parley/client"
+
 	"context"
 	"fmt"
 	"os"
@@ -253,7 +255,7 @@ func (m *chatModel) organizerCommand(name, rest string) tea.Cmd {
 			if err := writeNewFile(file, []byte(code+"\n")); err != nil {
 				return actionMsg{err: err}
 			}
-			return actionMsg{notice: fmt.Sprintf("invite for a %s in %s: single use, valid %s; hand it over in person", role, file, shortDuration(expires))}
+			return actionMsg{notice: fmt.Sprintf("invite for a %s in %s: single use, valid %s; hand it over in person", role, file, client.FormatDuration(expires))}
 		})
 	}
 	return nil
@@ -271,19 +273,4 @@ func writeNewFile(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// shortDuration is 2h rather than 2h0m0s, 7d rather than 168h0m0s.
-func shortDuration(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

@@ -92,6 +92,18 @@ func TestScripts(t *testing.T) {
 			"relay-start": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Check(ts.Value(relayKey{}).(*relayHolder).start())
 			},
+			// relay-wipe restarts the relay without its database, as
+			// if its disk were lost: same address, same certificate.
+			"relay-wipe": func(ts *testscript.TestScript, neg bool, args []string) {
+				h := ts.Value(relayKey{}).(*relayHolder)
+				h.stop()
+				for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
+					if err := os.Remove(filepath.Join(h.dir, f)); err != nil && !os.IsNotExist(err) {
+						ts.Fatalf("%v", err)
+					}
+				}
+				ts.Check(h.start())
+			},
 			"relay-restart": func(ts *testscript.TestScript, neg bool, args []string) {
 				h := ts.Value(relayKey{}).(*relayHolder)
 				h.stop()

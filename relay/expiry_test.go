@@ -1,0 +1,60 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+// A frame past its retention is not served, even before the purge; the
+// purge then leaves no trace of it in relay.db or its WAL.
+func TestExpiredFramesNotServedAndScrubbed(t *testing.T) {
+	dir := t.TempDir()
+	s, err := relay.OpenSQLite(filepath.Join(dir, "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	var ch relay.ChannelID
+	ch[0] = 7
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	expired := bytes.Repeat([]byte("EXPIRED-CIPHERTEXT-MARKER "), 40)
+	live := []byte("live frame")
+	now := time.Now()
+	if _, err := s.Append(ctx, []relay.NewFrame{
+		{Channel: ch, Kind: wire.KindMessage, Expires: now.Add(-time.Second), Payload: expired},
+		{Channel: ch, Kind: wire.KindMessage, Expires: now.Add(time.Hour), Payload: live},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err := s.Fetch(ctx, ch, 0, 1<<20, func(wire.Kind, uint8) bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != 1 || !bytes.Equal(frames[0].Payload, live) {
+		t.Fatalf("fetch before the purge returned %d frames", len(frames))
+	}
+
+	n, err := s.Expire(ctx, time.Now())
+	if err != nil || n != 1 {
+		t.Fatalf("expire: %d rows, %v", n, err)
+	}
+	for _, f := range []string{"relay.db", "relay.db-wal"} {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("EXPIRED-CIPHERTEXT-MARKER")) {
+			t.Errorf("%s still holds the expired frame after the purge", f)
+		}
+	}
+}
