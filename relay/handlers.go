@@ -136,6 +136,9 @@ func (c *conn) storeErr(err error) *relayError {
 		return fail(wire.CodeShuttingDown, "")
 	}
 	c.s.log.Error("store", "err", err)
+	if damaged(err) {
+		return fail(wire.CodeInternal, "the relay's database is damaged; its operator must restore it")
+	}
 	return fail(wire.CodeInternal, "")
 }
 

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"parley/internal/wire"
 
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 // SQLiteStore is the Store on one SQLite file in WAL mode with
@@ -116,13 +117,22 @@ func dsn(path string, write bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// OpenSQLite opens (creating if needed) the store at path.
+// OpenSQLite opens (creating if needed) the store at path. The database
+// and its WAL and shared-memory files are the operator's alone (0600),
+// and a damaged database is refused before the relay serves anything.
 func OpenSQLite(path string) (*SQLiteStore, error) {
+	if err := ownerOnly(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
+	if err := quickCheck(w, path); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if _, err := w.Exec(schema); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("creating schema: %w", err)
@@ -151,6 +161,49 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
+}
+
+// ownerOnly creates path if needed and makes it and its WAL and
+// shared-memory files mode 0600. SQLite gives the WAL and shared-memory
+// files the database file's mode, so that one must be right first.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// quickCheck refuses a damaged database: serving from one would fail
+// every request, or worse, serve some of it.
+func quickCheck(db *sql.DB, path string) error {
+	var verdict string
+	err := db.QueryRow(`PRAGMA quick_check(1)`).Scan(&verdict)
+	if err == nil && verdict == "ok" {
+		return nil
+	}
+	why := verdict
+	if err != nil {
+		why = err.Error()
+	}
+	why = strings.Join(strings.Fields(why), " ")
+	return fmt.Errorf("%s is damaged (%s): restore it from a backup, or move it and its -wal file aside to start with an empty store", path, why)
+}
+
+// damaged reports whether err is SQLite finding its file corrupt.
+func damaged(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == 11 || code == 26 // SQLITE_CORRUPT, SQLITE_NOTADB
 }
 
 // Close stops the writer after the appends already queued, then closes

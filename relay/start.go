@@ -54,6 +54,11 @@ func Start(opts Options) (*Relay, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
 		return nil, err
 	}
+	// An existing folder is tightened too: it holds the TLS key and
+	// every channel's ciphertext.
+	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
 	var cert tls.Certificate
 	var pin [32]byte
 	var err error
@@ -90,7 +95,12 @@ func Start(opts Options) (*Relay, error) {
 		// client's address; the relay logs no addresses.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	if err := os.WriteFile(filepath.Join(opts.DataDir, "relay.url"), []byte(r.URL+"\n"), 0o644); err != nil {
+	urlFile := filepath.Join(opts.DataDir, "relay.url")
+	err = os.WriteFile(urlFile, []byte(r.URL+"\n"), 0o600)
+	if err == nil {
+		err = os.Chmod(urlFile, 0o600)
+	}
+	if err != nil {
 		ln.Close()
 		store.Close()
 		return nil, err

@@ -33,10 +33,17 @@ func LoadCertificate(certFile, keyFile string) (tls.Certificate, [32]byte, error
 }
 
 // SelfSignedCertificate loads DIR/cert.pem and DIR/key.pem, making a
-// self-signed pair on first start. The key file is created mode 0600.
+// self-signed pair on first start. Both files are mode 0600.
 func SelfSignedCertificate(dir string) (tls.Certificate, [32]byte, error) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if _, err := os.Stat(certFile); err == nil {
+		// Files of an earlier version were 0644; the folder is the
+		// operator's alone.
+		for _, f := range []string{certFile, keyFile} {
+			if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return tls.Certificate{}, [32]byte{}, err
+			}
+		}
 		return LoadCertificate(certFile, keyFile)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return tls.Certificate{}, [32]byte{}, err
@@ -67,7 +74,7 @@ func SelfSignedCertificate(dir string) (tls.Certificate, [32]byte, error) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		return tls.Certificate{}, [32]byte{}, err
 	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		return tls.Certificate{}, [32]byte{}, err
 	}
 	return LoadCertificate(certFile, keyFile)
