@@ -84,3 +84,15 @@ func TestDamagedDatabaseRefused(t *testing.T) {
 		t.Fatalf("the relay's refusal:\n%s", out)
 	}
 }
+
+func TestRelayVersionAndHelp(t *testing.T) {
+	for _, arg := range []string{"--version", "--help"} {
+		out, err := exec.Command(relayBinary(t), arg).Output()
+		if err != nil {
+			t.Fatalf("parley-relay %s: %v", arg, err)
+		}
+		if want := map[string]string{"--version": "parley-relay ", "--help": "usage: parley-relay"}[arg]; !strings.HasPrefix(string(out), want) {
+			t.Fatalf("parley-relay %s printed %q", arg, out)
+		}
+	}
+}

@@ -5,13 +5,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"parley/internal/version"
 	"parley/relay"
 )
 
@@ -23,12 +26,23 @@ func main() {
 	keyFile := fs.String("tls-key", "", "PEM private key of --tls-cert")
 	ttl := fs.Duration("ttl", 72*time.Hour, "longest time messages are kept (a channel's own retention applies when shorter)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the build and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: parley-relay [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F] [--ttl D] [--log-level L]")
+		fmt.Fprintln(fs.Output(), "usage: parley-relay [--listen ADDR] [--data DIR] [--tls-cert F --tls-key F] [--ttl D] [--log-level L] [--version]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(os.Args[1:]); errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(os.Stdout)
+		fs.Usage()
+		return
+	} else if err != nil {
+		fmt.Fprintf(os.Stderr, "parley-relay: %v (parley-relay --help lists the flags)\n", err)
 		os.Exit(2)
+	}
+	if *showVersion {
+		fmt.Printf("parley-relay %s\n", version.String())
+		return
 	}
 	if fs.NArg() > 0 {
 		fatal(fmt.Errorf("unexpected argument %q", fs.Arg(0)))

@@ -23,14 +23,39 @@ type global struct {
 	passphraseFile string
 }
 
+// parseGlobal takes the global options from anywhere on the line (before
+// a "--"), so that "parley channel list --home org" works as well as
+// "parley --home org channel list", and returns the rest in order.
 func parseGlobal(e *env, args []string) (*global, []string, error) {
-	fs := flag.NewFlagSet("parley", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	g := &global{}
-	fs.StringVar(&g.home, "home", "", "home folder")
-	fs.StringVar(&g.passphraseFile, "passphrase-file", "", "file holding the passphrase")
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, usagef("%v", err)
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var dst *string
+		switch {
+		case !strings.HasPrefix(a, "-"):
+		case name == "home":
+			dst = &g.home
+		case name == "passphrase-file":
+			dst = &g.passphraseFile
+		}
+		if dst == nil {
+			rest = append(rest, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				return nil, nil, usagef("flag needs an argument: --%s", name)
+			}
+			i++
+			value = args[i]
+		}
+		*dst = value
 	}
 	if g.home == "" {
 		g.home = e.getenv("PARLEY_HOME")
@@ -42,15 +67,13 @@ func parseGlobal(e *env, args []string) (*global, []string, error) {
 		}
 		g.home = filepath.Join(dir, ".parley")
 	}
-	return g, fs.Args(), nil
+	return g, rest, nil
 }
 
-// passphrase finds the passphrase: $PARLEY_PASSPHRASE, the file, or a
-// prompt on the terminal (confirm asks twice, for init).
+// passphrase finds the passphrase: the file given with --passphrase-file
+// (asked for explicitly, so it wins), $PARLEY_PASSPHRASE, or a prompt on
+// the terminal (confirm asks twice, for init).
 func (g *global) passphrase(e *env, confirm bool) (string, error) {
-	if p := e.getenv("PARLEY_PASSPHRASE"); p != "" {
-		return p, nil
-	}
 	if g.passphraseFile != "" {
 		data, err := os.ReadFile(g.passphraseFile)
 		if err != nil {
@@ -60,6 +83,9 @@ func (g *global) passphrase(e *env, confirm bool) (string, error) {
 		if p == "" {
 			return "", errors.New("passphrase file is empty")
 		}
+		return p, nil
+	}
+	if p := e.getenv("PARLEY_PASSPHRASE"); p != "" {
 		return p, nil
 	}
 	if !e.terminal {

@@ -8,6 +8,8 @@
 package main
 
 import (
+	"parley/internal/version"
+
 	"context"
 	"errors"
 	"fmt"
@@ -77,6 +79,9 @@ func oneLine(s string) string {
 
 const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
 
+  help [COMMAND]                         this list, or one command's usage (also COMMAND --help)
+  version                                the build (also --version)
+
   init --name NAME                       make this home's identity
   whoami [--json]                        your name and safety number
   channel create CHANNEL --relay URL [--secrecy hard|soft]
@@ -112,10 +117,17 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		fmt.Fprint(e.stderr, usage)
 		return usagef("no command")
 	}
+	if wantsHelp(rest) {
+		printHelp(e.stdout, commandWords(rest))
+		return nil
+	}
 	cmd, rest := rest[0], rest[1:]
 	switch cmd {
-	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usage)
+	case "help":
+		printHelp(e.stdout, rest)
+		return nil
+	case "version", "--version", "-version":
+		fmt.Fprintf(e.stdout, "parley %s\n", version.String())
 		return nil
 	case "init":
 		return cmdInit(e, g, rest)
