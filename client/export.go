@@ -37,37 +37,54 @@ func FormatEntry(e Entry) string {
 // channel under the hard policy.
 var ErrPlaintextExportRefused = errors.New("this channel's secrecy policy is hard: plaintext export is refused; give --to AGE_RECIPIENT for an age-encrypted export")
 
-// Export writes a channel's transcript to path, which must not exist. With
-// recipient (an age1… or age1pq1… recipient, or the path of a file of
-// recipients, one a line, as hybrid ones are long) the file is
-// age-encrypted to it; without, the transcript is written as plain
-// text, which only the soft policy allows.
-func (c *Client) Export(channel, path, recipient string) error {
-	row, err := c.view(channel)
-	if err != nil {
-		return err
-	}
-	r, err := row.st.roster()
-	if err != nil {
-		return err
-	}
-	var recipients []age.Recipient
-	if recipient != "" {
-		src := io.Reader(strings.NewReader(recipient))
-		if !strings.HasPrefix(recipient, "age1") {
-			f, err := os.Open(recipient)
-			if err != nil {
-				return fmt.Errorf("--to is neither an age recipient nor a readable file: %v", err)
-			}
-			defer f.Close()
-			src = f
-		}
-		recipients, err = age.ParseRecipients(src)
+// ParseRecipients reads the age recipients of an export: an age1… or
+// age1pq1… recipient, or the path of a file of them, one a line (hybrid
+// recipients are about 2 KB long).
+func ParseRecipients(to string) ([]age.Recipient, error) {
+	text := to
+	if !strings.HasPrefix(to, "age1") && !strings.HasPrefix(to, "ssh-") {
+		data, err := os.ReadFile(to)
 		if err != nil {
-			return fmt.Errorf("--to: %v", err)
+			return nil, fmt.Errorf("--to is neither an age recipient nor a readable file: %v", err)
 		}
-	} else if !r.Policy.AllowsPlaintextExport() {
-		return ErrPlaintextExportRefused
+		text = string(data)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "ssh-") {
+			return nil, errors.New("--to: ssh recipients are not supported; give an age1… or age1pq1… recipient (age-keygen makes one)")
+		}
+	}
+	recipients, err := age.ParseRecipients(strings.NewReader(text))
+	if err != nil {
+		return nil, fmt.Errorf("--to: %v", err)
+	}
+	return recipients, nil
+}
+
+// Export writes a channel's transcript to path, which must not exist:
+// age-encrypted to recipients, or, with none, as plain text, which only
+// the soft policy allows. A failed export leaves no file.
+func (c *Client) Export(channel, path string, recipients []age.Recipient) error {
+	if err := c.exportAllowed(channel, recipients); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	err = c.ExportTo(channel, f, recipients)
+	err = errors.Join(err, f.Sync(), f.Close())
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// ExportTo writes the export to w (standard output, say), under the same
+// rules as Export.
+func (c *Client) ExportTo(channel string, w io.Writer, recipients []age.Recipient) error {
+	if err := c.exportAllowed(channel, recipients); err != nil {
+		return err
 	}
 	entries, err := c.Read(channel)
 	if err != nil {
@@ -78,27 +95,31 @@ func (c *Client) Export(channel, path, recipient string) error {
 		text.WriteString(FormatEntry(e))
 		text.WriteByte('\n')
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if len(recipients) == 0 {
+		_, err = w.Write(text.Bytes())
+		return err
+	}
+	aw, err := age.Encrypt(w, recipients...)
 	if err != nil {
 		return err
 	}
-	var w io.WriteCloser = f
-	if recipients != nil {
-		if w, err = age.Encrypt(f, recipients...); err != nil {
-			f.Close()
-			os.Remove(path)
-			return err
-		}
-	}
-	_, err = w.Write(text.Bytes())
-	if recipients != nil {
-		err = errors.Join(err, w.Close())
-	}
-	err = errors.Join(err, f.Sync(), f.Close())
+	_, err = aw.Write(text.Bytes())
+	return errors.Join(err, aw.Close())
+}
+
+func (c *Client) exportAllowed(channel string, recipients []age.Recipient) error {
+	row, err := c.view(channel)
 	if err != nil {
-		os.Remove(path)
+		return err
 	}
-	return err
+	r, err := row.st.roster()
+	if err != nil {
+		return err
+	}
+	if len(recipients) == 0 && !r.Policy.AllowsPlaintextExport() {
+		return ErrPlaintextExportRefused
+	}
+	return nil
 }
 
 // applyRetention drops transcript entries, and unfinished drafts, older

@@ -27,15 +27,16 @@ func TestExportPolicy(t *testing.T) {
 	org.Send(ctx, "soft", crypto.Talks, "a soft-policy line")
 	dir := t.TempDir()
 
-	if err := org.Export("hard", filepath.Join(dir, "plain.txt"), ""); !errors.Is(err, client.ErrPlaintextExportRefused) {
+	if err := org.Export("hard", filepath.Join(dir, "plain.txt"), nil); !errors.Is(err, client.ErrPlaintextExportRefused) {
 		t.Fatalf("plaintext export under hard: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "plain.txt")); err == nil {
 		t.Fatal("a refused export left a file")
 	}
 	id, _ := age.GenerateHybridIdentity()
+	to := []age.Recipient{id.Recipient()}
 	out := filepath.Join(dir, "hard.age")
-	if err := org.Export("hard", out, id.Recipient().String()); err != nil {
+	if err := org.Export("hard", out, to); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(out)
@@ -50,12 +51,12 @@ func TestExportPolicy(t *testing.T) {
 	if !strings.Contains(string(plain), "Organizer: a hard-policy line") {
 		t.Fatalf("decrypted export: %q", plain)
 	}
-	if err := org.Export("hard", out, id.Recipient().String()); err == nil {
+	if err := org.Export("hard", out, to); err == nil {
 		t.Fatal("an export overwrote a file")
 	}
 
 	soft := filepath.Join(dir, "soft.txt")
-	if err := org.Export("soft", soft, ""); err != nil {
+	if err := org.Export("soft", soft, nil); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(soft); !strings.Contains(string(b), "Organizer: a soft-policy line") {

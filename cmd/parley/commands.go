@@ -1,6 +1,8 @@
 package main
 
 import (
+	"filippo.io/age"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -456,13 +458,26 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 	}
 	defer c.Close()
 	if export != "" {
-		if err := c.Export(pos[0], export, to); err != nil {
+		var recipients []age.Recipient
+		if to != "" {
+			if recipients, err = client.ParseRecipients(to); err != nil {
+				return err
+			}
+		}
+		if export == "-" {
+			// The export itself is the output; nothing else is printed.
+			return c.ExportTo(pos[0], e.stdout, recipients)
+		}
+		if err := c.Export(pos[0], export, recipients); err != nil {
 			return err
 		}
-		if to != "" {
-			fmt.Fprintf(e.stdout, "wrote %s, encrypted to the given recipient\n", export)
-		} else {
+		switch len(recipients) {
+		case 0:
 			fmt.Fprintf(e.stdout, "wrote %s in plain text (soft policy)\n", export)
+		case 1:
+			fmt.Fprintf(e.stdout, "wrote %s, encrypted to the given recipient\n", export)
+		default:
+			fmt.Fprintf(e.stdout, "wrote %s, encrypted to the %d given recipients\n", export, len(recipients))
 		}
 		return nil
 	}
