@@ -44,8 +44,8 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	if _, _, err := wire.ParseURL(relayURL); err != nil {
 		return err
 	}
-	if _, err := c.view(name); err == nil {
-		return fmt.Errorf("a channel named %q exists already; choose another name", name)
+	if err := c.nameFree(name, "choose another name"); err != nil {
+		return err
 	}
 	keys, err := crypto.GenerateChannelKeys()
 	if err != nil {

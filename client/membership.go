@@ -81,8 +81,8 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 	if err := checkName(name); err != nil {
 		return "", fmt.Errorf("channel %w", err)
 	}
-	if _, err := c.view(name); err == nil {
-		return "", fmt.Errorf("a channel named %q exists already; choose another with --as", name)
+	if err := c.nameFree(name, "choose another with --as"); err != nil {
+		return "", err
 	}
 	keys, err := crypto.GenerateChannelKeys()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"parley/crypto"
@@ -245,6 +246,25 @@ func (c *Client) insertChannel(tx *sql.Tx, st *channelState) (*channelRow, error
 	id, _ := res.LastInsertId()
 	row := &channelRow{id: id, st: st}
 	return row, c.saveChannel(tx, row)
+}
+
+// nameFree refuses a local channel name this home has already, or has
+// in another case: "Oslo" and "oslo" would be two channels that people
+// take for one.
+func (c *Client) nameFree(name, hint string) error {
+	list, err := c.Channels()
+	if err != nil {
+		return err
+	}
+	for _, ch := range list {
+		switch {
+		case ch.Name == name:
+			return fmt.Errorf("a channel named %q exists already; %s", name, hint)
+		case strings.EqualFold(ch.Name, name):
+			return fmt.Errorf("a channel named %q exists already, and %q differs from it only in case; %s", ch.Name, name, hint)
+		}
+	}
+	return nil
 }
 
 // update runs f on the named channel inside one transaction and saves

@@ -51,7 +51,7 @@ func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 	fmt.Fprint(out, "\x1b[H\x1b[2J")
 	m.close()
 	if n, qerr := c.Queued(pos[0]); qerr == nil && n > 0 {
-		fmt.Fprintf(e.stderr, "%d item(s) wait to be sent; parley sync %s sends them\n", n, pos[0])
+		fmt.Fprintf(e.stderr, "%s to be sent; parley sync %s sends them\n", client.Count(n, "item waits", "items wait"), shellQuote(pos[0]))
 	}
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil

@@ -347,7 +347,7 @@ func (m *chatModel) refreshPanel() {
 func (m *chatModel) membersView() []string {
 	var out []string
 	if m.policy != "" {
-		out = append(out, fmt.Sprintf(" %d members · %s secrecy", len(m.members), m.policy), "")
+		out = append(out, fmt.Sprintf(" %s · %s secrecy", client.Count(len(m.members), "member", "members"), m.policy), "")
 	}
 	for _, mb := range m.members {
 		mark := "unverified"

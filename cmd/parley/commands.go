@@ -4,7 +4,6 @@ import (
 	"filippo.io/age"
 
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,10 +16,6 @@ import (
 	"parley/crypto"
 )
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	return enc.Encode(v)
-}
 
 func cmdInit(e *env, g *global, args []string) error {
 	var name string
@@ -124,7 +119,7 @@ func cmdChannelList(e *env, g *global, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, ch := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d members\n", ch.Name, orDash(ch.Role), ch.Status, orDash(ch.Policy), ch.Members)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", client.Clean(ch.Name), orDash(ch.Role), ch.Status, orDash(ch.Policy), client.Count(ch.Members, "member", "members"))
 	}
 	return tw.Flush()
 }
@@ -195,7 +190,7 @@ func cmdJoin(ctx context.Context, e *env, g *global, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "join request sent for %s; once an organizer admits you, run: parley sync %s\n", name, name)
+	fmt.Fprintf(e.stdout, "join request sent for %s; once an organizer admits you, run: parley sync %s\n", name, shellQuote(name))
 	return nil
 }
 
