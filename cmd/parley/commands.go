@@ -16,7 +16,6 @@ import (
 	"parley/crypto"
 )
 
-
 func cmdInit(e *env, g *global, args []string) error {
 	var name string
 	pos, err := flags("init", args, func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "your display name") })
