@@ -5,7 +5,7 @@ RELAY_DATA ?= data/relay
 LISTEN ?= 127.0.0.1:7443
 FUZZTIME ?= 60s
 
-.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo bench bench-quick clean
+.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo bench bench-quick bench-smoke clean
 
 all: build
 
@@ -21,7 +21,7 @@ run: build
 # (unit, known-answer vectors, fuzz seeds, relay processes, end to end),
 # then each fuzz target for a fixed number of executions (a count has
 # no deadline to race; see scripts/fuzz.sh).
-test: fmt-check vet unit fuzz-smoke bench-quick
+test: fmt-check vet unit fuzz-smoke bench-smoke
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -47,15 +47,21 @@ fuzz:
 
 # Benchmarks: parley-bench measures the relay and crypto against a
 # baseline in the same run (a few minutes; docs/benchmarks.md), then the Go
-# micro-benchmarks of crypto/ and relay/.
+# micro-benchmarks of crypto/ and relay/, and what client commands cost
+# as a transcript grows from 100 to 50,000 messages.
 bench:
 	$(GO) run ./cmd/parley-bench
 	$(GO) test -run '^$$' -bench . ./crypto ./relay
+	$(GO) test -run '^$$' -bench Growth -benchtime 5x -timeout 30m ./client
 
-# The short run of parley-bench (under a minute); `make test` runs it as
-# a smoke check, with no assertions on the figures.
+# The short run of parley-bench (under a minute), every figure.
 bench-quick:
 	$(GO) run ./cmd/parley-bench -quick
+
+# What `make test` runs: the short run as a smoke check, with no
+# assertions on the figures, summed up in one line.
+bench-smoke:
+	./scripts/bench-smoke.sh
 
 clean:
 	rm -rf $(BIN)

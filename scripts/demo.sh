@@ -11,8 +11,11 @@ WORK="$(mktemp -d -t parley-demo.XXXXXX)"
 trap 'kill $RELAY_PID 2>/dev/null || true; wait $RELAY_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cd "$WORK"
 
-say()  { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { sed 's/^/   | /'; }
+# Bold headings on a terminal only; a log or a pipe gets plain text.
+if [ -t 1 ]; then BOLD=$'\033[1m' PLAIN=$'\033[0m'; else BOLD= PLAIN=; fi
+say()  { printf '\n%s== %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+# show [WHO]: indent output, labelled with whose view it is.
+show() { local who=${1:-}; sed "s/^/   ${who:+$who }| /"; }
 fail() { echo "demo: FAILED: $*" >&2; exit 1; }
 expect() { grep -q -- "$2" <<<"$1" || fail "expected '$2' in: $1"; }
 refuse() { ! grep -q -- "$2" <<<"$1" || fail "did not expect '$2' in: $1"; }
@@ -32,32 +35,32 @@ expect "$RELAY" "wss://127.0.0.1:"
 echo "$RELAY" | show
 
 say "Four people make their identities"
-p ingrid init --name "Ingrid Convener" | show
-p amal   init --name "Amal Delegate"   | show
-p boris  init --name "Boris Delegate"  | show
-p miriam init --name "Miriam Mentor"   | show
+p ingrid init --name "Ingrid Convener" | show ingrid
+p amal   init --name "Amal Delegate"   | show amal
+p boris  init --name "Boris Delegate"  | show boris
+p miriam init --name "Miriam Mentor"   | show miriam
 
 say "Ingrid opens a hard-secrecy channel and invites three people"
-p ingrid channel create "Lakeside Talks" --relay "$RELAY" | show
+p ingrid channel create "Lakeside Talks" --relay "$RELAY" | show ingrid
 p ingrid invite "Lakeside Talks" --role participant --expires 2h > amal.code
 p ingrid invite "Lakeside Talks" --role participant --expires 2h > boris.code
 p ingrid invite "Lakeside Talks" --role mentor      --expires 2h > miriam.code
 echo "(codes handed over in person: $(cut -c1-30 amal.code)…)" | show
 
 say "Each invitee sends one sealed join request"
-p amal   join - < amal.code   | show
-p boris  join - < boris.code  | show
-p miriam join - < miriam.code | show
+p amal   join - < amal.code   | show amal
+p boris  join - < boris.code  | show boris
+p miriam join - < miriam.code | show miriam
 
 say "Ingrid compares safety numbers with each of them, then admits"
-pending="$(p ingrid pending "Lakeside Talks")"; echo "$pending" | show
+pending="$(p ingrid pending "Lakeside Talks")"; echo "$pending" | show ingrid
 for who in amal boris miriam; do
 	sn="$(p "$who" whoami | sed -n 's/^safety number: //p')"
 	expect "$pending" "$sn"
 done
 echo "(all three safety numbers match what each person reads out)" | show
-p ingrid admit "Lakeside Talks" --all | show
-for who in amal boris miriam; do p "$who" sync "Lakeside Talks" | show; done
+p ingrid admit "Lakeside Talks" --all | show ingrid
+for who in amal boris miriam; do p "$who" sync "Lakeside Talks" | show "$who"; done
 
 say "Amal and Boris exchange messages and two versions of the declaration"
 p amal send "Lakeside Talks" "Shall we start from the river boundary text?"
@@ -66,7 +69,7 @@ printf 'Article 1. The parties recognise each other.\nArticle 2. The boundary fo
 printf 'Article 1. The parties recognise each other.\nArticle 2. The boundary follows the 1967 line.\nArticle 3. Water is shared equally.\n' > v2.txt
 v="$(p amal draft put "Lakeside Talks" declaration v1.txt)"; [ "$v" = 1 ] || fail "first version numbered $v"
 v="$(p boris draft put "Lakeside Talks" declaration v2.txt)"; [ "$v" = 2 ] || fail "second version numbered $v"
-diff="$(p amal draft diff "Lakeside Talks" declaration 1 2)"; echo "$diff" | show
+diff="$(p amal draft diff "Lakeside Talks" declaration 1 2)"; echo "$diff" | show amal
 expect "$diff" "+Article 3. Water is shared equally."
 p ingrid draft get "Lakeside Talks" declaration --version 2 | cmp - v2.txt || fail "version 2 is not byte-exact"
 
@@ -74,23 +77,23 @@ say "Ingrid briefs the mentor; Miriam answers"
 p ingrid brief "Lakeside Talks" "Good progress: the boundary article is close."
 p miriam brief "Lakeside Talks" "Hold firm on water; concede on the timetable."
 if p miriam send "Lakeside Talks" "let me see the text" 2> err.txt; then fail "a mentor posted in the talks"; fi
-cat err.txt | show
+cat err.txt | show miriam
 
 say "What Miriam (mentor) sees: briefings only"
-m="$(p miriam read "Lakeside Talks")"; echo "$m" | show
+m="$(p miriam read "Lakeside Talks")"; echo "$m" | show miriam
 expect "$m" "Hold firm on water"
 refuse "$m" "river boundary"
 refuse "$m" "declaration"
 
 say "Boris is removed; what follows is sealed to a new epoch without him"
-p ingrid remove "Lakeside Talks" "Boris Delegate" | show
+p ingrid remove "Lakeside Talks" "Boris Delegate" | show ingrid
 p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
-b="$(p boris read "Lakeside Talks")"; echo "$b" | tail -3 | show
+b="$(p boris read "Lakeside Talks")"; echo "$b" | tail -3 | show boris
 refuse "$b" "1967 line."
 expect "$b" "removed from the channel"
 
 say "What Ingrid (organizer) sees"
-i="$(p ingrid read "Lakeside Talks")"; echo "$i" | show
+i="$(p ingrid read "Lakeside Talks")"; echo "$i" | show ingrid
 expect "$i" "Amal Delegate: Between us: we can accept the 1967 line."
 expect "$i" "Boris Delegate is no longer a member"
 
@@ -98,11 +101,11 @@ say "Amal (participant) sees the same conversation"
 a="$(p amal read "Lakeside Talks")"
 expect "$a" "Boris Delegate: Yes, with the water-sharing annex attached."
 expect "$a" "Miriam Mentor: Hold firm on water"
-echo "$a" | tail -4 | show
+echo "$a" | tail -4 | show amal
 
 say "The talks end: Ingrid burns the channel"
-p ingrid burn "Lakeside Talks" | show
-for who in amal miriam boris; do p "$who" sync | show; done
+p ingrid burn "Lakeside Talks" | show ingrid
+for who in amal miriam boris; do p "$who" sync | show "$who"; done
 for who in ingrid amal miriam; do
 	[ "$(p "$who" channel list --json)" = "[]" ] || fail "$who still lists the channel"
 done

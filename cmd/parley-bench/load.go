@@ -31,46 +31,63 @@ type tpResult struct {
 }
 
 // window is the load generator's flow control for one channel: a sender
-// may post only while fewer than limit deliveries of the channel are
-// outstanding. Without it a closed loop on acknowledgements alone lets
+// may post only while no receiver of the channel lags more than limit
+// posts behind. Without it a closed loop on acknowledgements alone lets
 // receivers fall behind without bound at saturation, until a relay (the
-// real one and the baseline alike) drops them as too slow.
+// real one and the baseline alike) drops them as too slow. The bound is
+// per receiver, not an average over the channel: with an average, one
+// receiver starved of CPU on a loaded machine could hold the whole
+// channel's allowance, overflow its queue and be dropped, failing the
+// run by chance.
 type window struct {
-	mu          sync.Mutex
-	cond        *sync.Cond
-	outstanding int
-	limit       int
-	closed      bool
+	mu     sync.Mutex
+	cond   *sync.Cond
+	posted int             // posts let through
+	got    map[*client]int // posts each member has had (its own count as had)
+	limit  int
+	closed bool
 }
 
-// windowPerReceiver is the average number of deliveries allowed in flight
-// per receiver; the relays drop a connection with 64 frames queued.
-const windowPerReceiver = 16
+// windowPerReceiver is how many posts a receiver may lag behind; the
+// relays drop a connection with 64 frames queued (pushes and the
+// acknowledgement of its own post in flight).
+const windowPerReceiver = 32
 
-func newWindow(limit int) *window {
-	w := &window{limit: limit}
+func newWindow(limit int, members []*client) *window {
+	w := &window{limit: limit, got: map[*client]int{}}
+	for _, c := range members {
+		w.got[c] = 0
+	}
 	w.cond = sync.NewCond(&w.mu)
 	return w
 }
 
-// acquire waits for room for n deliveries; it returns false once the
-// window is closed.
-func (w *window) acquire(n int) bool {
+func (w *window) lag() int {
+	least := w.posted
+	for _, n := range w.got {
+		least = min(least, n)
+	}
+	return w.posted - least
+}
+
+// acquire waits until sender may post; it returns false once the window
+// is closed.
+func (w *window) acquire(sender *client) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for w.outstanding >= w.limit && !w.closed {
+	for w.lag() >= w.limit && !w.closed {
 		w.cond.Wait()
 	}
-	w.outstanding += n
+	w.posted++
+	w.got[sender]++ // a sender is not sent its own post
 	return !w.closed
 }
 
-func (w *window) release() {
+// release records a delivery to receiver.
+func (w *window) release(receiver *client) {
 	w.mu.Lock()
-	w.outstanding--
-	if w.outstanding < w.limit {
-		w.cond.Signal()
-	}
+	w.got[receiver]++
+	w.cond.Broadcast()
 	w.mu.Unlock()
 }
 
@@ -98,13 +115,15 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 		}
 		p.onEnv = func(c *client, env []byte, _ time.Time) error { return ops[c].open(env) }
 	}
-	windows := map[*benchChannel]*window{}
+	members := map[*benchChannel][]*client{}
 	for _, c := range cs {
-		if windows[c.m.ch] == nil {
-			windows[c.m.ch] = newWindow(windowPerReceiver * (n - 1))
-		}
+		members[c.m.ch] = append(members[c.m.ch], c)
 	}
-	p.after = func(c *client) { windows[c.m.ch].release() }
+	windows := map[*benchChannel]*window{}
+	for ch, list := range members {
+		windows[ch] = newWindow(windowPerReceiver, list)
+	}
+	p.after = func(c *client) { windows[c.m.ch].release(c) }
 	for _, c := range cs {
 		c.phase.Store(p)
 	}
@@ -132,7 +151,7 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 			defer cancel()
 			w := windows[c.m.ch]
 			for i := 0; i < maxPostsPerSender && time.Now().Before(end); i++ {
-				if !w.acquire(n - 1) {
+				if !w.acquire(c) {
 					return
 				}
 				var env []byte
