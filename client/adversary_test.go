@@ -71,12 +71,12 @@ func channelFrames(t *testing.T, s relay.Store, ch crypto.ChannelID) []wire.Stor
 func adversarySetup(t *testing.T) (*world, *lyingStore, *client.Client, *client.Client, *client.Client, crypto.ChannelID) {
 	lying := &lyingStore{hide: map[uint64]bool{}}
 	w := newWorld(t, func(s relay.Store) relay.Store { lying.Store = s; return lying })
-	org := w.home("Organizer")
-	if err := org.CreateChannel(ctxT(t), "c", w.relay.URL, crypto.PolicyHard); err != nil {
+	org := w.Home("Organizer")
+	if err := org.CreateChannel(ctxT(t), "c", w.Relay.URL, crypto.PolicyHard); err != nil {
 		t.Fatal(err)
 	}
-	alice := w.join(org, "c", "Alice", crypto.RoleParticipant)
-	bob := w.join(org, "c", "Bob", crypto.RoleParticipant)
+	alice := w.Join(org, "c", "Alice", crypto.RoleParticipant)
+	bob := w.Join(org, "c", "Bob", crypto.RoleParticipant)
 	texts(t, alice, "c")
 	id, err := org.ChannelID("c")
 	if err != nil {
@@ -91,10 +91,10 @@ func TestReplayedMessageRejected(t *testing.T) {
 	if err := alice.Send(ctx, "c", crypto.Talks, "only once"); err != nil {
 		t.Fatal(err)
 	}
-	frames := channelFrames(t, w.relay.Store, ch)
+	frames := channelFrames(t, w.Relay.Store, ch)
 	last := frames[len(frames)-1]
 	// The relay stores the same envelope again: a replay.
-	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -126,7 +126,7 @@ func TestDroppedAndReorderedMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frames := channelFrames(t, w.relay.Store, ch)
+	frames := channelFrames(t, w.Relay.Store, ch)
 	n := len(frames)
 	lying.mu.Lock()
 	lying.hide[frames[n-4].Seq] = true                       // "one" is dropped
@@ -152,7 +152,7 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: env}}); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: env}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -169,11 +169,11 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 func TestStaleRosterReplayed(t *testing.T) {
 	w, _, org, alice, _, ch := adversarySetup(t)
 	ctx := ctxT(t)
-	frames := channelFrames(t, w.relay.Store, ch)
+	frames := channelFrames(t, w.Relay.Store, ch)
 	// The relay serves the genesis bundle again, and the bundle that
 	// admitted Alice.
 	for _, f := range frames[:2] {
-		if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindBundle, Payload: f.Payload}}); err != nil {
+		if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindBundle, Payload: f.Payload}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -195,7 +195,7 @@ func TestFramesFromAnotherChannel(t *testing.T) {
 	w, _, org, alice, _, ch := adversarySetup(t)
 	ctx := ctxT(t)
 	// The same people in a second channel: other pseudonyms, other keys.
-	if err := org.CreateChannel(ctx, "other", w.relay.URL, crypto.PolicyHard); err != nil {
+	if err := org.CreateChannel(ctx, "other", w.Relay.URL, crypto.PolicyHard); err != nil {
 		t.Fatal(err)
 	}
 	code, _ := org.Invite(ctx, "other", crypto.RoleParticipant, time.Hour, 0)
@@ -203,9 +203,9 @@ func TestFramesFromAnotherChannel(t *testing.T) {
 	org.Admit(ctx, "other", nil, true)
 	org.Send(ctx, "other", crypto.Talks, "meant for the other channel")
 	other, _ := org.ChannelID("other")
-	frames := channelFrames(t, w.relay.Store, other)
+	frames := channelFrames(t, w.Relay.Store, other)
 	last := frames[len(frames)-1]
-	if _, err := w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, alice, "c")
@@ -225,12 +225,12 @@ func TestConcurrentOrganizersDoNotFork(t *testing.T) {
 	lying := &lyingStore{hide: map[uint64]bool{}}
 	w := newWorld(t, func(s relay.Store) relay.Store { lying.Store = s; return lying })
 	ctx := ctxT(t)
-	o1 := w.home("First Organizer")
-	o1.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
-	o2 := w.join(o1, "c", "Second Organizer", crypto.RoleOrganizer)
-	alice := w.join(o1, "c", "Alice", crypto.RoleParticipant)
-	w.join(o1, "c", "Bob", crypto.RoleParticipant)
-	w.join(o2, "c", "Carol", crypto.RoleParticipant) // the second organizer can admit
+	o1 := w.Home("First Organizer")
+	o1.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
+	o2 := w.Join(o1, "c", "Second Organizer", crypto.RoleOrganizer)
+	alice := w.Join(o1, "c", "Alice", crypto.RoleParticipant)
+	w.Join(o1, "c", "Bob", crypto.RoleParticipant)
+	w.Join(o2, "c", "Carol", crypto.RoleParticipant) // the second organizer can admit
 	texts(t, alice, "c")
 	texts(t, o1, "c")
 

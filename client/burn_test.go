@@ -38,9 +38,9 @@ func homeSamples(t *testing.T, home string) [][]byte {
 func TestBurnLeavesNoTraceOnDisk(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "ending", w.relay.URL, crypto.PolicyHard)
-	a := w.join(org, "ending", "A", crypto.RoleParticipant)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "ending", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "ending", "A", crypto.RoleParticipant)
 	for i := 0; i < 5; i++ {
 		a.Send(ctx, "ending", crypto.Talks, "final text of the declaration")
 		org.Send(ctx, "ending", crypto.Talks, "agreed")
@@ -50,17 +50,17 @@ func TestBurnLeavesNoTraceOnDisk(t *testing.T) {
 	id, _ := org.ChannelID("ending")
 
 	var marks [][]byte
-	for _, h := range w.homes {
+	for _, h := range w.Homes {
 		marks = append(marks, homeSamples(t, h)...)
 	}
-	for _, f := range channelFrames(t, w.relay.Store, id) {
+	for _, f := range channelFrames(t, w.Relay.Store, id) {
 		marks = append(marks, f.Payload[len(f.Payload)/2:len(f.Payload)/2+32])
 	}
 	phrases := make([]string, len(marks))
 	for i, m := range marks {
 		phrases[i] = string(m)
 	}
-	if len(w.sweep(phrases...)) == 0 {
+	if len(w.Sweep(phrases...)) == 0 {
 		t.Fatal("the samples are not on disk before the burn; the test would prove nothing")
 	}
 
@@ -70,7 +70,7 @@ func TestBurnLeavesNoTraceOnDisk(t *testing.T) {
 	if rep, err := a.Sync(ctx, "ending"); err != nil || !rep.Burned {
 		t.Fatalf("member after burn: %+v %v", rep, err)
 	}
-	if found := w.sweep(phrases...); len(found) > 0 {
+	if found := w.Sweep(phrases...); len(found) > 0 {
 		t.Fatalf("after the burn, %d pieces of the channel remain, e.g. %s", len(found), strings.SplitN(found[0], " holds", 2)[0])
 	}
 }

@@ -14,14 +14,14 @@ import (
 func TestTalksBriefingsAndRemoval(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Convener Nordlund")
-	if err := org.CreateChannel(ctx, "Backchannel Oslo", w.relay.URL, crypto.PolicyHard); err != nil {
+	org := w.Home("Convener Nordlund")
+	if err := org.CreateChannel(ctx, "Backchannel Oslo", w.Relay.URL, crypto.PolicyHard); err != nil {
 		t.Fatal(err)
 	}
 	const ch = "Backchannel Oslo"
-	alice := w.join(org, ch, "Delegate Amsel", crypto.RoleParticipant)
-	bob := w.join(org, ch, "Delegate Borodin", crypto.RoleParticipant)
-	mentor := w.join(org, ch, "Mentor Mertens", crypto.RoleMentor)
+	alice := w.Join(org, ch, "Delegate Amsel", crypto.RoleParticipant)
+	bob := w.Join(org, ch, "Delegate Borodin", crypto.RoleParticipant)
+	mentor := w.Join(org, ch, "Mentor Mertens", crypto.RoleMentor)
 
 	if err := alice.Send(ctx, ch, crypto.Talks, "water rights clause stays in article four"); err != nil {
 		t.Fatal(err)
@@ -85,13 +85,13 @@ func TestTalksBriefingsAndRemoval(t *testing.T) {
 	}
 
 	// Nothing readable is on disk: no message, name or channel name.
-	if found := w.sweep("water rights", "progress report", "push harder", "concession",
+	if found := w.Sweep("water rights", "progress report", "push harder", "concession",
 		"Convener Nordlund", "Delegate Amsel", "Delegate Borodin", "Mentor Mertens", "Backchannel Oslo"); len(found) > 0 {
 		t.Fatalf("plaintext at rest:\n%s", strings.Join(found, "\n"))
 	}
 	// The sweep itself works: a planted phrase is found.
-	os.WriteFile(filepath.Join(w.homes[0], "control"), []byte("x water rights x"), 0o600)
-	if len(w.sweep("water rights")) != 1 {
+	os.WriteFile(filepath.Join(w.Homes[0], "control"), []byte("x water rights x"), 0o600)
+	if len(w.Sweep("water rights")) != 1 {
 		t.Fatal("the at-rest sweep does not find a planted phrase")
 	}
 }
@@ -99,13 +99,13 @@ func TestTalksBriefingsAndRemoval(t *testing.T) {
 func TestInvitesAreSingleUse(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "talks", w.relay.URL, crypto.PolicySoft)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "talks", w.Relay.URL, crypto.PolicySoft)
 	code, err := org.Invite(ctx, "talks", crypto.RoleParticipant, 3600e9, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := w.home("A"), w.home("B")
+	a, b := w.Home("A"), w.Home("B")
 	if _, err := a.Join(ctx, code, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -132,15 +132,15 @@ func TestInvitesAreSingleUse(t *testing.T) {
 
 func TestWrongPassphraseChangesNothing(t *testing.T) {
 	w := newWorld(t, nil)
-	c := w.home("Someone")
+	c := w.Home("Someone")
 	c.Close()
-	if _, err := client.Open(w.homes[0], "not it"); !errors.Is(err, client.ErrWrongPassphrase) {
+	if _, err := client.Open(w.Homes[0], "not it"); !errors.Is(err, client.ErrWrongPassphrase) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
-	if err := client.Init(w.homes[0], "Again", passphrase); !errors.Is(err, client.ErrHomeExists) {
+	if err := client.Init(w.Homes[0], "Again", passphrase); !errors.Is(err, client.ErrHomeExists) {
 		t.Fatalf("init over a home: %v", err)
 	}
-	again, err := client.Open(w.homes[0], passphrase)
+	again, err := client.Open(w.Homes[0], passphrase)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +153,9 @@ func TestWrongPassphraseChangesNothing(t *testing.T) {
 func TestLeaveAndOrganizerRemovesLeaver(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
-	a := w.join(org, "c", "A", crypto.RoleParticipant)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "c", "A", crypto.RoleParticipant)
 	if err := org.Leave(ctx, "c"); err == nil {
 		t.Fatal("the only organizer could leave")
 	}
@@ -177,9 +177,9 @@ func TestLeaveAndOrganizerRemovesLeaver(t *testing.T) {
 func TestBurnErasesEverywhere(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "ending", w.relay.URL, crypto.PolicyHard)
-	a := w.join(org, "ending", "A", crypto.RoleParticipant)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "ending", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "ending", "A", crypto.RoleParticipant)
 	a.Send(ctx, "ending", crypto.Talks, "final text of the declaration")
 	texts(t, org, "ending")
 	if err := a.Burn(ctx, "ending"); err == nil {

@@ -11,9 +11,9 @@ import (
 func TestLargeBinaryDraftRoundTrip(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
-	a := w.join(org, "c", "A", crypto.RoleParticipant)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "c", "A", crypto.RoleParticipant)
 	for _, size := range []int{0, 1, 15000, 15001, 1 << 20} {
 		data := make([]byte, size)
 		rand.Read(data)

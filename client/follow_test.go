@@ -15,13 +15,13 @@ import (
 func TestFollowShowsWhatAnotherProcessFetched(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	if err := org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard); err != nil {
+	org := w.Home("Organizer")
+	if err := org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard); err != nil {
 		t.Fatal(err)
 	}
-	alice := w.join(org, "c", "Alice", crypto.RoleParticipant)
+	alice := w.Join(org, "c", "Alice", crypto.RoleParticipant)
 	// A second process on Alice's home.
-	other, err := client.Open(w.homes[len(w.homes)-1], passphrase)
+	other, err := client.Open(w.Homes[len(w.Homes)-1], passphrase)
 	if err != nil {
 		t.Fatal(err)
 	}

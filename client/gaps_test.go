@@ -18,7 +18,7 @@ func TestMissingMessagesAreCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	frames := channelFrames(t, w.relay.Store, ch)
+	frames := channelFrames(t, w.Relay.Store, ch)
 	lying.mu.Lock()
 	for _, f := range frames[len(frames)-3:] {
 		lying.hide[f.Seq] = true

@@ -103,12 +103,12 @@ func TestRandomizedInteraction(t *testing.T) {
 	names := []string{"Ana", "Ben", "Cai", "Dov", "Eli", "Fay"}
 	people := map[string]*person{}
 	for _, n := range names {
-		people[n] = &person{name: n, c: w.home(n), local: map[string]string{}, role: map[string]crypto.Role{},
+		people[n] = &person{name: n, c: w.Home(n), local: map[string]string{}, role: map[string]crypto.Role{},
 			old: map[string][]string{}, leftAt: map[string]int{}}
 	}
 	orgs := map[string]string{"north": "Ana", "south": "Dov"}
 	for ch, o := range orgs {
-		if err := people[o].c.CreateChannel(ctx, ch, w.relay.URL, crypto.PolicySoft); err != nil {
+		if err := people[o].c.CreateChannel(ctx, ch, w.Relay.URL, crypto.PolicySoft); err != nil {
 			t.Fatal(err)
 		}
 		people[o].local[ch], people[o].role[ch] = ch, crypto.RoleOrganizer
@@ -160,12 +160,12 @@ func TestRandomizedInteraction(t *testing.T) {
 			log = append(log, sent{ch, who.name, text, comp, step})
 		case r < 7: // replay a random earlier frame of the channel
 			id, _ := people[orgs[ch]].c.ChannelID(ch)
-			frames := channelFrames(t, w.relay.Store, id)
+			frames := channelFrames(t, w.Relay.Store, id)
 			f := frames[rng.IntN(len(frames))]
 			if f.Kind == wire.KindMessage {
 				h, _ := crypto.ParseHeader(f.Payload)
 				replays++
-				w.relay.Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Compartment: uint8(h.Compartment), Payload: f.Payload}})
+				w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Compartment: uint8(h.Compartment), Payload: f.Payload}})
 			}
 		case r < 8 && len(members) > 2: // remove someone
 			victim := members[rng.IntN(len(members))]
@@ -200,7 +200,7 @@ func TestRandomizedInteraction(t *testing.T) {
 	}
 	// Names here are too short to search for in binary files without
 	// chance matches; the other tests search for long names.
-	if found := w.sweep(phrases...); len(found) > 0 {
+	if found := w.Sweep(phrases...); len(found) > 0 {
 		t.Fatalf("seed %d: plaintext at rest: %s", seed, found[0])
 	}
 }

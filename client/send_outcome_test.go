@@ -51,11 +51,11 @@ func (s *gateStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire
 func gateSetup(t *testing.T) (*gateStore, *client.Client, *client.Client) {
 	gate := &gateStore{release: make(chan struct{})}
 	w := newWorld(t, func(s relay.Store) relay.Store { gate.Store = s; return gate })
-	org := w.home("Organizer")
-	if err := org.CreateChannel(ctxT(t), "c", w.relay.URL, crypto.PolicyHard); err != nil {
+	org := w.Home("Organizer")
+	if err := org.CreateChannel(ctxT(t), "c", w.Relay.URL, crypto.PolicyHard); err != nil {
 		t.Fatal(err)
 	}
-	alice := w.join(org, "c", "Alice", crypto.RoleParticipant)
+	alice := w.Join(org, "c", "Alice", crypto.RoleParticipant)
 	return gate, org, alice
 }
 

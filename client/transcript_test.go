@@ -20,9 +20,9 @@ import (
 func TestExportPolicy(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "hard", w.relay.URL, crypto.PolicyHard)
-	org.CreateChannel(ctx, "soft", w.relay.URL, crypto.PolicySoft)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "hard", w.Relay.URL, crypto.PolicyHard)
+	org.CreateChannel(ctx, "soft", w.Relay.URL, crypto.PolicySoft)
 	org.Send(ctx, "hard", crypto.Talks, "a hard-policy line")
 	org.Send(ctx, "soft", crypto.Talks, "a soft-policy line")
 	dir := t.TempDir()
@@ -67,11 +67,11 @@ func TestExportPolicy(t *testing.T) {
 func TestCorruptedTranscriptGivesNoPlaintext(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
 	org.Send(ctx, "c", crypto.Talks, "first")
 	org.Send(ctx, "c", crypto.Talks, "second")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(w.homes[0], "state.db"))
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(w.Homes[0], "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func TestCorruptedTranscriptGivesNoPlaintext(t *testing.T) {
 func TestLocalRetention(t *testing.T) {
 	w := newWorld(t, nil)
 	ctx := ctxT(t)
-	org := w.home("Organizer")
-	org.CreateChannel(ctx, "c", w.relay.URL, crypto.PolicyHard)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
 	org.Send(ctx, "c", crypto.Talks, "old news")
 	later := time.Now().Add(73 * time.Hour)
 	org.Now = func() time.Time { return later }

@@ -31,15 +31,15 @@ var textBursts = []string{
 func TestChatTextIsNeverAKey(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
 	parley, err := exec.LookPath("parley") // this test binary, set up by TestMain
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	master, slave := openPTY(t)
-	cmd := exec.Command(parley, "--home", alice.dir, "chat", ch)
+	cmd := exec.Command(parley, "--home", w.Dir(alice), "chat", ch)
 	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE="+chatPassphrase, "TERM=xterm-256color")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
@@ -95,7 +95,7 @@ func TestChatTextIsNeverAKey(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		w.seen(org, ch) // syncs
-		entries, err := org.c.Read(ch)
+		entries, err := org.Read(ch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,8 +148,8 @@ func TestChatTextIsNeverAKey(t *testing.T) {
 func TestChatKeyNamesAsText(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
 	ui := w.chat(alice, ch)
 	ui.waitText("connected")
 	tab := ui.m.tab

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +13,7 @@ import (
 
 	"parley/client"
 	"parley/crypto"
-	"parley/relay"
+	"parley/internal/parleytest"
 )
 
 // The chat tests drive the Bubble Tea model directly, at 80×24, with no
@@ -23,134 +22,38 @@ import (
 // its styling stripped. Everything else is real: a relay on loopback
 // and homes made with client.Init.
 
-const chatPassphrase = "correct horse battery staple"
+const chatPassphrase = parleytest.Passphrase
 
-var cheapScrypt sync.Once
-
-// chatWorld is a relay on loopback and homes that use it.
-type chatWorld struct {
-	t      *testing.T
-	relay  *relay.Relay
-	relDir string
-	ctx    context.Context
-}
+// chatWorld is the shared test world (internal/parleytest) with the chat
+// screen on top.
+type chatWorld struct{ *parleytest.World }
 
 func newChatWorld(t *testing.T) *chatWorld {
 	t.Helper()
 	t.Parallel()
-	cheapScrypt.Do(func() { os.Setenv("PARLEY_SCRYPT_LOGN", "10") }) // tests only; see client.Init
-	w := &chatWorld{t: t, relDir: t.TempDir()}
-	w.startRelay("127.0.0.1:0")
-	t.Cleanup(w.stopRelay)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	w.ctx = ctx
-	return w
-}
-
-func (w *chatWorld) startRelay(addr string) {
-	w.t.Helper()
-	r, err := relay.Start(relay.Options{Listen: addr, DataDir: w.relDir})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.relay = r
-}
-
-func (w *chatWorld) stopRelay() {
-	if w.relay == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	w.relay.Close(ctx)
-	w.relay = nil
-}
-
-type chatHome struct {
-	dir string
-	c   *client.Client
-}
-
-func (w *chatWorld) home(name string) *chatHome {
-	w.t.Helper()
-	dir := filepath.Join(w.t.TempDir(), "home")
-	if err := client.Init(dir, name, chatPassphrase); err != nil {
-		w.t.Fatal(err)
-	}
-	c, err := client.Open(dir, chatPassphrase)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { c.Close() })
-	return &chatHome{dir: dir, c: c}
-}
-
-// organizer makes a home that founds channel.
-func (w *chatWorld) organizer(name, channel string) *chatHome {
-	w.t.Helper()
-	h := w.home(name)
-	if err := h.c.CreateChannel(w.ctx, channel, w.relay.URL, crypto.PolicyHard); err != nil {
-		w.t.Fatal(err)
-	}
-	return h
-}
-
-// join invites a new home into channel with role and admits it.
-func (w *chatWorld) join(org *chatHome, channel, name string, role crypto.Role) *chatHome {
-	w.t.Helper()
-	h := w.home(name)
-	code, err := org.c.Invite(w.ctx, channel, role, time.Hour, 0)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if _, err := h.c.Join(w.ctx, code, channel); err != nil {
-		w.t.Fatal(err)
-	}
-	if _, err := org.c.Admit(w.ctx, channel, []string{name}, false); err != nil {
-		w.t.Fatal(err)
-	}
-	if rep, err := h.c.Sync(w.ctx, channel); err != nil || rep.Pending {
-		w.t.Fatalf("%s syncing after admission: %+v %v", name, rep, err)
-	}
-	return h
+	return &chatWorld{parleytest.New(t, nil)}
 }
 
 // seen syncs a home and returns its transcript as "sender: text" lines
 // ("* text" for system lines).
-func (w *chatWorld) seen(h *chatHome, channel string) []string {
-	w.t.Helper()
-	if _, err := h.c.Sync(w.ctx, channel); err != nil {
-		w.t.Fatal(err)
-	}
-	entries, err := h.c.Read(channel)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		if e.Kind == client.KindSystem {
-			out = append(out, "* "+e.Text)
-		} else {
-			out = append(out, e.Sender+": "+e.Text)
-		}
-	}
-	return out
+func (w *chatWorld) seen(h *client.Client, channel string) []string {
+	w.T.Helper()
+	return parleytest.Texts(w.T, h, channel)
 }
 
 // chatUI is a running chat model and the loop that feeds it.
 type chatUI struct {
-	t    *testing.T
+	t    testing.TB
 	m    *chatModel
 	msgs chan tea.Msg
 	done chan struct{}
 	quit bool
 }
 
-func (w *chatWorld) chat(h *chatHome, channel string) *chatUI {
-	w.t.Helper()
-	dir := h.dir
-	m, err := newChatModel(chatConfig{client: h.c, channel: channel, checkPassphrase: func(p string) error {
+func (w *chatWorld) chat(h *client.Client, channel string) *chatUI {
+	w.T.Helper()
+	dir := w.Dir(h)
+	m, err := newChatModel(chatConfig{client: h, channel: channel, checkPassphrase: func(p string) error {
 		c, err := client.Open(dir, p)
 		if err != nil {
 			return err
@@ -158,15 +61,15 @@ func (w *chatWorld) chat(h *chatHome, channel string) *chatUI {
 		return c.Close()
 	}})
 	if err != nil {
-		w.t.Fatal(err)
+		w.T.Fatal(err)
 	}
 	if m.s != nil {
 		m.s.retry = 200 * time.Millisecond
 	}
-	ui := &chatUI{t: w.t, m: m, msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
+	ui := &chatUI{t: w.T, m: m, msgs: make(chan tea.Msg, 1024), done: make(chan struct{})}
 	// Cleanups run last-in first-out: the session stops before the
 	// client closes.
-	w.t.Cleanup(func() {
+	w.T.Cleanup(func() {
 		close(ui.done)
 		m.close()
 	})
@@ -286,8 +189,8 @@ func hasLine(list []string, s string) bool {
 func TestChatLiveBothWays(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
 
 	ui := w.chat(alice, ch)
 	ui.waitText("● connected")
@@ -296,13 +199,13 @@ func TestChatLiveBothWays(t *testing.T) {
 	}
 
 	// A message from another home appears while the screen is open.
-	if err := org.c.Send(w.ctx, ch, crypto.Talks, "Article 1 stays as drafted."); err != nil {
+	if err := org.Send(w.Ctx, ch, crypto.Talks, "Article 1 stays as drafted."); err != nil {
 		t.Fatal(err)
 	}
 	ui.waitText("Convener: Article 1 stays as drafted.")
 
 	// A briefing lands on the other tab, counted there, not shown here.
-	if err := org.c.Send(w.ctx, ch, crypto.Briefings, "Progress on article 1."); err != nil {
+	if err := org.Send(w.Ctx, ch, crypto.Briefings, "Progress on article 1."); err != nil {
 		t.Fatal(err)
 	}
 	ui.waitFor("an unread briefing", func(s string) bool { return strings.Contains(s, "briefings (1)") })
@@ -327,7 +230,7 @@ func TestChatLiveBothWays(t *testing.T) {
 	if !hasLine(got, "Alice: We accept the timetable.") {
 		t.Fatalf("the organizer does not have the typed message: %q", got)
 	}
-	entries, _ := org.c.Read(ch)
+	entries, _ := org.Read(ch)
 	var kinds []string
 	for _, e := range entries {
 		if e.Sender == "Alice" {
@@ -358,10 +261,10 @@ func TestChatLiveBothWays(t *testing.T) {
 func TestChatMentorSeesOnlyBriefings(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	mentor := w.join(org, ch, "Mentor", crypto.RoleMentor)
-	org.c.Send(w.ctx, ch, crypto.Talks, "secret negotiating text")
-	org.c.Send(w.ctx, ch, crypto.Briefings, "a progress report")
+	org := w.Organizer("Convener", ch)
+	mentor := w.Join(org, ch, "Mentor", crypto.RoleMentor)
+	org.Send(w.Ctx, ch, crypto.Talks, "secret negotiating text")
+	org.Send(w.Ctx, ch, crypto.Briefings, "a progress report")
 
 	ui := w.chat(mentor, ch)
 	screen := ui.waitText("Convener: a progress report")
@@ -392,7 +295,7 @@ func TestChatMentorSeesOnlyBriefings(t *testing.T) {
 	// What a mentor types is a briefing.
 	ui.say("push on the timetable")
 	ui.waitText("Mentor: push on the timetable")
-	entries, _ := func() ([]client.Entry, error) { w.seen(org, ch); return org.c.Read(ch) }()
+	entries, _ := func() ([]client.Entry, error) { w.seen(org, ch); return org.Read(ch) }()
 	found := false
 	for _, e := range entries {
 		if e.Sender == "Mentor" && e.Text == "push on the timetable" {
@@ -407,9 +310,9 @@ func TestChatMentorSeesOnlyBriefings(t *testing.T) {
 func TestChatRemovalShowsSystemLine(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
-	bob := w.join(org, ch, "Bob", crypto.RoleParticipant)
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	bob := w.Join(org, ch, "Bob", crypto.RoleParticipant)
 
 	orgUI := w.chat(org, ch)
 	aliceUI := w.chat(alice, ch)
@@ -465,9 +368,9 @@ func TestChatRemovalShowsSystemLine(t *testing.T) {
 func TestChatLock(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
-	org.c.Send(w.ctx, ch, crypto.Talks, "the water clause")
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	org.Send(w.Ctx, ch, crypto.Talks, "the water clause")
 
 	ui := w.chat(alice, ch)
 	ui.waitText("the water clause")
@@ -481,7 +384,7 @@ func TestChatLock(t *testing.T) {
 		}
 	}
 	// Messages keep arriving, unseen.
-	org.c.Send(w.ctx, ch, crypto.Talks, "arrived while locked")
+	org.Send(w.Ctx, ch, crypto.Talks, "arrived while locked")
 	ui.drain()
 	if strings.Contains(ui.screen(), "arrived") {
 		t.Fatal("a message showed on the locked screen")
@@ -505,9 +408,9 @@ func TestChatLock(t *testing.T) {
 func TestChatDrafts(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
-	if _, err := org.c.PutDraft(w.ctx, ch, "declaration", []byte("Article 1.\nArticle 2.\n")); err != nil {
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	if _, err := org.PutDraft(w.Ctx, ch, "declaration", []byte("Article 1.\nArticle 2.\n")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -538,11 +441,11 @@ func TestChatDrafts(t *testing.T) {
 	}
 	checkSize(t, doc)
 	// The other home got the version the UI published.
-	if data, err := org.c.GetDraft(ch, "declaration", 2); err == nil {
+	if data, err := org.GetDraft(ch, "declaration", 2); err == nil {
 		t.Fatalf("before syncing the organizer has version 2 already: %q", data)
 	}
 	w.seen(org, ch)
-	if data, err := org.c.GetDraft(ch, "declaration", 2); err != nil || string(data) != "Article 1.\nArticle 2, amended.\n" {
+	if data, err := org.GetDraft(ch, "declaration", 2); err != nil || string(data) != "Article 1.\nArticle 2, amended.\n" {
 		t.Fatalf("the organizer's version 2: %q %v", data, err)
 	}
 }
@@ -550,9 +453,9 @@ func TestChatDrafts(t *testing.T) {
 func TestChatEscapesAndQuit(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
-	org.c.Send(w.ctx, ch, crypto.Talks, "title\x1b]0;pwned\x07 and \u202eevil")
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	org.Send(w.Ctx, ch, crypto.Talks, "title\x1b]0;pwned\x07 and \u202eevil")
 
 	ui := w.chat(alice, ch)
 	ui.waitText("Convener: title")
@@ -575,13 +478,13 @@ func TestChatEscapesAndQuit(t *testing.T) {
 func TestChatConnectionState(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
 
 	ui := w.chat(alice, ch)
 	ui.waitText("● connected")
-	addr := w.relay.Addr.String()
-	w.stopRelay()
+	addr := w.Relay.Addr.String()
+	w.StopRelay()
 	ui.waitText("○ reconnecting")
 
 	// A send with the relay away is queued, says so, and does not give
@@ -593,7 +496,7 @@ func TestChatConnectionState(t *testing.T) {
 	}
 	ui.waitFor("the header to count it", func(string) bool { return strings.Contains(ui.header(), "1 queued") })
 	// It goes out when the relay is back, once.
-	w.startRelay(addr)
+	w.StartRelay(addr)
 	ui.waitText("● connected")
 	ui.waitText("Alice: are you there?")
 	if got := w.seen(org, ch); !hasLine(got, "Alice: are you there?") || strings.Count(strings.Join(got, "\n"), "are you there?") != 1 {
@@ -604,20 +507,20 @@ func TestChatConnectionState(t *testing.T) {
 func TestChatBurnWipesScreen(t *testing.T) {
 	w := newChatWorld(t)
 	const ch = "oslo"
-	org := w.organizer("Convener", ch)
-	alice := w.join(org, ch, "Alice", crypto.RoleParticipant)
-	org.c.Send(w.ctx, ch, crypto.Talks, "the final text")
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	org.Send(w.Ctx, ch, crypto.Talks, "the final text")
 
 	ui := w.chat(alice, ch)
 	ui.waitText("Convener: the final text")
-	if err := org.c.Burn(w.ctx, ch); err != nil {
+	if err := org.Burn(w.Ctx, ch); err != nil {
 		t.Fatal(err)
 	}
 	screen := ui.waitFor("the burned state", func(string) bool { return strings.Contains(ui.header(), "✕ burned") })
 	if strings.Contains(screen, "final text") || !strings.Contains(screen, "the channel was burned") {
 		t.Fatalf("after the burn:\n%s", screen)
 	}
-	if list, _ := alice.c.Channels(); len(list) != 0 {
+	if list, _ := alice.Channels(); len(list) != 0 {
 		t.Fatal("the burned channel is still in the home")
 	}
 }
