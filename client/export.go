@@ -2,13 +2,11 @@ package client
 
 import (
 	"bytes"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"filippo.io/age"
 )
@@ -120,170 +118,6 @@ func (c *Client) exportAllowed(channel string, recipients []age.Recipient) error
 		return ErrPlaintextExportRefused
 	}
 	return nil
-}
-
-// applyRetention drops transcript entries, and unfinished drafts, older
-// than the channel's retention by this client's clock when they were
-// stored (a sender cannot back-date a message out of others'
-// transcripts). The policy applies on the client as on the relay. The
-// transcript is read and rewritten in one transaction, so entries another
-// process adds meanwhile are never lost.
-func (c *Client) applyRetention(channel string) error {
-	scrubbed := false
-	err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
-		r, err := row.st.roster()
-		if err != nil {
-			return nil // not admitted yet: nothing to keep or drop
-		}
-		cutoff := c.Now().Add(-r.Policy.Retention())
-		expired, err := c.expiredChunks(tx, row.id, cutoff)
-		if err != nil {
-			return err
-		}
-		for k, p := range row.st.Partial {
-			if p.Time.Before(cutoff) {
-				delete(row.st.Partial, k)
-			}
-		}
-		for _, ch := range expired {
-			// Version numbers survive their versions.
-			for _, e := range ch.entries {
-				if e.Kind == KindDraft && e.Draft != nil {
-					if row.st.DraftsDropped == nil {
-						row.st.DraftsDropped = map[string]int{}
-					}
-					row.st.DraftsDropped[e.Draft.Name]++
-				}
-			}
-			if err := c.dropChunk(tx, ch); err != nil {
-				return err
-			}
-			scrubbed = true
-		}
-		return nil
-	})
-	if err != nil || !scrubbed {
-		return err
-	}
-	return scrub(c.db)
-}
-
-// expiredChunk is a transcript chunk with expired entries: all of them,
-// or (in a chunk from before receive times were stored, which may mix
-// old and new entries) those not in keep.
-type expiredChunk struct {
-	id      int64
-	entries []Entry
-	keep    []Entry
-}
-
-func (c *Client) dropChunk(tx *sql.Tx, ch expiredChunk) error {
-	if len(ch.keep) == 0 {
-		_, err := tx.Exec(`DELETE FROM transcript WHERE id = ?`, ch.id)
-		return err
-	}
-	chunk, err := c.sealChunk(ch.keep)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(`UPDATE transcript SET chunk = ? WHERE id = ?`, chunk, ch.id); err != nil {
-		return err
-	}
-	return c.setChunkTime(tx, ch.id, newestReceived(ch.keep))
-}
-
-// expiredChunks returns the chunks of a channel received before cutoff,
-// oldest first. Chunks are appended in the order they are received, so
-// the walk stops at the first one still kept: a sync with nothing to
-// expire reads one sealed time, whatever the transcript's length. Only
-// the expired chunks are decrypted (for their draft versions), and a
-// chunk from before receive times were stored gets its time now.
-func (c *Client) expiredChunks(tx *sql.Tx, channel int64, cutoff time.Time) ([]expiredChunk, error) {
-	var out []expiredChunk
-	after := int64(0)
-	for {
-		type row struct {
-			id              int64
-			chunk, received []byte
-		}
-		var batch []row
-		rows, err := tx.Query(`SELECT id, chunk, received FROM transcript WHERE channel = ? AND id > ? ORDER BY id LIMIT 16`, channel, after)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.id, &r.chunk, &r.received); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			batch = append(batch, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-		if len(batch) == 0 {
-			return out, nil
-		}
-		for _, r := range batch {
-			after = r.id
-			var entries []Entry
-			var at time.Time
-			if r.received != nil {
-				b, err := c.seal.open(chunkTimePurpose(r.id), r.received)
-				if err != nil {
-					return nil, err
-				}
-				if err := at.UnmarshalBinary(b); err != nil {
-					return nil, errCorrupt
-				}
-			} else {
-				if entries, err = c.openChunk(r.chunk); err != nil {
-					return nil, err
-				}
-				at = newestReceived(entries)
-				if err := c.setChunkTime(tx, r.id, at); err != nil {
-					return nil, err
-				}
-				var keep, drop []Entry
-				for _, e := range entries {
-					if newestReceived([]Entry{e}).Before(cutoff) {
-						drop = append(drop, e)
-					} else {
-						keep = append(keep, e)
-					}
-				}
-				if len(drop) > 0 && len(keep) > 0 {
-					return append(out, expiredChunk{id: r.id, entries: drop, keep: keep}), nil
-				}
-			}
-			if !at.Before(cutoff) {
-				return out, nil
-			}
-			if entries == nil {
-				if entries, err = c.openChunk(r.chunk); err != nil {
-					return nil, err
-				}
-			}
-			out = append(out, expiredChunk{id: r.id, entries: entries})
-		}
-	}
-}
-
-// newestReceived is when the newest entry of a chunk was received.
-func newestReceived(entries []Entry) time.Time {
-	var t time.Time
-	for _, e := range entries {
-		at := e.Received
-		if at.IsZero() {
-			at = e.Time
-		}
-		if at.After(t) {
-			t = at
-		}
-	}
-	return t
 }
 
 // Clean makes text from other people safe to print in a terminal: it

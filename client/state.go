@@ -54,6 +54,10 @@ type channelState struct {
 	// DraftsDropped counts, per draft name, the versions retention has
 	// dropped, so that later versions keep their numbers.
 	DraftsDropped map[string]int `json:"drafts_dropped,omitempty"`
+	// Archive is the transcript chunk old chunks are merged into;
+	// Compacted the last chunk compaction has looked at (chunks.go).
+	Archive   int64 `json:"archive,omitempty"`
+	Compacted int64 `json:"compacted,omitempty"`
 	// Partial holds draft versions still arriving, by sender and id.
 	Partial map[string]*partialDraft `json:"partial,omitempty"`
 

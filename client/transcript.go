@@ -41,40 +41,8 @@ type querier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
 }
 
-// appendTranscript stores entries as one age-encrypted chunk, inside the
-// caller's transaction, so entries and the state that produced them are
-// committed together. Beside the chunk goes its receive time, sealed:
-// retention reads that, not the chunk.
-func (c *Client) appendTranscript(tx *sql.Tx, channel int64, entries []Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	for i := range entries {
-		if entries[i].Received.IsZero() {
-			entries[i].Received = c.Now().UTC()
-		}
-	}
-	chunk, err := c.sealChunk(entries)
-	if err != nil {
-		return err
-	}
-	res, err := tx.Exec(`INSERT INTO transcript (channel, chunk) VALUES (?, ?)`, channel, chunk)
-	if err != nil {
-		return err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	return c.setChunkTime(tx, id, newestReceived(entries))
-}
-
-// sealChunk encrypts entries to this home's age identity.
-func (c *Client) sealChunk(entries []Entry) ([]byte, error) {
-	plain, err := json.Marshal(entries)
-	if err != nil {
-		return nil, err
-	}
+// sealChunk encrypts a chunk's JSON to this home's age identity.
+func (c *Client) sealChunk(plain []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, c.age.Recipient())
 	if err != nil {
@@ -85,14 +53,6 @@ func (c *Client) sealChunk(entries []Entry) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-func chunkTimePurpose(id int64) string { return fmt.Sprintf("transcript-time/%d", id) }
-
-func (c *Client) setChunkTime(tx *sql.Tx, id int64, t time.Time) error {
-	b, _ := t.UTC().MarshalBinary()
-	_, err := tx.Exec(`UPDATE transcript SET received = ? WHERE id = ?`, c.seal.seal(chunkTimePurpose(id), b), id)
-	return err
 }
 
 // openChunk decrypts one transcript chunk.

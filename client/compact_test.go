@@ -1,0 +1,105 @@
+package client
+
+import (
+	"database/sql"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+func chunkCount(t *testing.T, c *Client, name string) int {
+	t.Helper()
+	row, err := c.view(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := c.db.QueryRow(`SELECT count(*) FROM transcript WHERE channel = ?`, row.id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func entryTexts(es []Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Text)
+	}
+	return out
+}
+
+// Old chunks are merged into archives: the transcript reads the same,
+// a reader's mark stays valid (nothing is shown twice), and retention
+// still drops exactly what expired.
+func TestCompactionKeepsTranscriptAndMarks(t *testing.T) {
+	_, _, _, alice := twoHomes(t)
+	now := time.Now()
+	alice.Now = func() time.Time { return now }
+	old, recent := 600, 5
+	put := func(i int, at time.Time) {
+		if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error {
+			return alice.appendTranscript(tx, row.id, []Entry{{Seq: uint64(1000 + i), Time: at, Received: at, Kind: KindMessage, Sender: "Org", Text: fmt.Sprintf("message %d", i)}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Chunks are stored in the order they are received: the old ones
+	// first (with the join's), then, two hours on, the recent ones.
+	for i := 0; i < old; i++ {
+		put(i, now)
+	}
+	now = now.Add(2 * time.Hour)
+	for i := old; i < old+recent; i++ {
+		put(i, now)
+	}
+	before, mark, err := alice.ReadAfter("c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n0 := chunkCount(t, alice, "c")
+	for i := 0; i < 20; i++ {
+		if err := alice.applyRetention("c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n1 := chunkCount(t, alice, "c")
+	if n1 > recent+3 {
+		t.Fatalf("%d chunks before compaction, %d after; want the %d old ones in at most 3 archives", n0, n1, old)
+	}
+	after, err := alice.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entryTexts(before), entryTexts(after)) {
+		t.Fatalf("compaction changed the transcript: %d entries before, %d after", len(before), len(after))
+	}
+	if again, _, err := alice.ReadAfter("c", mark); err != nil || len(again) != 0 {
+		t.Fatalf("a reader's mark after compaction gives %d entries again (%v)", len(again), err)
+	}
+
+	// 71 hours on: the old messages are 73 hours old, past the hard
+	// policy's 72; the recent ones (71 hours) stay.
+	later := now.Add(71 * time.Hour)
+	alice.Now = func() time.Time { return later }
+	if err := alice.applyRetention("c"); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := alice.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, e := range kept {
+		if e.Kind == KindMessage {
+			msgs = append(msgs, e.Text)
+		}
+	}
+	want := []string{}
+	for i := old; i < old+recent; i++ {
+		want = append(want, fmt.Sprintf("message %d", i))
+	}
+	if !slices.Equal(msgs, want) {
+		t.Fatalf("after retention: %q", msgs)
+	}
+}
