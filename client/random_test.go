@@ -93,12 +93,14 @@ func TestRandomizedInteraction(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	chaos := &chaosStore{rng: rand.New(rand.NewPCG(seed, 2))}
 	w := newWorld(t, func(s relay.Store) relay.Store { chaos.Store = s; return chaos })
-	ctx := ctxT(t)
+	// A bound, not an expectation: 40 steps take a few seconds alone,
+	// but over a minute under -race on a loaded 2-core machine.
+	budget := 5 * time.Minute
 	if *longRandom {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
+		budget = 20 * time.Minute
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
 
 	names := []string{"Ana", "Ben", "Cai", "Dov", "Eli", "Fay"}
 	people := map[string]*person{}
