@@ -25,7 +25,7 @@ func newWorld(t testing.TB, wrap func(relay.Store) relay.Store) *world {
 var texts = parleytest.Texts
 
 func ctxT(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a bound for loaded machines, not an expectation
 	t.Cleanup(cancel)
 	return ctx
 }

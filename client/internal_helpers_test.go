@@ -16,7 +16,7 @@ import (
 // that look at a client's state.
 func twoHomes(t testing.TB) (ctx context.Context, r *relay.Relay, org, alice *Client) {
 	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a bound, not an expectation
 	t.Cleanup(cancel)
 	r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
 	if err != nil {

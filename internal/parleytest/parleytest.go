@@ -33,7 +33,8 @@ type World struct {
 	T        testing.TB
 	Relay    *relay.Relay
 	RelayDir string
-	// Ctx ends a minute after the World is made, or with the test.
+	// Ctx ends three minutes after the World is made (a bound for loaded
+	// machines), or with the test.
 	Ctx context.Context
 	// Homes are the folders of the homes made, in order.
 	Homes []string
@@ -51,7 +52,7 @@ func New(t testing.TB, wrap func(relay.Store) relay.Store) *World {
 	w := &World{T: t, RelayDir: t.TempDir(), wrap: wrap, dirs: map[*client.Client]string{}}
 	w.StartRelay("127.0.0.1:0")
 	t.Cleanup(w.StopRelay)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a bound, not an expectation
 	t.Cleanup(cancel)
 	w.Ctx = ctx
 	return w
@@ -134,7 +135,7 @@ func (w *World) Join(org *client.Client, channel, name string, role crypto.Role)
 // text" lines, and system lines as "* text".
 func Texts(t testing.TB, c *client.Client, channel string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a bound, not an expectation
 	defer cancel()
 	if _, err := c.Sync(ctx, channel); err != nil {
 		t.Fatal(err)
