@@ -64,6 +64,19 @@ func BenchmarkGrowth(b *testing.B) {
 					}
 				}
 			})
+			if n > 10000 {
+				return // the baseline below takes minutes at 50,000
+			}
+			// Baseline in the same run: the same messages stored one
+			// chunk each, as before compaction (the organizer's home).
+			fillUncompacted(b, org, "c", n)
+			b.Run("read-all-one-chunk-each", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := org.Read("c"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		})
 	}
 }
@@ -94,5 +107,26 @@ func fillTranscript(b *testing.B, c *Client, name string, n int) {
 		return nil
 	}); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// fillUncompacted stores n messages one chunk each, as every fetch did
+// before compaction, and keeps compaction away from them.
+func fillUncompacted(b *testing.B, c *Client, name string, n int) {
+	b.Helper()
+	at := c.Now().Add(-time.Hour).UTC()
+	for done := 0; done < n; done += 1000 {
+		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			for i := done; i < min(n, done+1000); i++ {
+				e := Entry{Seq: uint64(i + 1), Time: at, Received: at, Sender: "Org", Kind: KindMessage,
+					Text: fmt.Sprintf("earlier message %d: a sentence of the usual length in these talks", i)}
+				if err := c.appendTranscript(tx, row.id, []Entry{e}); err != nil {
+					return err
+				}
+			}
+			return tx.QueryRow(`SELECT max(id) FROM transcript WHERE channel = ?`, row.id).Scan(&row.st.Compacted)
+		}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
