@@ -22,7 +22,7 @@ const MaxInviteLife = 7 * 24 * time.Hour
 // long after admission.
 func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expires, membership time.Duration) (string, error) {
 	if expires <= 0 || expires > MaxInviteLife {
-		return "", fmt.Errorf("invite expiry must be between 1s and %s", MaxInviteLife)
+		return "", fmt.Errorf("invite expiry must be between 1s and %s", FormatDuration(MaxInviteLife))
 	}
 	row, err := c.view(name)
 	if err != nil {
