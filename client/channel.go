@@ -111,7 +111,7 @@ func (st *channelState) self(want crypto.Role) (*crypto.Roster, *crypto.Member, 
 	case statusPending:
 		return nil, nil, nil, errors.New("not admitted yet: an organizer must admit you (then parley sync)")
 	case statusRemoved:
-		return nil, nil, nil, errors.New("you were removed from this channel")
+		return nil, nil, nil, st.refusedError(time.Now())
 	}
 	r, err := st.roster()
 	if err != nil {

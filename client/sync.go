@@ -58,8 +58,7 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 				return nil
 			}
 			row.st.Status = statusRemoved
-			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem,
-				Text: "the relay no longer accepts this member's key: you were removed from the channel"}
+			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Text: row.st.refusedLine(c.Now())}
 			rep.New = append(rep.New, e)
 			return c.appendTranscript(tx, row.id, []Entry{e})
 		})
@@ -246,7 +245,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 	}
 	if errors.Is(err, crypto.ErrNotMember) {
 		st.Status, st.RemovedSigned = statusRemoved, true
-		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel"}}, nil
+		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel (by a roster an organizer signed)"}}, nil
 	}
 	if err != nil {
 		return []Entry{systemLine("rejected epoch bundle %d: %v", b.Epoch, err)}, nil

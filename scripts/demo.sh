@@ -90,7 +90,7 @@ p ingrid remove "Lakeside Talks" "Boris Delegate" | show ingrid
 p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
 b="$(p boris read "Lakeside Talks")"; echo "$b" | tail -3 | show boris
 refuse "$b" "1967 line."
-expect "$b" "removed from the channel"
+expect "$b" "the relay refuses this member's key"
 
 say "What Ingrid (organizer) sees"
 i="$(p ingrid read "Lakeside Talks")"; echo "$i" | show ingrid

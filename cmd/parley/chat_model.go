@@ -424,7 +424,7 @@ func (m *chatModel) followEnded(msg followEndedMsg) tea.Cmd {
 	case "removed":
 		m.ended = "removed"
 		m.setPlaceholder()
-		m.setNotice("you were removed from this channel; what you had stays readable here", false)
+		m.setNotice("this channel is closed to you (the last line says why); what you had stays readable here", false)
 		return m.refreshMeta()
 	}
 	if msg.err != nil {

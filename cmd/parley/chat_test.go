@@ -339,7 +339,7 @@ func TestChatRemovalShowsSystemLine(t *testing.T) {
 	orgUI.say("/remove Bob")
 	orgUI.waitText("* Bob is no longer a member")
 	aliceUI.waitText("* Bob is no longer a member")
-	bobUI.waitText("you were removed")
+	bobUI.waitText("the relay refuses this")
 	screen := bobUI.waitFor("the removed state", func(string) bool { return strings.Contains(bobUI.header(), "✕ removed") })
 	checkSize(t, screen)
 
