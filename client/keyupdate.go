@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
 	"time"
 
 	"parley/crypto"
@@ -38,7 +40,7 @@ func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 			return err
 		}
 		st.NextKeysSent = c.Now()
-		return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, next.Public().KEMKey, nil)
+		return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, keyUpdate(st, next), nil)
 	}
 	if st.KeysUpdated.IsZero() {
 		st.KeysUpdated = c.Now()
@@ -57,7 +59,31 @@ func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 	}
 	st.NextKeys, _ = fresh.MarshalBinary()
 	st.NextKeysSent = c.Now()
-	return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, fresh.Public().KEMKey, nil)
+	return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, keyUpdate(st, fresh), nil)
+}
+
+// keyUpdate is the content of a key-update message: the fresh KEM key and
+// the pseudonym's signature over it, so that nobody can put another key
+// in its place on the way to the organizers.
+func keyUpdate(st *channelState, fresh *crypto.ChannelKeys) []byte {
+	return append(bytes.Clone(fresh.Public().KEMKey), fresh.SignKEM(st.channelID())...)
+}
+
+// parseKeyUpdate checks a key update from sender: a well-formed KEM key
+// that sender's pseudonym signed.
+func parseKeyUpdate(st *channelState, sender *crypto.Member, content []byte) (kem, sig []byte, err error) {
+	if len(content) != crypto.KEMPublicKeySize+crypto.SignatureSize {
+		return nil, nil, errors.New("wrong size")
+	}
+	kem, sig = content[:crypto.KEMPublicKeySize], content[crypto.KEMPublicKeySize:]
+	if err := crypto.CheckKEMPublicKey(kem); err != nil {
+		return nil, nil, err
+	}
+	pub := crypto.ChannelPublicKeys{SigningKey: sender.Keys.SigningKey, DHKey: sender.Keys.DHKey, KEMKey: kem}
+	if err := crypto.VerifyKEM(st.channelID(), &pub, sig); err != nil {
+		return nil, nil, err
+	}
+	return kem, sig, nil
 }
 
 // receiveKeyUpdate records a member's fresh KEM key for the next roster
@@ -66,8 +92,8 @@ func (st *channelState) receiveKeyUpdate(sender *crypto.Member, selfRole crypto.
 	if selfRole != crypto.RoleOrganizer {
 		return nil
 	}
-	if err := crypto.CheckKEMPublicKey(content); err != nil {
-		return []Entry{systemLine("rejected a malformed key update from %s", sender.Name)}
+	if _, _, err := parseKeyUpdate(st, sender, content); err != nil {
+		return []Entry{systemLine("rejected a key update from %s: %v", sender.Name, err)}
 	}
 	if st.KeyUpdates == nil {
 		st.KeyUpdates = map[string][]byte{}
@@ -116,15 +142,18 @@ func (st *channelState) openKeys() ([]*crypto.ChannelKeys, error) {
 // the epoch is old.
 func (c *Client) organizerKeyDuties(row *channelRow, cur, next *crypto.Roster, keys *crypto.ChannelKeys) (changed bool, newKeys *crypto.ChannelKeys, err error) {
 	st := row.st
-	for id, kem := range st.KeyUpdates {
-		if crypto.CheckKEMPublicKey(kem) != nil {
-			continue // never let one member's data stop the organizer
-		}
+	for id, update := range st.KeyUpdates {
 		for i := range next.Members {
-			if hexID(next.Members[i].ID()) == id {
-				next.Members[i].Keys.KEMKey = kem
-				changed = true
+			m := &next.Members[i]
+			if hexID(m.ID()) != id {
+				continue
 			}
+			kem, sig, err := parseKeyUpdate(st, m, update)
+			if err != nil {
+				continue // never let one member's data stop the organizer
+			}
+			m.Keys.KEMKey, m.KEMSig = kem, sig
+			changed = true
 		}
 	}
 	st.KeyUpdates = nil
@@ -135,7 +164,8 @@ func (c *Client) organizerKeyDuties(row *channelRow, cur, next *crypto.Roster, k
 		if err != nil {
 			return false, nil, err
 		}
-		next.Member(keys.ID()).Keys.KEMKey = newKeys.Public().KEMKey
+		self := next.Member(keys.ID())
+		self.Keys.KEMKey, self.KEMSig = newKeys.Public().KEMKey, newKeys.SignKEM(next.Channel)
 		changed = true
 	}
 	if c.Now().Sub(cur.Issued) >= RekeyInterval {

@@ -1,7 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +95,35 @@ func TestKeyUpdatesAndTimedRekey(t *testing.T) {
 	orgRow, _ = org.view("c")
 	if orgRow.st.current().Epoch != epoch+1 {
 		t.Fatalf("epoch %d after the rekey interval, want %d", orgRow.st.current().Epoch, epoch+1)
+	}
+}
+
+// A key update whose KEM key the sender's pseudonym did not sign (one
+// swapped on the way) is refused; a signed one is kept for the next
+// roster.
+func TestKeyUpdateNeedsThePseudonymsSignature(t *testing.T) {
+	_, _, org, alice := twoHomes(t)
+	arow, err := alice.view("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	akeys, _ := arow.st.keys()
+	fresh, err := akeys.RotateKEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := crypto.GenerateChannelKeys()
+	orow, err := org.view("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := orow.st.roster()
+	sender := r.Member(akeys.ID())
+	swapped := append(bytes.Clone(other.Public().KEMKey), fresh.SignKEM(orow.st.channelID())...)
+	if out := orow.st.receiveKeyUpdate(sender, crypto.RoleOrganizer, swapped); len(out) != 1 || !strings.Contains(out[0].Text, "rejected a key update from Alice") || orow.st.KeyUpdates != nil {
+		t.Fatalf("a swapped key update: %+v, kept %d", out, len(orow.st.KeyUpdates))
+	}
+	if out := orow.st.receiveKeyUpdate(sender, crypto.RoleOrganizer, keyUpdate(arow.st, fresh)); len(out) != 0 || len(orow.st.KeyUpdates) != 1 {
+		t.Fatalf("a genuine key update: %+v", out)
 	}
 }

@@ -167,7 +167,8 @@ func (p *ChannelPublicKeys) unmarshal(s *cryptobyte.String) bool {
 
 // bindingMessage is what an identity signs to claim a pseudonym in a
 // channel. The KEM key is left out because key updates rotate it; the
-// roster, signed by an organizer, carries the current one.
+// pseudonym signs each of its KEM keys itself (SignKEM), so the binding
+// reaches the KEM key through the pseudonym's signing key.
 func bindingMessage(channel ChannelID, p *ChannelPublicKeys) []byte {
 	var b cryptobyte.Builder
 	b.AddBytes(channel[:])
@@ -180,6 +181,33 @@ func bindingMessage(channel ChannelID, p *ChannelPublicKeys) []byte {
 // identity's pseudonym in channel.
 func (id *Identity) Bind(channel ChannelID, keys *ChannelPublicKeys) []byte {
 	return ed25519.Sign(id.sig, append([]byte(labelBinding+"\x00"), bindingMessage(channel, keys)...))
+}
+
+// kemMessage is what a pseudonym signs to claim a KEM key in a channel.
+func kemMessage(channel ChannelID, p *ChannelPublicKeys) []byte {
+	var b cryptobyte.Builder
+	b.AddBytes(channel[:])
+	b.AddBytes(p.SigningKey)
+	b.AddBytes(p.KEMKey)
+	return b.BytesOrPanic()
+}
+
+// SignKEM signs, with the pseudonym's signing key, the claim that its
+// current KEM key is its own in channel. Epoch secrets are wrapped to
+// that key; without this signature anyone who could open a join request
+// or a key update in transit (an interceptor of the invite code working
+// with the relay) could put their own KEM key in its place, and the
+// organizer's safety-number check would still pass.
+func (k *ChannelKeys) SignKEM(channel ChannelID) []byte {
+	return k.sign(labelKEMKey, kemMessage(channel, k.Public()))
+}
+
+// VerifyKEM checks a KEMSig made by ChannelKeys.SignKEM for keys.
+func VerifyKEM(channel ChannelID, keys *ChannelPublicKeys, sig []byte) error {
+	if !verify(keys.SigningKey, labelKEMKey, kemMessage(channel, keys), sig) {
+		return fmt.Errorf("pseudonym KEM key: %w", ErrBadSignature)
+	}
+	return nil
 }
 
 // VerifyBinding checks a binding made by Identity.Bind.

@@ -26,7 +26,7 @@ func benchChannel(b *testing.B, n int) *channel {
 	for i := 1; i < n; i++ {
 		p := newPerson(b, fmt.Sprintf("Member %d", i), RoleParticipant)
 		pub := p.keys.Public()
-		next.Members = append(next.Members, Member{Identity: *p.id.Public(), Name: p.name, Role: p.role, Keys: *pub, Binding: p.id.Bind(next.Channel, pub)})
+		next.Members = append(next.Members, Member{Identity: *p.id.Public(), Name: p.name, Role: p.role, Keys: *pub, Binding: p.id.Bind(next.Channel, pub), KEMSig: p.keys.SignKEM(next.Channel)})
 		c.people = append(c.people, p)
 	}
 	if err := next.Sign(c.org.keys); err != nil {

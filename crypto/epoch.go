@@ -342,7 +342,7 @@ func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
 // only variable field is the display name.
 const (
 	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 32 + 16 + 1 + 32 + SignatureSize
-	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + SignatureSize
+	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + 2*SignatureSize
 	rosterLenPrefix = 4
 )
 

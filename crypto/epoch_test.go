@@ -55,6 +55,15 @@ func TestKeyUpdateLocksOutOldKEMKey(t *testing.T) {
 	next := c.roster.Next(testNow)
 	m := next.Member(alice.keys.ID())
 	m.Keys.KEMKey = fresh.Public().KEMKey
+	// A KEM key its pseudonym did not sign is refused, even in a roster
+	// an organizer signed: the swap the signature exists to stop.
+	if err := next.Sign(c.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.VerifyNext(c.roster); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a KEM key without its pseudonym's signature: %v, want ErrBadSignature", err)
+	}
+	m.KEMSig = fresh.SignKEM(next.Channel)
 	if err := next.Sign(c.org.keys); err != nil {
 		t.Fatal(err)
 	}

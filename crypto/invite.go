@@ -162,6 +162,7 @@ type JoinRequest struct {
 	Name     string
 	Keys     ChannelPublicKeys
 	Binding  []byte
+	KEMSig   []byte // the pseudonym's signature over its KEM key (SignKEM)
 }
 
 // NewJoinRequest builds the request of identity id, signing the binding
@@ -171,10 +172,11 @@ func NewJoinRequest(inv *Invite, id *Identity, name string, keys *ChannelKeys) (
 		return nil, fmt.Errorf("display name must be 1 to %d bytes of UTF-8: %w", MaxNameLen, ErrMalformed)
 	}
 	pub := keys.Public()
-	return &JoinRequest{Identity: *id.Public(), Name: name, Keys: *pub, Binding: id.Bind(inv.Channel, pub)}, nil
+	return &JoinRequest{Identity: *id.Public(), Name: name, Keys: *pub, Binding: id.Bind(inv.Channel, pub), KEMSig: keys.SignKEM(inv.Channel)}, nil
 }
 
-const joinFormat = 1
+// Format 2 adds the KEMSig.
+const joinFormat = 2
 
 func (inv *Invite) joinAEAD() cipherAEAD {
 	k := deriveKey(inv.Secret[:], labelJoinKey, chacha20poly1305.KeySize, inv.Channel[:])
@@ -194,6 +196,7 @@ func (inv *Invite) SealJoinRequest(req *JoinRequest) ([]byte, error) {
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(req.Name)) })
 	req.Keys.marshal(&b)
 	b.AddBytes(req.Binding)
+	b.AddBytes(req.KEMSig)
 	pt, err := b.Bytes()
 	if err != nil {
 		return nil, err
@@ -221,19 +224,23 @@ func (inv *Invite) OpenJoinRequest(sealed []byte) (*JoinRequest, error) {
 	req := new(JoinRequest)
 	var format uint8
 	var name cryptobyte.String
-	var binding []byte
+	var binding, kemSig []byte
 	if !s.ReadUint8(&format) || format != joinFormat || !req.Identity.unmarshal(&s) ||
-		!s.ReadUint8LengthPrefixed(&name) || !req.Keys.unmarshal(&s) || !s.ReadBytes(&binding, SignatureSize) {
+		!s.ReadUint8LengthPrefixed(&name) || !req.Keys.unmarshal(&s) || !s.ReadBytes(&binding, SignatureSize) ||
+		!s.ReadBytes(&kemSig, SignatureSize) {
 		return nil, malformed("join request", "truncated or bad key")
 	}
 	if !allZero(s) {
 		return nil, malformed("join request", "non-zero padding")
 	}
-	req.Name, req.Binding = string(name), bytes.Clone(binding)
+	req.Name, req.Binding, req.KEMSig = string(name), bytes.Clone(binding), bytes.Clone(kemSig)
 	if len(req.Name) == 0 || len(req.Name) > MaxNameLen || !utf8.ValidString(req.Name) {
 		return nil, malformed("join request", "bad display name")
 	}
 	if err := VerifyBinding(&req.Identity, inv.Channel, &req.Keys, req.Binding); err != nil {
+		return nil, fmt.Errorf("join request: %w", err)
+	}
+	if err := VerifyKEM(inv.Channel, &req.Keys, req.KEMSig); err != nil {
 		return nil, fmt.Errorf("join request: %w", err)
 	}
 	if err := checkDHKey(req.Keys.DHKey); err != nil {
@@ -244,7 +251,7 @@ func (inv *Invite) OpenJoinRequest(sealed []byte) (*JoinRequest, error) {
 
 // Member turns an accepted join request into a roster entry.
 func (req *JoinRequest) Member(role Role, expires time.Time) Member {
-	return Member{Identity: req.Identity, Name: req.Name, Role: role, Expires: expires, Keys: req.Keys, Binding: bytes.Clone(req.Binding)}
+	return Member{Identity: req.Identity, Name: req.Name, Role: role, Expires: expires, Keys: req.Keys, Binding: bytes.Clone(req.Binding), KEMSig: bytes.Clone(req.KEMSig)}
 }
 
 // allZero reports whether b is all zero bytes, in time that depends only

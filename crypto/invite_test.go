@@ -99,6 +99,37 @@ func TestJoinRequest(t *testing.T) {
 	}
 }
 
+// Someone who intercepted the invite code can open the sealed request.
+// Putting their own KEM key in it (so that every epoch would be wrapped
+// to them, with the joiner's safety number still matching) fails: the
+// joiner's pseudonym signed its KEM key.
+func TestJoinRequestKEMKeySwapRefused(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	inv := c.invite(RoleParticipant)
+	alice := newPerson(t, "Alice", RoleParticipant)
+	attacker := newPerson(t, "Mallory", RoleParticipant)
+	req, err := NewJoinRequest(inv, alice.id, "Alice", alice.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, _ := inv.SealJoinRequest(req)
+	opened, err := inv.OpenJoinRequest(sealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened.Keys.KEMKey = attacker.keys.Public().KEMKey
+	resealed, _ := inv.SealJoinRequest(opened)
+	if _, err := inv.OpenJoinRequest(resealed); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a join request with a swapped KEM key: %v, want ErrBadSignature", err)
+	}
+	// Nor can the attacker sign for the pseudonym with its own keys.
+	opened.KEMSig = attacker.keys.SignKEM(inv.Channel)
+	resealed, _ = inv.SealJoinRequest(opened)
+	if _, err := inv.OpenJoinRequest(resealed); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a swapped KEM key signed by another pseudonym: %v, want ErrBadSignature", err)
+	}
+}
+
 func TestBurnNotice(t *testing.T) {
 	c := newChannel(t, PolicyHard)
 	b := NewBurnNotice(c.org.keys, c.roster.Channel, testNow)

@@ -9,6 +9,7 @@ const (
 	labelKeyID          = "parley/v1 key id"
 	labelChannelID      = "parley/v1 channel id"
 	labelBinding        = "parley/v1 pseudonym binding"
+	labelKEMKey         = "parley/v1 pseudonym kem key"
 	labelRosterSig      = "parley/v1 roster signature"
 	labelRosterHash     = "parley/v1 roster hash"
 	labelAccessListSig  = "parley/v1 access list signature"

@@ -11,7 +11,8 @@ import (
 )
 
 // rosterFormat is the first byte of an encoded roster.
-const rosterFormat = 1
+// Format 2 adds each member's KEMSig.
+const rosterFormat = 2
 
 // MaxNameLen is the longest display name, in bytes of UTF-8.
 const MaxNameLen = 64
@@ -27,6 +28,10 @@ type Member struct {
 	Keys     ChannelPublicKeys
 	// Binding is the identity's signature over the pseudonym (Bind).
 	Binding []byte
+	// KEMSig is the pseudonym's signature over its current KEM key
+	// (ChannelKeys.SignKEM): epochs are wrapped only to a key its
+	// owner signed.
+	KEMSig []byte
 }
 
 // ID returns the member's pseudonym KeyID.
@@ -73,6 +78,7 @@ func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
 		b.AddUint64(unixSeconds(m.Expires))
 		m.Keys.marshal(b)
 		b.AddBytes(m.Binding)
+		b.AddBytes(m.KEMSig)
 	}
 	b.AddBytes(r.Signer)
 }
@@ -107,7 +113,7 @@ func (r *Roster) checkShape() error {
 			return malformed("roster", "unknown role")
 		case len(m.Name) == 0 || len(m.Name) > MaxNameLen || !utf8.ValidString(m.Name):
 			return malformed("roster", "bad display name")
-		case len(m.Binding) != SignatureSize || len(m.Identity.SigningKey) != ed25519.PublicKeySize ||
+		case len(m.Binding) != SignatureSize || len(m.KEMSig) != SignatureSize || len(m.Identity.SigningKey) != ed25519.PublicKeySize ||
 			len(m.Identity.KEMKey) != KEMPublicKeySize || len(m.Keys.SigningKey) != ed25519.PublicKeySize ||
 			len(m.Keys.DHKey) != 32 || len(m.Keys.KEMKey) != KEMPublicKeySize:
 			return malformed("roster", "bad member key length")
@@ -170,18 +176,18 @@ func ParseRoster(data []byte) (*Roster, error) {
 	r.Members = make([]Member, count)
 	for i := range r.Members {
 		m := &r.Members[i]
-		var name, binding []byte
+		var name, binding, kemSig []byte
 		var role uint8
 		var expires uint64
 		if !m.Identity.unmarshal(&s) || !s.ReadUint8LengthPrefixed((*cryptobyte.String)(&name)) ||
 			!s.ReadUint8(&role) || !s.ReadUint64(&expires) || !m.Keys.unmarshal(&s) ||
-			!s.ReadBytes(&binding, SignatureSize) {
+			!s.ReadBytes(&binding, SignatureSize) || !s.ReadBytes(&kemSig, SignatureSize) {
 			return nil, malformed("roster", fmt.Sprintf("member %d truncated or bad key", i))
 		}
 		m.Name = string(name)
 		m.Role = Role(role)
 		m.Expires = fromUnixSeconds(expires)
-		m.Binding = bytes.Clone(binding)
+		m.Binding, m.KEMSig = bytes.Clone(binding), bytes.Clone(kemSig)
 	}
 	var signer, sig []byte
 	if !s.ReadBytes(&signer, 32) || !s.ReadBytes(&sig, SignatureSize) || !s.Empty() {
@@ -280,6 +286,9 @@ func (r *Roster) verifyContent() error {
 			organizers++
 		}
 		if err := VerifyBinding(&m.Identity, r.Channel, &m.Keys, m.Binding); err != nil {
+			return fmt.Errorf("roster version %d, member %q: %w", r.Version, m.Name, err)
+		}
+		if err := VerifyKEM(r.Channel, &m.Keys, m.KEMSig); err != nil {
 			return fmt.Errorf("roster version %d, member %q: %w", r.Version, m.Name, err)
 		}
 		if err := checkDHKey(m.Keys.DHKey); err != nil {

@@ -14,7 +14,7 @@ func NewGenesisRoster(id *Identity, name string, keys *ChannelKeys, policy Polic
 	rand.Read(r.Nonce[:])
 	r.Channel = NewChannelID(r.Founder, r.Nonce)
 	pub := keys.Public()
-	r.Members = []Member{{Identity: *id.Public(), Name: name, Role: RoleOrganizer, Keys: *pub, Binding: id.Bind(r.Channel, pub)}}
+	r.Members = []Member{{Identity: *id.Public(), Name: name, Role: RoleOrganizer, Keys: *pub, Binding: id.Bind(r.Channel, pub), KEMSig: keys.SignKEM(r.Channel)}}
 	if err := r.Sign(keys); err != nil {
 		return nil, err
 	}
@@ -52,6 +52,6 @@ func (r *Roster) Remove(id KeyID) bool {
 func (m Member) clone() Member {
 	m.Identity = PublicIdentity{SigningKey: bytes.Clone(m.Identity.SigningKey), KEMKey: bytes.Clone(m.Identity.KEMKey)}
 	m.Keys = ChannelPublicKeys{SigningKey: bytes.Clone(m.Keys.SigningKey), DHKey: bytes.Clone(m.Keys.DHKey), KEMKey: bytes.Clone(m.Keys.KEMKey)}
-	m.Binding = bytes.Clone(m.Binding)
+	m.Binding, m.KEMSig = bytes.Clone(m.Binding), bytes.Clone(m.KEMSig)
 	return m
 }

@@ -75,7 +75,7 @@ func TestRosterChecks(t *testing.T) {
 		for len(r.Members) <= PolicyHard.MemberCap() {
 			p := newPerson(t, fmt.Sprint("P", len(r.Members)), RoleParticipant)
 			pub := p.keys.Public()
-			r.Members = append(r.Members, Member{Identity: *p.id.Public(), Name: p.name, Role: RoleParticipant, Keys: *pub, Binding: p.id.Bind(r.Channel, pub)})
+			r.Members = append(r.Members, Member{Identity: *p.id.Public(), Name: p.name, Role: RoleParticipant, Keys: *pub, Binding: p.id.Bind(r.Channel, pub), KEMSig: p.keys.SignKEM(r.Channel)})
 		}
 	}, c.org.keys)
 

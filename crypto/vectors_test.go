@@ -65,7 +65,7 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 	g.Channel = NewChannelID(g.Founder, g.Nonce)
 	member := func(id *Identity, name string, role Role, k *ChannelKeys) Member {
 		pub := k.Public()
-		return Member{Identity: *id.Public(), Name: name, Role: role, Keys: *pub, Binding: id.Bind(g.Channel, pub)}
+		return Member{Identity: *id.Public(), Name: name, Role: role, Keys: *pub, Binding: id.Bind(g.Channel, pub), KEMSig: k.SignKEM(g.Channel)}
 	}
 	g.Members = []Member{member(w.org, "Convener", RoleOrganizer, w.orgKeys)}
 	must(g.Sign(w.orgKeys))

@@ -141,7 +141,7 @@ func (tc *testChannel) add(m *member, now, expires time.Time) *relayclient.Conn 
 	tc.t.Helper()
 	err := tc.update(now, func(r *crypto.Roster) {
 		pub := m.keys.Public()
-		r.Members = append(r.Members, crypto.Member{Identity: *m.id.Public(), Name: m.name, Role: m.role, Expires: expires, Keys: *pub, Binding: m.id.Bind(r.Channel, pub)})
+		r.Members = append(r.Members, crypto.Member{Identity: *m.id.Public(), Name: m.name, Role: m.role, Expires: expires, Keys: *pub, Binding: m.id.Bind(r.Channel, pub), KEMSig: m.keys.SignKEM(r.Channel)})
 	})
 	if err != nil {
 		tc.t.Fatal(err)

@@ -110,7 +110,7 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 		pub := m.keys.Public()
 		next.Members = append(next.Members, crypto.Member{
 			Identity: *m.id.Public(), Name: fmt.Sprintf("Member %d", i+1), Role: crypto.RoleParticipant,
-			Keys: *pub, Binding: m.id.Bind(next.Channel, pub),
+			Keys: *pub, Binding: m.id.Bind(next.Channel, pub), KEMSig: m.keys.SignKEM(next.Channel),
 		})
 	}
 	if err := next.Sign(org.keys); err != nil {
