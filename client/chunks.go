@@ -101,11 +101,11 @@ func (c *Client) writeChunk(tx *sql.Tx, id int64, entries []Entry) error {
 	return err
 }
 
-// storedChunk is a chunk row with its summary; entries are decrypted
-// only when needed.
+// storedChunk is a chunk row with its summary; the chunk itself (up to
+// a draft's 8 MiB) is read and decrypted only when needed.
 type storedChunk struct {
+	tx      *sql.Tx
 	id      int64
-	chunk   []byte
 	meta    chunkMeta
 	entries []Entry
 }
@@ -114,7 +114,11 @@ func (c *Client) loadEntries(ch *storedChunk) error {
 	if ch.entries != nil {
 		return nil
 	}
-	entries, err := c.openChunk(ch.chunk)
+	var chunk []byte
+	if err := ch.tx.QueryRow(`SELECT chunk FROM transcript WHERE id = ?`, ch.id).Scan(&chunk); err != nil {
+		return err
+	}
+	entries, err := c.openChunk(chunk)
 	ch.entries = entries
 	return err
 }
@@ -124,16 +128,16 @@ func (c *Client) loadEntries(ch *storedChunk) error {
 // summaries were kept) is decrypted once and given one.
 func (c *Client) chunksFrom(tx *sql.Tx, channel, after int64, f func(*storedChunk) (bool, error)) error {
 	for {
-		rows, err := tx.Query(`SELECT id, chunk, received FROM transcript WHERE channel = ? AND id > ? ORDER BY id LIMIT 16`, channel, after)
+		rows, err := tx.Query(`SELECT id, received FROM transcript WHERE channel = ? AND id > ? ORDER BY id LIMIT 16`, channel, after)
 		if err != nil {
 			return err
 		}
 		var batch []*storedChunk
 		var sealed [][]byte
 		for rows.Next() {
-			ch := &storedChunk{}
+			ch := &storedChunk{tx: tx}
 			var s []byte
-			if err := rows.Scan(&ch.id, &ch.chunk, &s); err != nil {
+			if err := rows.Scan(&ch.id, &s); err != nil {
 				rows.Close()
 				return err
 			}
