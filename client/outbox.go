@@ -179,20 +179,49 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 			var answered *relayclient.Error
 			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
 		}
-		tx, err := c.db.Begin()
-		if err != nil {
-			return err
-		}
-		if err := c.delivered(tx, row.id, it, seq); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
+		if err := c.recordDelivery(row.id, it, seq); err != nil {
+			return &unrecordedError{id: it.id, err: err}
 		}
 	}
 	return nil
 }
+
+// failRecord, set only by tests (none of them parallel), makes recording
+// a delivery fail as
+// a full disk does.
+var failRecord func() error
+
+func (c *Client) recordDelivery(channel int64, it outboxItem, seq uint64) error {
+	if failRecord != nil {
+		if err := failRecord(); err != nil {
+			return err
+		}
+	}
+	tx, err := c.db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := c.delivered(tx, channel, it, seq); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// unrecordedError is an outbox item the relay acknowledged that this
+// home could not mark as sent (a full disk, say). It stays in the
+// outbox; the next sync finds the frame at the relay and records it
+// without sending it again.
+type unrecordedError struct {
+	id  int64
+	err error
+}
+
+func (e *unrecordedError) Error() string {
+	return fmt.Sprintf("the relay acknowledged a queued item, but this home could not record that (%v); the next sync records it without sending it again", e.err)
+}
+
+func (e *unrecordedError) Unwrap() error { return e.err }
 
 // postError is an outbox item the relay did not acknowledge. The item
 // stays queued.

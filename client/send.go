@@ -25,7 +25,8 @@ const MaxText = crypto.MaxBody - 8
 // message sent again (a retried send), not a second copy.
 //
 // Send returns nil once the relay has acknowledged the message (a
-// committed frame). It returns a *QueuedError when the message is
+// committed frame), or a *SentUnrecordedError if it did but this home
+// could not write that down. It returns a *QueuedError when the message is
 // safely queued but not known to be at the relay (the relay is down,
 // did not answer, or refused an older item first); the next sync sends
 // it, and never twice. Any other error means nothing was queued.
@@ -95,6 +96,9 @@ func (c *Client) sendOutcome(id int64, rep *SyncReport, syncErr error) error {
 	if queued == 0 {
 		return nil // the relay acknowledged it (to this process or another)
 	}
+	if ue := (*unrecordedError)(nil); errors.As(syncErr, &ue) && ue.id == id {
+		return &SentUnrecordedError{Err: ue.err}
+	}
 	qe := &QueuedError{Err: syncErr}
 	var pe *postError
 	switch {
@@ -136,6 +140,17 @@ func (e *QueuedError) Error() string {
 }
 
 func (e *QueuedError) Unwrap() error { return e.Err }
+
+// SentUnrecordedError is what Send returns when the relay acknowledged
+// the message but this home could not record it (a full disk): the
+// message is sent; the next sync records it, and does not send it again.
+type SentUnrecordedError struct{ Err error }
+
+func (e *SentUnrecordedError) Error() string {
+	return fmt.Sprintf("sent: the relay acknowledged the message, but this home could not record it (%v); the next sync records it without sending it again", e.Err)
+}
+
+func (e *SentUnrecordedError) Unwrap() error { return e.Err }
 
 // errKeyRefused is why nothing leaves a home whose key the relay turns
 // away: the relay's word alone, so the queue is kept.

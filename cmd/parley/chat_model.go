@@ -496,6 +496,8 @@ func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
 	case errors.As(msg.err, &queued):
 		// In the outbox: giving the text back would invite a second copy.
 		m.setNotice(queued.Error(), true)
+	case errors.As(msg.err, new(*client.SentUnrecordedError)):
+		m.setNotice(msg.err.Error(), true)
 	case msg.err != nil:
 		prefix := ""
 		if msg.sent {

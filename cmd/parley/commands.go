@@ -363,10 +363,15 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 	defer c.Close()
 	err = c.Send(ctx, pos[0], comp, text)
 	var queued *client.QueuedError
-	if errors.As(err, &queued) {
+	var unrecorded *client.SentUnrecordedError
+	switch {
+	case errors.As(err, &queued):
 		// Safely queued is a success: a script that ran send again
 		// would post the message twice.
 		fmt.Fprintln(e.stdout, queued.Error())
+		return nil
+	case errors.As(err, &unrecorded):
+		fmt.Fprintf(e.stderr, "parley: warning: %s\n", oneLine(unrecorded.Error()))
 		return nil
 	}
 	return err
