@@ -187,8 +187,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 }
 
 // failRecord, set only by tests (none of them parallel), makes recording
-// a delivery fail as
-// a full disk does.
+// a delivery fail as a full disk does.
 var failRecord func() error
 
 func (c *Client) recordDelivery(channel int64, it outboxItem, seq uint64) error {
