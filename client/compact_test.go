@@ -3,7 +3,9 @@ package client
 import (
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -101,5 +103,95 @@ func TestCompactionKeepsTranscriptAndMarks(t *testing.T) {
 	}
 	if !slices.Equal(msgs, want) {
 		t.Fatalf("after retention: %q", msgs)
+	}
+}
+
+// Compaction deletes the newest chunk once it is old; the next chunk
+// must still get an id above every reader's mark, or no reader would
+// ever see it.
+func TestChunkIDsNeverReused(t *testing.T) {
+	_, _, _, alice := twoHomes(t)
+	now := time.Now()
+	alice.Now = func() time.Time { return now }
+	for i := 0; i < 3; i++ {
+		if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error {
+			return alice.appendTranscript(tx, row.id, []Entry{{Time: now, Kind: KindMessage, Sender: "Org", Text: fmt.Sprintf("quiet %d", i)}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, mark, err := alice.ReadAfter("c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(11 * time.Minute)
+	if err := alice.applyRetention("c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error {
+		return alice.appendTranscript(tx, row.id, []Entry{{Time: now, Kind: KindMessage, Sender: "Org", Text: "after the quiet"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := alice.ReadAfter("c", mark)
+	if err != nil || len(got) != 1 || got[0].Text != "after the quiet" {
+		t.Fatalf("a reader at mark %d gets %q (%v)", mark, entryTexts(got), err)
+	}
+}
+
+// A state database from before AUTOINCREMENT ids and chunk summaries is
+// brought up to date when the home opens, rows and ids kept.
+func TestStateMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE channels (id INTEGER PRIMARY KEY, name_ix BLOB NOT NULL UNIQUE, state BLOB NOT NULL)`,
+		`CREATE TABLE outbox (id INTEGER PRIMARY KEY, channel INTEGER NOT NULL, item BLOB NOT NULL)`,
+		`CREATE TABLE transcript (id INTEGER PRIMARY KEY, channel INTEGER NOT NULL, chunk BLOB NOT NULL)`,
+		`CREATE INDEX transcript_channel ON transcript (channel)`,
+		`INSERT INTO transcript (id, channel, chunk) VALUES (5, 1, x'01'), (9, 1, x'02')`,
+		`INSERT INTO outbox (id, channel, item) VALUES (3, 1, x'03')`,
+	} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	db, err := openState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, table := range []string{"outbox", "transcript"} {
+		var def string
+		db.QueryRow(`SELECT sql FROM sqlite_master WHERE name = ?`, table).Scan(&def)
+		if !strings.Contains(def, "AUTOINCREMENT") {
+			t.Fatalf("%s not migrated: %s", table, def)
+		}
+	}
+	var ids []int64
+	rows, _ := db.Query(`SELECT id FROM transcript ORDER BY id`)
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if !slices.Equal(ids, []int64{5, 9}) {
+		t.Fatalf("transcript ids after migration: %v", ids)
+	}
+	db.Exec(`DELETE FROM transcript WHERE id = 9`)
+	res, err := db.Exec(`INSERT INTO transcript (channel, chunk) VALUES (1, x'04')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _ := res.LastInsertId(); id <= 9 {
+		t.Fatalf("an id was given out again after migration: %d", id)
+	}
+	if _, err := openState(path); err != nil {
+		t.Fatalf("opening a migrated database again: %v", err)
 	}
 }

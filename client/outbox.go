@@ -33,6 +33,9 @@ type outboxItem struct {
 	Type    byte               `json:"type,omitempty"`
 	Comp    crypto.Compartment `json:"comp,omitempty"`
 	Content []byte             `json:"content,omitempty"`
+	// Attempted is set, and committed, before a message is posted: from
+	// then on the relay may have it, and it can no longer be taken back.
+	Attempted bool `json:"attempted,omitempty"`
 }
 
 func (c *Client) queue(tx *sql.Tx, channel int64, item outboxItem) error {
@@ -170,7 +173,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 		case outBundle:
 			seq, err = conn.Post(ctx, wire.KindBundle, it.Payload)
 		case outMessage:
-			if it, err = c.resealIfStale(name, it); err != nil {
+			if it, err = c.prepareToPost(name, it); err != nil {
 				return err
 			}
 			seq, err = conn.Post(ctx, wire.KindMessage, it.Payload)
@@ -271,24 +274,23 @@ func (c *Client) dropItems(name string, items []outboxItem) error {
 	})
 }
 
-// resealIfStale seals a queued message again in the current epoch if the
-// roster changed since it was sealed: a message is only ever sent to the
-// roster current when it leaves.
-func (c *Client) resealIfStale(name string, it outboxItem) (outboxItem, error) {
+// prepareToPost marks a queued message as attempted and seals it again
+// in the current epoch if the roster changed since it was sealed: a
+// message is only ever sent to the roster current when it leaves.
+func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 	h, err := crypto.ParseHeader(it.Payload)
 	if err != nil {
 		return it, err
 	}
 	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		cur := row.st.current()
-		if cur == nil || cur.Epoch == h.Epoch {
-			return nil
+		if cur := row.st.current(); cur != nil && cur.Epoch != h.Epoch {
+			env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content)
+			if err != nil {
+				return err
+			}
+			it.Payload = env
 		}
-		env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content)
-		if err != nil {
-			return err
-		}
-		it.Payload = env
+		it.Attempted = true
 		plain, _ := json.Marshal(it)
 		_, err = tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
 		return err

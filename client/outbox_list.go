@@ -19,8 +19,9 @@ type QueuedItem struct {
 	Text    string     `json:"text,omitempty"`
 	Queued  *time.Time `json:"queued,omitempty"`
 	// Droppable says whether DropQueued may take it back: messages,
-	// briefings and drafts. Roster changes and key updates are part of
-	// the channel's agreed state and go out as they are.
+	// briefings and drafts that no send has tried to post yet (once one
+	// has, the relay may have it). Roster changes and key updates are
+	// part of the channel's agreed state and go out as they are.
 	Droppable bool `json:"droppable"`
 	// chunks are the outbox rows of a draft.
 	chunks []int64
@@ -74,7 +75,7 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 		case it.Kind != outMessage:
 			q.Kind = "roster change"
 		case it.Type == typeText:
-			q.Kind, q.Text, q.Droppable = kindOf(it.Comp), string(it.Content), true
+			q.Kind, q.Text, q.Droppable = kindOf(it.Comp), string(it.Content), !it.Attempted
 		case it.Type == typeDraft:
 			h, _, err := decodeChunk(it.Content)
 			if err != nil {
@@ -83,10 +84,11 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 			id := hex.EncodeToString(h.ID[:])
 			if i, ok := drafts[id]; ok {
 				out[i].chunks = append(out[i].chunks, it.id)
+				out[i].Droppable = out[i].Droppable && !it.Attempted
 				continue
 			}
 			drafts[id] = len(out)
-			q.Kind, q.Droppable, q.chunks = KindDraft, true, []int64{it.id}
+			q.Kind, q.Droppable, q.chunks = KindDraft, !it.Attempted, []int64{it.id}
 			q.Text = fmt.Sprintf("%s (%d bytes)", h.Name, h.Total)
 		case it.Type == typeKeyUpdate:
 			q.Kind = "key update"
@@ -108,10 +110,10 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 // in the channel's outbox (sent meanwhile, or never there).
 var ErrNotQueued = errors.New("no such item waits in the outbox (parley outbox lists them)")
 
-// DropQueued takes a queued message, briefing or draft back before the
-// relay has it. If an earlier attempt to send it got no answer, the relay
-// may still have it; parley outbox says nothing then, and the message
-// appears in the transcript once a sync finds it.
+// DropQueued takes a queued message, briefing or draft back before any
+// send has tried to post it. One that a send has tried (and got no
+// answer, or was interrupted) may be at the relay already, so it is not
+// taken back: the next sync delivers it or finds it there.
 func (c *Client) DropQueued(name string, id int64) error {
 	unlock, err := c.lock()
 	if err != nil {
@@ -125,6 +127,9 @@ func (c *Client) DropQueued(name string, id int64) error {
 	for _, q := range items {
 		if q.ID != id {
 			continue
+		}
+		if !q.Droppable && (q.Kind == KindMessage || q.Kind == KindBriefing || q.Kind == KindDraft) {
+			return fmt.Errorf("queued %s %d cannot be taken back: a send already tried to post it, so the relay may have it; parley sync delivers it or finds it there", q.Kind, q.ID)
 		}
 		if !q.Droppable {
 			return fmt.Errorf("a queued %s cannot be dropped: it is part of the channel's state and goes out as it is", q.Kind)

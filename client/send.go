@@ -36,14 +36,16 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 	}
 	if row, err := c.view(name); err != nil {
 		return err
-	} else if row.st.Status == statusPending {
-		// Admission arrives with a sync; until then there is no key
-		// to seal with, and nothing is queued.
+	} else if row.st.Status == statusPending || (row.st.Status == statusRemoved && !row.st.RemovedSigned) {
+		// Admission arrives with a sync, and so does the relay's
+		// second thought about a key it refused; until then there is
+		// nothing to seal with, and nothing is queued.
 		if _, err := c.Sync(ctx, name); err != nil {
 			return err
 		}
 	}
 	var id int64
+	merged := false
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		// The same text still waiting in the outbox is a retry of a send
 		// that failed or was killed: send that one, not a second copy.
@@ -53,7 +55,7 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 		}
 		for _, it := range items {
 			if it.Kind == outMessage && it.Type == typeText && it.Comp == comp && string(it.Content) == text {
-				id = it.id
+				id, merged = it.id, true
 				return nil
 			}
 		}
@@ -65,7 +67,27 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 		return err
 	}
 	rep, err := c.Sync(ctx, name)
-	return c.sendOutcome(id, rep, err)
+	err = c.sendOutcome(id, rep, err)
+	if merged {
+		// Say it: someone who meant to send the same words twice
+		// must not believe two copies are on their way.
+		var qe *QueuedError
+		switch {
+		case err == nil:
+			return &SentOnceNotice{ID: id}
+		case errors.As(err, &qe):
+			qe.Merged, qe.ID = true, id
+		}
+	}
+	return err
+}
+
+// SentOnceNotice is what Send returns when the text was already queued
+// (a retried send) and has now gone out: once, not twice.
+type SentOnceNotice struct{ ID int64 }
+
+func (n *SentOnceNotice) Error() string {
+	return fmt.Sprintf("sent: the same text was already queued (outbox %d), so it went out once, not twice", n.ID)
 }
 
 // checkText refuses what can never be sent, before anything is queued.
@@ -118,6 +140,10 @@ func (c *Client) sendOutcome(id int64, rep *SyncReport, syncErr error) error {
 // QueuedError is what Send returns for a message that is safely in the
 // outbox but not known to be at the relay.
 type QueuedError struct {
+	// Merged is set when the same text was queued already (outbox ID):
+	// one copy waits, not two.
+	Merged bool
+	ID     int64
 	// Maybe is set when the message went out and no answer came back:
 	// the relay may have stored it. The next sync looks for it before
 	// sending it again.
@@ -130,7 +156,12 @@ type QueuedError struct {
 }
 
 func (e *QueuedError) Error() string {
+	if e.Merged {
+		return fmt.Sprintf("the same text was already queued (outbox %d), so it is queued once, not twice; %s", e.ID, (&QueuedError{Maybe: e.Maybe, Behind: e.Behind, Err: e.Err}).Error())
+	}
 	switch {
+	case errors.Is(e.Err, errKeyRefused):
+		return "queued, not sent: the relay refuses this member's key; it goes out if the relay accepts the key again (parley outbox lists it, --drop takes it back)"
 	case e.Maybe:
 		return fmt.Sprintf("sent, but the relay did not answer (%v): it may have the message; it stays queued, and the next sync sends it only if the relay does not have it", e.Err)
 	case e.Behind:

@@ -149,7 +149,8 @@ func TestSendRetryAndDrop(t *testing.T) {
 	gate.set(func(g *gateStore) { g.refuse = true })
 	for i := 0; i < 3; i++ {
 		var qe *client.QueuedError
-		if err := alice.Send(ctx, "c", crypto.Talks, "retried"); !errors.As(err, &qe) {
+		err := alice.Send(ctx, "c", crypto.Talks, "retried")
+		if !errors.As(err, &qe) || qe.Merged != (i > 0) || (i > 0 && !strings.HasPrefix(err.Error(), "the same text was already queued")) {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
@@ -165,6 +166,14 @@ func TestSendRetryAndDrop(t *testing.T) {
 		items[1].Text != "taken back" || items[1].Kind != client.KindBriefing || !items[1].Droppable {
 		t.Fatalf("outbox: %+v", items)
 	}
+	// The first was tried (the relay refused it), so the relay could
+	// have it: it cannot be taken back. The second was never tried.
+	if items[0].Droppable {
+		t.Fatal("a message a send tried to post is listed as droppable")
+	}
+	if err := alice.DropQueued("c", items[0].ID); err == nil || !strings.Contains(err.Error(), "cannot be taken back") {
+		t.Fatalf("dropping a tried message: %v", err)
+	}
 	if err := alice.DropQueued("c", items[1].ID); err != nil {
 		t.Fatal(err)
 	}
@@ -173,8 +182,9 @@ func TestSendRetryAndDrop(t *testing.T) {
 	}
 
 	gate.set(func(g *gateStore) { g.refuse = false })
-	if err := alice.Send(ctx, "c", crypto.Talks, "retried"); err != nil {
-		t.Fatal(err)
+	var once *client.SentOnceNotice
+	if err := alice.Send(ctx, "c", crypto.Talks, "retried"); !errors.As(err, &once) {
+		t.Fatalf("the retry that went out: %v", err)
 	}
 	got := texts(t, org, "c")
 	if countLine(got, "Alice: retried") != 1 || contains(got, "Alice: taken back") {

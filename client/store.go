@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -19,41 +20,79 @@ CREATE TABLE IF NOT EXISTS channels (
 	name_ix BLOB NOT NULL UNIQUE,
 	state BLOB NOT NULL
 );
-CREATE TABLE IF NOT EXISTS outbox (
-	id INTEGER PRIMARY KEY,
-	channel INTEGER NOT NULL,
-	item BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS transcript (
-	id INTEGER PRIMARY KEY,
-	channel INTEGER NOT NULL,
-	chunk BLOB NOT NULL,
-	received BLOB
-);
+` + outboxTable + transcriptTable + `
 CREATE INDEX IF NOT EXISTS transcript_channel ON transcript (channel);
 `
 
-// migrations bring a state database made by an earlier version up to
-// stateSchema. A transcript chunk's sealed receive time (received) lets
-// retention find expired chunks without decrypting the others; chunks
-// from before it have none, and retention fills it in once.
-var migrations = []struct{ table, column, sql string }{
-	{"transcript", "received", `ALTER TABLE transcript ADD COLUMN received BLOB`},
-}
+// Outbox and transcript ids are AUTOINCREMENT: an id is never given out
+// twice, even after the row with the highest id is deleted. Readers keep
+// the last transcript chunk id they showed as their mark, and `parley
+// outbox --drop ID` names an item by id; a reused id would hide a new
+// chunk from every reader, or drop another message.
+const (
+	outboxTable = `
+CREATE TABLE IF NOT EXISTS outbox (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	channel INTEGER NOT NULL,
+	item BLOB NOT NULL
+);`
+	transcriptTable = `
+CREATE TABLE IF NOT EXISTS transcript (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	channel INTEGER NOT NULL,
+	chunk BLOB NOT NULL,
+	received BLOB
+);`
+)
 
+// migrate brings a state database made by an earlier version up to
+// stateSchema, in one transaction (a second parley process opening the
+// home at the same moment waits, then finds nothing to do):
+//   - transcript.received, a chunk's sealed summary (chunks.go); chunks
+//     from before it get theirs from retention, once;
+//   - AUTOINCREMENT ids for outbox and transcript, by copying each into a
+//     new table with the same ids.
 func migrate(db *sql.DB) error {
-	for _, m := range migrations {
-		var n int
-		if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, m.table, m.column).Scan(&n); err != nil {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM pragma_table_info('transcript') WHERE name = 'received'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := tx.Exec(`ALTER TABLE transcript ADD COLUMN received BLOB`); err != nil {
 			return err
 		}
-		if n == 0 {
-			if _, err := db.Exec(m.sql); err != nil {
+	}
+	for _, t := range []struct{ name, create, cols string }{
+		{"outbox", outboxTable, "id, channel, item"},
+		{"transcript", transcriptTable, "id, channel, chunk, received"},
+	} {
+		var def string
+		if err := tx.QueryRow(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, t.name).Scan(&def); err != nil {
+			return err
+		}
+		if strings.Contains(strings.ToUpper(def), "AUTOINCREMENT") {
+			continue
+		}
+		for _, q := range []string{
+			`ALTER TABLE ` + t.name + ` RENAME TO ` + t.name + `_old`,
+			t.create,
+			`INSERT INTO ` + t.name + ` (` + t.cols + `) SELECT ` + t.cols + ` FROM ` + t.name + `_old`,
+			`DROP TABLE ` + t.name + `_old`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	if _, err := tx.Exec(`CREATE INDEX IF NOT EXISTS transcript_channel ON transcript (channel)`); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func openState(path string) (*sql.DB, error) {

@@ -498,6 +498,8 @@ func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
 		m.setNotice(queued.Error(), true)
 	case errors.As(msg.err, new(*client.SentUnrecordedError)):
 		m.setNotice(msg.err.Error(), true)
+	case errors.As(msg.err, new(*client.SentOnceNotice)):
+		m.setNotice(msg.err.Error(), false)
 	case msg.err != nil:
 		prefix := ""
 		if msg.sent {

@@ -364,7 +364,11 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 	err = c.Send(ctx, pos[0], comp, text)
 	var queued *client.QueuedError
 	var unrecorded *client.SentUnrecordedError
+	var once *client.SentOnceNotice
 	switch {
+	case errors.As(err, &once):
+		fmt.Fprintln(e.stdout, once.Error())
+		return nil
 	case errors.As(err, &queued):
 		// Safely queued is a success: a script that ran send again
 		// would post the message twice.
