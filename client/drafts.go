@@ -20,8 +20,9 @@ import (
 const MaxDraft = 8 << 20
 
 // draftChunk is the largest piece of a draft in one message, leaving room
-// in crypto.MaxBody for the sender's time and the chunk header.
-const draftChunk = 15000
+// in crypto.MaxBody for the sender's time and the chunk header (with a
+// name of up to crypto.MaxNameLen bytes).
+const draftChunk = 13000
 
 // Draft is one version of a draft in a transcript.
 type Draft struct {
@@ -103,6 +104,9 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 		return 0, fmt.Errorf("draft of %d bytes is too large; at most %d", len(data), MaxDraft)
 	}
 	if _, err := c.Sync(ctx, channel); err != nil {
+		return 0, err
+	}
+	if err := c.catchUp(ctx, channel, crypto.Talks); err != nil {
 		return 0, err
 	}
 	h := chunkHeader{Name: name, Total: uint64(len(data)), Sum: sha256.Sum256(data)}

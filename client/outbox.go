@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"parley/crypto"
 	"parley/internal/relayclient"
@@ -33,6 +34,9 @@ type outboxItem struct {
 	Type    byte               `json:"type,omitempty"`
 	Comp    crypto.Compartment `json:"comp,omitempty"`
 	Content []byte             `json:"content,omitempty"`
+	// Composed is when the message was written: the time its readers
+	// see, whenever it is sealed.
+	Composed time.Time `json:"composed,omitempty"`
 	// Attempted is set, and committed, before a message is posted: from
 	// then on the relay may have it, and it can no longer be taken back.
 	Attempted bool `json:"attempted,omitempty"`
@@ -274,17 +278,23 @@ func (c *Client) dropItems(name string, items []outboxItem) error {
 	})
 }
 
-// prepareToPost marks a queued message as attempted and seals it again
-// in the current epoch if the roster changed since it was sealed: a
-// message is only ever sent to the roster current when it leaves.
+// prepareToPost seals a queued message, unless a first attempt already
+// did, and marks it attempted. A message sealed in an older epoch is
+// sealed again: a message is only ever sent to the roster current when
+// it leaves.
 func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
-	h, err := crypto.ParseHeader(it.Payload)
-	if err != nil {
-		return it, err
-	}
-	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		if cur := row.st.current(); cur != nil && cur.Epoch != h.Epoch {
-			env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content)
+	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		sealed := len(it.Payload) > 0
+		if sealed {
+			h, err := crypto.ParseHeader(it.Payload)
+			if err != nil {
+				return err
+			}
+			cur := row.st.current()
+			sealed = cur == nil || cur.Epoch == h.Epoch
+		}
+		if !sealed {
+			env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content, it.Composed)
 			if err != nil {
 				return err
 			}
@@ -292,7 +302,7 @@ func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 		}
 		it.Attempted = true
 		plain, _ := json.Marshal(it)
-		_, err = tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
+		_, err := tx.Exec(`UPDATE outbox SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("outbox/%d", it.id), plain), it.id)
 		return err
 	})
 	return it, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"parley/crypto"
@@ -43,6 +44,9 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 		if _, err := c.Sync(ctx, name); err != nil {
 			return err
 		}
+	}
+	if err := c.catchUp(ctx, name, comp); err != nil {
+		return err
 	}
 	var id int64
 	merged := false
@@ -187,36 +191,67 @@ func (e *SentUnrecordedError) Unwrap() error { return e.Err }
 // away: the relay's word alone, so the queue is kept.
 var errKeyRefused = errors.New("the relay does not accept this member's key")
 
-// seal1 seals one message in the current epoch and queues it; entry,
-// when not nil, goes into our own transcript once the relay has it.
+// seal1 queues one message; entry, when not nil, goes into our own
+// transcript once the relay has it. It is sealed only when it leaves
+// (prepareToPost): after the fetch that precedes every post, so that its
+// report says what this home knows then, its counter follows any of our
+// own messages found at the relay, and its epoch is the newest. What can
+// never be sent is refused here, before anything is queued.
 func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ byte, content []byte, entry *Entry) error {
-	env, err := c.sealEnvelope(row, comp, typ, content)
-	if err != nil {
+	if err := c.checkPost(row.st, comp, len(content)); err != nil {
 		return err
 	}
-	item := outboxItem{Kind: outMessage, Payload: env, Type: typ, Comp: comp, Content: content}
+	now := c.Now().UTC()
+	item := outboxItem{Kind: outMessage, Type: typ, Comp: comp, Content: content, Composed: now}
 	if entry != nil {
 		_, self, _, _ := row.st.self(0)
 		e := *entry
-		e.Time, e.Sender = c.Now().UTC(), self.Name
+		e.Time, e.Sender = now, self.Name
 		item.Entry = &e
 	}
 	return c.queue(tx, row.id, item)
 }
 
-// sealEnvelope seals content for the current roster, advancing our
-// sending chain.
-func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte) ([]byte, error) {
-	r, self, keys, err := row.st.self(0)
+// catchUp syncs before a talks message is queued when the epoch this
+// home holds is too old to post in: the sync may bring the next epoch,
+// or (for an organizer) start it.
+func (c *Client) catchUp(ctx context.Context, name string, comp crypto.Compartment) error {
+	row, err := c.view(name)
+	if err != nil || comp != crypto.Talks || row.st.Status != statusActive || row.st.stale(c.Now()) == nil {
+		return err
+	}
+	_, err = c.Sync(ctx, name)
+	return err
+}
+
+// checkPost says why this member cannot post content of size n in comp
+// now, or nil.
+func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) error {
+	_, self, _, err := st.self(0)
 	if err != nil {
+		return err
+	}
+	if !self.Role.CanPost(comp) {
+		return fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
+	}
+	if n+8 > crypto.MaxBody {
+		return fmt.Errorf("message of %d bytes is too long: at most %d bytes", n, MaxText)
+	}
+	if comp == crypto.Talks {
+		return st.stale(c.Now())
+	}
+	return nil
+}
+
+// sealEnvelope seals content, written at time t, for the current roster,
+// advancing our sending chain and recording when it left.
+func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte, t time.Time) ([]byte, error) {
+	if err := c.checkPost(row.st, comp, len(content)); err != nil {
 		return nil, err
 	}
-	if !self.Role.CanRead(comp) {
-		return nil, fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
-	}
-	body := encodeBody(c.Now(), content)
-	if len(body) > crypto.MaxBody {
-		return nil, fmt.Errorf("message of %d bytes is too long: at most %d bytes", len(content), MaxText)
+	r, _, keys, err := row.st.self(0)
+	if err != nil {
+		return nil, err
 	}
 	e := row.st.current()
 	k := chainKey(comp, keys.ID())
@@ -228,13 +263,18 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 	if err != nil {
 		return nil, err
 	}
+	rep, err := row.st.report(comp, keys.ID(), n)
+	if err != nil {
+		return nil, err
+	}
 	e.Send[k], _ = ch.MarshalBinary()
+	e.noteSent(k, n, c.Now())
 	pairs, err := keys.PairKeys(r, comp)
 	if err != nil {
 		return nil, err
 	}
 	h := crypto.Header{Compartment: comp, Epoch: e.Epoch, Sender: keys.ID(), Counter: n}
-	return crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: body})
+	return crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 }
 
 func kindOf(comp crypto.Compartment) string {

@@ -36,6 +36,18 @@ type channelState struct {
 	Roster  []byte        `json:"roster,omitempty"`
 	Epochs  []*epochState `json:"epochs,omitempty"`
 	LastSeq uint64        `json:"last_seq"`
+	// Synced is when this home last fetched every frame there was; it
+	// goes into the report of each message it seals.
+	Synced time.Time `json:"synced,omitempty"`
+	// NewerEpoch is the highest epoch seen in a message header that this
+	// home has not entered: evidence that a bundle was kept from it.
+	NewerEpoch uint64 `json:"newer_epoch,omitempty"`
+	// RestoredIn is the epoch in which this home found its own messages
+	// at the relay that it does not remember sending: it was restored
+	// from an older copy. Reported once per epoch.
+	RestoredIn uint64 `json:"restored_in,omitempty"`
+	// StaleWarned is the epoch whose age this home has warned about.
+	StaleWarned uint64 `json:"stale_warned,omitempty"`
 	// Verified maps identity fingerprints (hex) confirmed in person.
 	Verified map[string]bool `json:"verified,omitempty"`
 	// Identities maps pseudonym key ids to identity fingerprints, to
@@ -79,6 +91,12 @@ type epochState struct {
 	StartSeq uint64            `json:"start_seq"`
 	Recv     map[string][]byte `json:"recv"`
 	Send     map[string][]byte `json:"send"`
+	// SentAt holds when our recent messages were posted, per chain;
+	// Warned, per compartment and reader, the counter from which our
+	// messages withheld from that reader are still to be reported
+	// (report.go).
+	SentAt map[string][]sentMark `json:"sent_at,omitempty"`
+	Warned map[string]uint32     `json:"warned,omitempty"`
 }
 
 type inviteRecord struct {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -96,6 +97,13 @@ func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string
 	if err := c.fetch(ctx, conn, name, rep); err != nil {
 		return err
 	}
+	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		warn := row.st.staleWarning(c.Now())
+		rep.New = append(rep.New, warn...)
+		return c.appendTranscript(tx, row.id, warn)
+	}); err != nil {
+		return err
+	}
 	return c.applyRetention(name)
 }
 
@@ -131,6 +139,9 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 				}
 				entries = append(entries, es...)
 				row.st.LastSeq = f.Seq
+			}
+			if !more {
+				row.st.Synced = c.Now().UTC()
 			}
 			rep.New = append(rep.New, entries...)
 			return c.appendTranscript(tx, row.id, entries)
@@ -278,14 +289,21 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	if h.Sender == keys.ID() {
 		// Our own frame: either an acknowledgement lost in a crash, or
 		// a relay reflecting it back; never shown twice.
-		_, err := c.matchOwnFrame(tx, row.id, f)
-		return nil, err
+		matched, err := c.matchOwnFrame(tx, row.id, f)
+		if err != nil || matched {
+			return nil, err
+		}
+		return st.restoredFrom(h), nil
 	}
 	e := st.epoch(h.Epoch)
 	cur := st.current()
 	if e == nil {
 		if cur != nil && h.Epoch > cur.Epoch {
-			return []Entry{systemLine("rejected a message for epoch %d, which has not started", h.Epoch)}, nil
+			// Only a header: the relay could have made it up, so it
+			// pauses our talks messages (which a relay can stop anyway)
+			// and asserts nothing more.
+			st.NewerEpoch = max(st.NewerEpoch, h.Epoch)
+			return []Entry{systemLine("a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
 		}
 		return nil, nil // before our admission, or an epoch already deleted
 	}
@@ -303,7 +321,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 			return []Entry{systemLine("rejected a message from %s sent after their removal", sender.Name)}, nil
 		}
 	}
-	if !sender.Role.CanRead(h.Compartment) {
+	if !sender.Role.CanPost(h.Compartment) {
 		return []Entry{systemLine("rejected a %s message from %s, a %s", h.Compartment, sender.Name, sender.Role)}, nil
 	}
 	ck := chainKey(h.Compartment, h.Sender)
@@ -339,6 +357,11 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 		out = append(out, systemLine("%d message(s) from %s missing", gap, sender.Name))
 	}
 	e.Recv[ck], _ = chain.MarshalBinary()
+	out = append(out, st.checkReport(e, r, h, sender, m.Report, keys.ID())...)
+	if m.Report.PendingKey != nil && e == cur && !bytes.Equal(m.Report.PendingKey[:crypto.KEMPublicKeySize], sender.Keys.KEMKey) {
+		self := r.Member(keys.ID())
+		out = append(out, st.receiveKeyUpdate(sender, self.Role, m.Report.PendingKey)...)
+	}
 	t, content, err := decodeBody(m.Body)
 	if err != nil {
 		return append(out, systemLine("rejected a message from %s: %v", sender.Name, err)), nil
@@ -377,7 +400,13 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 			return err
 		}
 		cur, self, keys, err := row.st.self(0)
-		if err != nil || self.Role != crypto.RoleOrganizer || !leadOrganizer(cur, keys) {
+		if err != nil || self.Role != crypto.RoleOrganizer {
+			return nil
+		}
+		if !leadOrganizer(cur, keys) && c.Now().Sub(cur.Issued) < takeOverAfter {
+			// The lead organizer keeps the channel's epochs; any other
+			// organizer takes over when it has not for a while, so that
+			// one organizer away does not pause the talks.
 			return nil
 		}
 		if pending, err := c.hasProposal(tx, row.id); err != nil || pending {

@@ -119,6 +119,17 @@ func (c *ReceiveChain) Accept(counter uint32) int {
 	return gap
 }
 
+// Expect records that messages up to (not including) counter exist, as
+// another member's report says: the chain moves to counter and keeps the
+// keys of the messages skipped, so they still open when they arrive. It
+// returns how many it skipped. The caller bounds counter (MaxSkip).
+func (c *ReceiveChain) Expect(counter uint32) int {
+	if counter <= c.Next {
+		return 0
+	}
+	return c.Accept(counter-1) + 1
+}
+
 func (c *ReceiveChain) evict() {
 	if len(c.Skipped) <= MaxSkipped {
 		return

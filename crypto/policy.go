@@ -47,6 +47,12 @@ func (r Role) CanRead(c Compartment) bool {
 	return false
 }
 
+// CanPost reports whether the role may post in compartment c: the one
+// rule that the client and the relay (Capability) both follow. It is
+// CanRead today (a member writes where it reads), named apart so that
+// every caller says which question it asks.
+func (r Role) CanPost(c Compartment) bool { return r.CanRead(c) }
+
 // Compartment is one of the two secrets of an epoch.
 type Compartment uint8
 

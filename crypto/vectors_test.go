@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -151,7 +152,8 @@ func (w *vectorWorld) aliceMessage(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	h := Header{Compartment: Talks, Epoch: 2, Sender: w.aliceKeys.ID(), Counter: n}
-	env, err := SealMessage(w.v2.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("Article 1: both parties recognise each other.")})
+	rep := Report{RosterHash: w.v2.Hash(), Heard: []uint32{3, 0, 1}, Synced: uint64(w.v2.Issued.Unix())}
+	env, err := sealMessage(bytes.NewReader(seeded(0x4e, NonceSize)), w.v2.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("Article 1: both parties recognise each other."), Report: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,6 +233,9 @@ func TestVectors(t *testing.T) {
 	if err != nil || string(m.Body) != "Article 1: both parties recognise each other." {
 		t.Fatalf("vector message: %q, %v", m.Body, err)
 	}
+	if m.Report.RosterHash != w.v2.Hash() || !slices.Equal(m.Report.Heard[:4], []uint32{3, 0, 1, 0}) {
+		t.Fatalf("vector message report: %+v", m.Report)
+	}
 }
 
 // writeFuzzSeeds stores valid encodings as seed corpora for the fuzz
@@ -248,6 +253,11 @@ func writeFuzzSeeds(t *testing.T, w *vectorWorld, v map[string]string) {
 	rc := &ReceiveChain{Key: ChainKey{1}}
 	rc.Accept(3)
 	seeds["FuzzParseReceiveChain"] = [][]byte{must1(rc.MarshalBinary())}
+	rep := make([]byte, reportSize)
+	if err := (Report{RosterHash: w.v2.Hash(), Heard: []uint32{3, 0, 1}, PrevHeard: []uint32{2}, Synced: 1, PendingKey: seeded(0x70, PendingKeySize)}).marshalInto(rep); err != nil {
+		t.Fatal(err)
+	}
+	seeds["FuzzParseReport"] = [][]byte{rep}
 	for name, list := range seeds {
 		dir := filepath.Join("testdata", "fuzz", name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {

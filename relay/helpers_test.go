@@ -158,7 +158,7 @@ func (tc *testChannel) add(m *member, now, expires time.Time) *relayclient.Conn 
 func envelope(keys *crypto.ChannelKeys, comp crypto.Compartment, counter uint32) []byte {
 	e := make([]byte, crypto.EnvelopeSize)
 	rand.Read(e)
-	e[0], e[1] = 1, byte(comp)
+	e[0], e[1] = crypto.EnvelopeVersion, byte(comp)
 	binary.BigEndian.PutUint64(e[2:], 1)
 	id := keys.ID()
 	copy(e[10:26], id[:])

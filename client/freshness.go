@@ -1,0 +1,76 @@
+package client
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"parley/crypto"
+)
+
+// A relay that withholds the next epoch's bundle from a member keeps that
+// member sealing in the old epoch, which a removed member can still read.
+// The freshness bound caps how long that can go on: a member stops
+// posting in the talks when its newest roster is too old, or when it has
+// seen that a newer epoch exists which it could not enter.
+
+// Freshness bounds. Organizers' clients start a new epoch every
+// RekeyInterval; the bound leaves room for an organizer who is away for a
+// while, more under the soft policy.
+const (
+	// staleWarnAfter is when members are told the epoch is getting old.
+	staleWarnAfter = RekeyInterval + 6*time.Hour
+	// takeOverAfter is when an organizer other than the lead one starts
+	// the next epoch itself.
+	takeOverAfter = RekeyInterval + 4*time.Hour
+)
+
+// StaleAfter is how old a channel's newest roster may be before its
+// members stop posting in the talks.
+func StaleAfter(p crypto.Policy) time.Duration {
+	if p == crypto.PolicySoft {
+		return 4 * 24 * time.Hour
+	}
+	return RekeyInterval + 12*time.Hour
+}
+
+// ErrStale is wrapped by the error that refuses a talks message for want
+// of a fresh epoch.
+var ErrStale = fmt.Errorf("no fresh epoch")
+
+// stale says why talks messages must not be sealed now, or nil.
+func (st *channelState) stale(now time.Time) error {
+	r, err := st.roster()
+	if err != nil {
+		return err
+	}
+	if st.NewerEpoch > r.Version {
+		return fmt.Errorf("%w: messages of epoch %d exist, but this home has not received that epoch (it holds %d): the relay may be withholding it from you; nothing was sent in the talks, and parley sync tries again", ErrStale, st.NewerEpoch, r.Version)
+	}
+	age, limit := now.Sub(r.Issued), StaleAfter(r.Policy)
+	if age <= limit {
+		return nil
+	}
+	return fmt.Errorf("%w: this home's newest roster is %s old, and the talks pause after %s without a new epoch: the relay may be withholding it, or no organizer has synced; an organizer (%s) running parley sync starts one. Nothing was sent in the talks", ErrStale, FormatDuration(age.Truncate(time.Hour)), FormatDuration(limit), organizerNames(r))
+}
+
+// staleWarning is the transcript line, once per epoch, that comes before
+// the talks pause.
+func (st *channelState) staleWarning(now time.Time) []Entry {
+	r, err := st.roster()
+	if err != nil || st.Status != statusActive || now.Sub(r.Issued) < staleWarnAfter || st.StaleWarned >= r.Version {
+		return nil
+	}
+	st.StaleWarned = r.Version
+	return []Entry{systemLine("no new epoch for %s: the talks pause for this home at %s unless an organizer (%s) runs parley sync; the relay may also be withholding the new epoch", FormatDuration(now.Sub(r.Issued).Truncate(time.Hour)), FormatDuration(StaleAfter(r.Policy)), organizerNames(r))}
+}
+
+func organizerNames(r *crypto.Roster) string {
+	var names []string
+	for _, m := range r.Members {
+		if m.Role == crypto.RoleOrganizer {
+			names = append(names, m.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}

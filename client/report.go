@@ -1,0 +1,206 @@
+package client
+
+import (
+	"fmt"
+	"time"
+
+	"parley/crypto"
+)
+
+// Every message carries a crypto.Report of what its sender knew. This
+// file fills it when sealing and compares it, on receipt, with what this
+// home knows, turning the relay's silent attacks into transcript lines:
+// messages withheld from us, our messages withheld from others, a forked
+// roster, and this home restored from an older copy.
+
+// withheldSlack is how long after one of our messages was posted a
+// reader's sync must be before we conclude the relay kept it from them
+// (it covers clocks that differ by a little).
+const withheldSlack = 2 * time.Minute
+
+// sentMark is when this home posted one of its own messages.
+type sentMark struct {
+	Counter uint32 `json:"n"`
+	At      int64  `json:"at"`
+}
+
+// maxSentMarks bounds the posting times kept per chain.
+const maxSentMarks = 256
+
+// heard returns, for the readers of comp in epoch e, the next counter
+// this home expects from each; ourCount stands in our own slot.
+func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount uint32) ([]uint32, error) {
+	r, err := crypto.ParseRoster(e.Roster)
+	if err != nil {
+		return nil, err
+	}
+	readers := r.Readers(comp)
+	out := make([]uint32, len(readers))
+	for i, m := range readers {
+		if m.ID() == self {
+			out[i] = ourCount
+			continue
+		}
+		if raw, ok := e.Recv[chainKey(comp, m.ID())]; ok {
+			ch, err := crypto.ParseReceiveChain(raw)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ch.Next
+		}
+	}
+	return out, nil
+}
+
+// report is what this home tells the readers of a message sealed with
+// counter n in compartment comp of the current epoch.
+func (st *channelState) report(comp crypto.Compartment, self crypto.KeyID, n uint32) (crypto.Report, error) {
+	e := st.current()
+	r, err := crypto.ParseRoster(e.Roster)
+	if err != nil {
+		return crypto.Report{}, err
+	}
+	rep := crypto.Report{RosterHash: r.Hash()}
+	if rep.Heard, err = e.heard(comp, self, n); err != nil {
+		return rep, err
+	}
+	if prev := st.epoch(e.Epoch - 1); prev != nil {
+		sent := uint32(0)
+		if raw, ok := prev.Send[chainKey(comp, self)]; ok {
+			if ch, err := crypto.ParseSendChain(raw); err == nil {
+				sent = ch.Next
+			}
+		}
+		if rep.PrevHeard, err = prev.heard(comp, self, sent); err != nil {
+			return rep, err
+		}
+	}
+	if !st.Synced.IsZero() {
+		rep.Synced = uint64(st.Synced.Unix())
+	}
+	if st.NextKeys != nil {
+		if next, err := crypto.ParseChannelKeys(st.NextKeys); err == nil {
+			rep.PendingKey = keyUpdate(st, next)
+		}
+	}
+	return rep, nil
+}
+
+// noteSent records when our message n of chain ck was sealed to be
+// posted, for checkOurs.
+func (e *epochState) noteSent(ck string, n uint32, at time.Time) {
+	if e.SentAt == nil {
+		e.SentAt = map[string][]sentMark{}
+	}
+	marks := append(e.SentAt[ck], sentMark{Counter: n, At: at.Unix()})
+	if len(marks) > maxSentMarks {
+		marks = marks[len(marks)-maxSentMarks:]
+	}
+	e.SentAt[ck] = marks
+}
+
+// checkReport compares the report in a message from sender (already
+// opened, tags checked and counter accepted) with what this home knows.
+func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.Header, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
+	var out []Entry
+	if rep.RosterHash != r.Hash() {
+		out = append(out, systemLine("ALERT: %s sealed a message for a different roster of epoch %d than this home holds: the channel is forked (two rosters under one version), and members may not all see the same people", sender.Name, h.Epoch))
+		return out // the reader order below is not ours to trust
+	}
+	out = append(out, st.extendChains(e, r, h.Compartment, sender, rep.Heard, self, "")...)
+	if prev := st.epoch(h.Epoch - 1); prev != nil && len(rep.PrevHeard) > 0 {
+		if pr, err := crypto.ParseRoster(prev.Roster); err == nil {
+			out = append(out, st.extendChains(prev, pr, h.Compartment, sender, rep.PrevHeard, self, fmt.Sprintf(" in epoch %d", prev.Epoch))...)
+		}
+	}
+	return append(out, st.checkOurs(e, r, h.Compartment, sender, rep, self)...)
+}
+
+// extendChains moves each receive chain of e up to what sender says
+// exists, keeping the keys of the messages not yet here so they still
+// open if they arrive late, and says how many were kept from us. The
+// sender's own entry counts too: in the previous epoch it closes the
+// sender's chain.
+func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypto.Compartment, sender *crypto.Member, heard []uint32, self crypto.KeyID, where string) []Entry {
+	var out []Entry
+	for i, m := range r.Readers(comp) {
+		if i >= len(heard) || m.ID() == self || (m.ID() == sender.ID() && where == "") {
+			continue
+		}
+		ck := chainKey(comp, m.ID())
+		raw, ok := e.Recv[ck]
+		if !ok {
+			continue
+		}
+		ch, err := crypto.ParseReceiveChain(raw)
+		if err != nil || heard[i] <= ch.Next {
+			continue
+		}
+		n := ch.Expect(min(heard[i], ch.Next+crypto.MaxSkip))
+		e.Recv[ck], _ = ch.MarshalBinary()
+		had := sender.Name + " had them"
+		if m.ID() == sender.ID() {
+			had = "its sender says it sent them"
+		}
+		out = append(out, systemLine("%s from %s%s never reached this home (%s): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), m.Name, where, had))
+	}
+	return out
+}
+
+// checkOurs tells us when a reader's report, made after a sync that came
+// well after one of our messages was posted, still lacks it: the relay
+// kept our message from that reader. Each message is reported once.
+func (st *channelState) checkOurs(e *epochState, r *crypto.Roster, comp crypto.Compartment, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
+	slot := r.Slot(comp, self)
+	if slot < 0 || slot >= len(rep.Heard) || rep.Synced == 0 {
+		return nil
+	}
+	heard := rep.Heard[slot]
+	ck := chainKey(comp, self)
+	warned := chainKey(comp, sender.ID())
+	synced := time.Unix(int64(rep.Synced), 0)
+	var missed []sentMark
+	for _, mark := range e.SentAt[ck] {
+		if mark.Counter >= heard && mark.Counter >= e.Warned[warned] && time.Unix(mark.At, 0).Add(withheldSlack).Before(synced) {
+			missed = append(missed, mark)
+		}
+	}
+	if len(missed) == 0 {
+		return nil
+	}
+	if e.Warned == nil {
+		e.Warned = map[string]uint32{}
+	}
+	e.Warned[warned] = missed[len(missed)-1].Counter + 1
+	first := time.Unix(missed[0].At, 0).UTC()
+	return []Entry{systemLine("%s of yours (the first sent %s) had not reached %s by their sync at %s: the relay withheld them from %s", Count(len(missed), "message", "messages"), first.Format("2006-01-02 15:04 MST"), sender.Name, synced.UTC().Format("2006-01-02 15:04 MST"), sender.Name)}
+}
+
+// restoredFrom handles one of our own messages found at the relay that
+// this home neither has queued nor remembers sealing (its counter is at
+// or past our sending chain): this home was restored from an older copy.
+// The chain moves past it, so nothing is sealed twice under one message
+// key (the random nonce already keeps such envelopes apart; readers
+// would refuse the second as a replay).
+func (st *channelState) restoredFrom(h crypto.Header) []Entry {
+	e := st.epoch(h.Epoch)
+	if e == nil {
+		return nil
+	}
+	k := chainKey(h.Compartment, h.Sender)
+	ch, err := crypto.ParseSendChain(e.Send[k])
+	if err != nil || h.Counter < ch.Next {
+		return nil
+	}
+	for ch.Next <= h.Counter {
+		if _, _, err := ch.Advance(); err != nil {
+			return nil
+		}
+	}
+	e.Send[k], _ = ch.MarshalBinary()
+	if st.RestoredIn == h.Epoch {
+		return nil
+	}
+	st.RestoredIn = h.Epoch
+	return []Entry{systemLine("ALERT: the relay holds messages this home sent that it does not remember (epoch %d): this home was restored from an older copy, or another copy of it is in use. Messages it sent after that copy was made are not in this transcript; if you did not restore it, someone else may hold a copy of this home", h.Epoch)}
+}

@@ -1,0 +1,148 @@
+package crypto
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+)
+
+// aliceToBob seals one talks message from Alice with rep and returns the
+// envelope with what Bob needs to open it by hand.
+func aliceToBob(t *testing.T, rep Report) (env []byte, mk MessageKey, bob *person, pair PairKey, slot int) {
+	t.Helper()
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	bob = c.admit("Bob", RoleParticipant)
+	ck, _ := alice.secrets.SenderChain(Talks, alice.keys.ID())
+	n, mk, _ := (&SendChain{Key: ck}).Advance()
+	pairs, err := alice.keys.PairKeys(alice.roster, Talks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Header{Compartment: Talks, Epoch: alice.secrets.Epoch, Sender: alice.keys.ID(), Counter: n}
+	env, err = SealMessage(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("hello"), Report: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, _ = bob.keys.PairKey(c.roster.Channel, alice.keys.Public())
+	return env, mk, bob, pair, bob.roster.Slot(Talks, bob.keys.ID())
+}
+
+// rewrite decrypts env with mk, lets change edit the plaintext, and
+// encrypts it again under the same header: what any reader of the
+// compartment (who can derive every sender's message keys) can do.
+// With fixTag, it also recomputes the tag in slot under pair, which only
+// the sender and that reader can do.
+func rewrite(t *testing.T, channel ChannelID, env []byte, mk MessageKey, change func(pt []byte), pair *PairKey, slot int) []byte {
+	t.Helper()
+	h, _ := ParseHeader(env)
+	ad := associatedData(channel, h)
+	pt, err := messageAEAD(mk).Open(nil, h.Nonce[:], env[HeaderSize:], ad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(pt)
+	if pair != nil {
+		copy(pt[slot*TagSize:], tag(*pair, ad, contentHash(pt)))
+	}
+	return messageAEAD(mk).Seal(bytes.Clone(env[:HeaderSize]), h.Nonce[:], pt, ad)
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	pending := bytes.Repeat([]byte{7}, PendingKeySize)
+	rep := Report{RosterHash: [32]byte{1, 2, 3}, Heard: []uint32{0, 5, 1 << 31}, PrevHeard: []uint32{9}, Synced: 1764000000, PendingKey: pending}
+	env, mk, bob, pair, slot := aliceToBob(t, rep)
+	m, err := OpenMessage(bob.roster.Channel, env, mk, slot, pair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := m.Report
+	if got.RosterHash != rep.RosterHash || got.Synced != rep.Synced || !bytes.Equal(got.PendingKey, pending) {
+		t.Fatalf("report came back as %+v", got)
+	}
+	if !slices.Equal(got.Heard[:3], rep.Heard) || !slices.Equal(got.PrevHeard[:1], rep.PrevHeard) || got.Heard[3] != 0 || got.PrevHeard[1] != 0 {
+		t.Fatalf("heard %v / %v", got.Heard[:4], got.PrevHeard[:2])
+	}
+	// Without a pending key the field stays empty.
+	env, mk, bob, pair, slot = aliceToBob(t, Report{Heard: []uint32{1}})
+	if m, err := OpenMessage(bob.roster.Channel, env, mk, slot, pair); err != nil || m.Report.PendingKey != nil {
+		t.Fatalf("no pending key: %v, %v", m.Report.PendingKey, err)
+	}
+}
+
+func TestReportRejectsBadInput(t *testing.T) {
+	if _, err := aliceToBobSeal(Report{PendingKey: []byte{1}}); !errors.Is(err, ErrMalformed) {
+		t.Errorf("short pending key: %v, want ErrMalformed", err)
+	}
+	if _, err := aliceToBobSeal(Report{Heard: make([]uint32, MaxMembers+1)}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("65 readers: %v, want ErrTooLarge", err)
+	}
+}
+
+func aliceToBobSeal(rep Report) ([]byte, error) {
+	return SealMessage(ChannelID{}, Header{Compartment: Talks}, MessageKey{}, nil, Message{Report: rep})
+}
+
+// A reader of the compartment can decrypt and re-encrypt any message,
+// but the tags cover the report: changing what Alice said she had seen
+// makes the message fail for everyone else.
+func TestReportCoveredByTags(t *testing.T) {
+	env, mk, bob, pair, slot := aliceToBob(t, Report{Heard: []uint32{4, 4, 4}})
+	off := tagAreaSize + 32
+	forged := rewrite(t, bob.roster.Channel, env, mk, func(pt []byte) { pt[off+3] = 9 }, nil, 0)
+	if _, err := OpenMessage(bob.roster.Channel, forged, mk, slot, pair); !errors.Is(err, ErrBadTag) {
+		t.Fatalf("changed report: %v, want ErrBadTag", err)
+	}
+	// The unused pending key area must be zero, and its length one of
+	// two values, even under a valid tag.
+	pendingLen := tagAreaSize + 32 + 8*MaxMembers + 8
+	for name, change := range map[string]func([]byte){
+		"bad pending length":  func(pt []byte) { pt[pendingLen+1] = 3 },
+		"non-zero pending":    func(pt []byte) { pt[pendingLen+2+100] = 1 },
+		"non-zero padding":    func(pt []byte) { pt[len(pt)-1] = 1 },
+		"body length too big": func(pt []byte) { pt[tagAreaSize+reportSize+1] = 0xff },
+	} {
+		bad := rewrite(t, bob.roster.Channel, env, mk, change, &pair, slot)
+		if _, err := OpenMessage(bob.roster.Channel, bad, mk, slot, pair); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+// Two envelopes sealed under one message key (a home restored from an
+// older copy) never share a nonce.
+func TestMessageNonceFreshUnderOneKey(t *testing.T) {
+	var mk MessageKey
+	h := Header{Compartment: Talks}
+	a, _ := SealMessage(ChannelID{}, h, mk, nil, Message{Body: []byte("first")})
+	b, _ := SealMessage(ChannelID{}, h, mk, nil, Message{Body: []byte("other")})
+	ha, _ := ParseHeader(a)
+	hb, _ := ParseHeader(b)
+	if ha.Nonce == hb.Nonce || ha.Nonce == [NonceSize]byte{} {
+		t.Fatalf("nonces %x and %x", ha.Nonce, hb.Nonce)
+	}
+	// The zero padding of both, XORed, no longer cancels out.
+	tail := EnvelopeSize - 64
+	if bytes.Equal(a[tail:EnvelopeSize-16], b[tail:EnvelopeSize-16]) {
+		t.Fatal("same keystream under one key")
+	}
+}
+
+func FuzzParseReport(f *testing.F) {
+	var seed [reportSize]byte
+	f.Add(seed[:])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) != reportSize {
+			return
+		}
+		r, err := parseReport(data)
+		if err != nil {
+			return
+		}
+		again := make([]byte, reportSize)
+		if err := r.marshalInto(again); err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("report does not round-trip: %v", err)
+		}
+	})
+}
