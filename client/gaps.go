@@ -33,7 +33,7 @@ func (st *channelState) missingLine(n uint64) string {
 	if r, err := st.roster(); err == nil {
 		keeps = FormatDuration(r.Policy.Retention())
 	}
-	return fmt.Sprintf("%s missing before this home fetched %s: %s expired at the relay (it keeps messages %s), or the relay withheld %s", what, them, subject(n), keeps, them)
+	return fmt.Sprintf("%s missing before this home fetched %s: %s expired at the relay (it keeps messages %s), or the relay withheld %s; this home asks for %s again at every sync", what, them, subject(n), keeps, them, them)
 }
 
 func subject(n uint64) string {

@@ -28,7 +28,7 @@ func TestMissingMessagesAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
-	want := "* 3 messages were missing before this home fetched them: they expired at the relay (it keeps messages 3d), or the relay withheld them"
+	want := "* 3 messages were missing before this home fetched them: they expired at the relay (it keeps messages 3d), or the relay withheld them; this home asks for them again at every sync"
 	if !contains(got, want) || !contains(got, "Alice: four") || contains(got, "Alice: one") {
 		t.Fatalf("Bob's transcript: %q", got)
 	}

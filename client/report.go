@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/crypto"
@@ -27,8 +28,10 @@ type sentMark struct {
 // maxSentMarks bounds the posting times kept per chain.
 const maxSentMarks = 256
 
-// heard returns, for the readers of comp in epoch e, the next counter
-// this home expects from each; ourCount stands in our own slot.
+// heard returns, for the readers of comp in epoch e, one past the
+// highest counter this home opened from each; ourCount stands in our own
+// slot. Messages known only from others' reports do not count: the
+// sender of a message withheld from us must learn it from our report.
 func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount uint32) ([]uint32, error) {
 	r, err := crypto.ParseRoster(e.Roster)
 	if err != nil {
@@ -46,7 +49,7 @@ func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount 
 			if err != nil {
 				return nil, err
 			}
-			out[i] = ch.Next
+			out[i] = ch.Received()
 		}
 	}
 	return out, nil
@@ -77,6 +80,9 @@ func (st *channelState) report(comp crypto.Compartment, self crypto.KeyID, n uin
 	}
 	if !st.Synced.IsZero() {
 		rep.Synced = uint64(st.Synced.Unix())
+	}
+	if cl, ok := st.Closed[comp.String()]; ok && cl.Epoch < e.Epoch {
+		rep.ClosedEpoch, rep.ClosedCount = cl.Epoch, cl.Count
 	}
 	if st.NextKeys != nil {
 		if next, err := crypto.ParseChannelKeys(st.NextKeys); err == nil {
@@ -113,6 +119,7 @@ func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.He
 			out = append(out, st.extendChains(prev, pr, h.Compartment, sender, rep.PrevHeard, self, fmt.Sprintf(" in epoch %d", prev.Epoch))...)
 		}
 	}
+	out = append(out, st.checkClosed(h, sender, rep)...)
 	return append(out, st.checkOurs(e, r, h.Compartment, sender, rep, self)...)
 }
 
@@ -203,4 +210,90 @@ func (st *channelState) restoredFrom(h crypto.Header) []Entry {
 	}
 	st.RestoredIn = h.Epoch
 	return []Entry{systemLine("ALERT: the relay holds messages this home sent that it does not remember (epoch %d): this home was restored from an older copy, or another copy of it is in use. Messages it sent after that copy was made are not in this transcript; if you did not restore it, someone else may hold a copy of this home", h.Epoch)}
+}
+
+// closedChain is our last epoch with messages sent in one compartment.
+type closedChain struct {
+	Epoch uint64 `json:"epoch"`
+	Count uint32 `json:"count"`
+}
+
+// pastEpoch is what remains of an epoch whose chains were deleted: how
+// many messages of each sender this home knew of there.
+type pastEpoch struct {
+	Epoch uint64            `json:"epoch"`
+	Known map[string]uint32 `json:"known"`
+}
+
+// maxPast bounds the past epochs a home remembers counts for.
+const maxPast = 16
+
+// closeEpoch records, as we leave epoch e, how many messages we sent in
+// each compartment there.
+func (st *channelState) closeEpoch(e *epochState) {
+	for k, raw := range e.Send {
+		ch, err := crypto.ParseSendChain(raw)
+		if err != nil || ch.Next == 0 {
+			continue
+		}
+		if st.Closed == nil {
+			st.Closed = map[string]closedChain{}
+		}
+		st.Closed[compOf(k).String()] = closedChain{Epoch: e.Epoch, Count: ch.Next}
+	}
+}
+
+// remember keeps the counts of an epoch whose chains are being deleted.
+func (st *channelState) remember(e *epochState) {
+	p := pastEpoch{Epoch: e.Epoch, Known: map[string]uint32{}}
+	for k, raw := range e.Recv {
+		if ch, err := crypto.ParseReceiveChain(raw); err == nil {
+			p.Known[k] = ch.Next
+		}
+	}
+	st.Past = append(st.Past, p)
+	if len(st.Past) > maxPast {
+		st.Past = st.Past[len(st.Past)-maxPast:]
+	}
+}
+
+// compOf reads the compartment back from a chainKey.
+func compOf(key string) crypto.Compartment {
+	var c crypto.Compartment
+	fmt.Sscanf(key, "%d:", &c)
+	return c
+}
+
+// checkClosed compares a sender's statement of how many messages it sent
+// in its last earlier epoch with what this home received there.
+func (st *channelState) checkClosed(h crypto.Header, sender *crypto.Member, rep crypto.Report) []Entry {
+	if rep.ClosedCount == 0 || rep.ClosedEpoch >= h.Epoch {
+		return nil
+	}
+	ck := chainKey(h.Compartment, sender.ID())
+	var n int
+	if e := st.epoch(rep.ClosedEpoch); e != nil {
+		raw, ok := e.Recv[ck]
+		if !ok {
+			return nil
+		}
+		ch, err := crypto.ParseReceiveChain(raw)
+		if err != nil || rep.ClosedCount <= ch.Next {
+			return nil
+		}
+		n = ch.Expect(min(rep.ClosedCount, ch.Next+crypto.MaxSkip))
+		e.Recv[ck], _ = ch.MarshalBinary()
+	} else {
+		i := slices.IndexFunc(st.Past, func(p pastEpoch) bool { return p.Epoch == rep.ClosedEpoch })
+		if i < 0 {
+			return nil // an epoch before we joined
+		}
+		known, ok := st.Past[i].Known[ck]
+		if !ok || rep.ClosedCount <= known {
+			return nil
+		}
+		n = int(rep.ClosedCount - known)
+		st.Past[i].Known[ck] = rep.ClosedCount
+	}
+	return []Entry{systemLine("%s from %s in epoch %d never reached this home (its sender says it sent them): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), sender.Name, rep.ClosedEpoch)}
 }

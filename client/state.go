@@ -46,6 +46,14 @@ type channelState struct {
 	// at the relay that it does not remember sending: it was restored
 	// from an older copy. Reported once per epoch.
 	RestoredIn uint64 `json:"restored_in,omitempty"`
+	// Missing holds sequence numbers the relay skipped, asked for again
+	// at every sync (refetch.go).
+	Missing []missingSeq `json:"missing,omitempty"`
+	// Closed holds, per compartment, our last epoch with messages sent
+	// and how many; Past what we received in epochs whose keys are gone
+	// (report.go).
+	Closed map[string]closedChain `json:"closed,omitempty"`
+	Past   []pastEpoch            `json:"past,omitempty"`
 	// StaleWarned is the epoch whose age this home has warned about.
 	StaleWarned uint64 `json:"stale_warned,omitempty"`
 	// Verified maps identity fingerprints (hex) confirmed in person.
@@ -182,8 +190,12 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 	}
 	*s = crypto.EpochSecrets{}
 	st.Roster = raw
+	if cur := st.current(); cur != nil {
+		st.closeEpoch(cur)
+	}
 	st.Epochs = append(st.Epochs, e)
 	if len(st.Epochs) > 2 {
+		st.remember(st.Epochs[0])
 		st.Epochs = st.Epochs[len(st.Epochs)-2:]
 	}
 	st.Status = statusActive

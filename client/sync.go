@@ -85,6 +85,9 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 
 // syncOn does a sync's work over an authenticated connection.
 func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
+	if err := c.refetch(ctx, conn, name, rep); err != nil {
+		return err
+	}
 	if err := c.fetch(ctx, conn, name, rep); err != nil {
 		return err
 	}
@@ -126,18 +129,13 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 				}
 				if n := row.st.unseen(f.Seq); n > 0 {
 					entries = append(entries, Entry{Seq: f.Seq, Kind: KindSystem, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
+					row.st.noteMissing(f.Seq, c.Now())
 				}
 				es, err := c.process(tx, row, f)
 				if err != nil {
 					return err
 				}
-				for i := range es {
-					es[i].Seq = f.Seq
-					if es[i].Time.IsZero() {
-						es[i].Time = c.Now().UTC()
-					}
-				}
-				entries = append(entries, es...)
+				entries = append(entries, stamp(es, f.Seq, c.Now())...)
 				row.st.LastSeq = f.Seq
 			}
 			if !more {
@@ -303,6 +301,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 			// pauses our talks messages (which a relay can stop anyway)
 			// and asserts nothing more.
 			st.NewerEpoch = max(st.NewerEpoch, h.Epoch)
+			st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()}) // read once the epoch arrives
 			return []Entry{systemLine("a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
 		}
 		return nil, nil // before our admission, or an epoch already deleted

@@ -119,6 +119,22 @@ func (c *ReceiveChain) Accept(counter uint32) int {
 	return gap
 }
 
+// Received returns one past the highest counter opened on this chain:
+// Next, less the skipped counters at its top still awaited (those Expect
+// added, or a gap below the newest message). A member's report states
+// it, so that a sender learns which of its last messages a reader never
+// got.
+func (c *ReceiveChain) Received() uint32 {
+	n := c.Next
+	for n > 0 {
+		if _, awaited := c.Skipped[n-1]; !awaited {
+			break
+		}
+		n--
+	}
+	return n
+}
+
 // Expect records that messages up to (not including) counter exist, as
 // another member's report says: the chain moves to counter and keeps the
 // keys of the messages skipped, so they still open when they arrive. It
@@ -127,7 +143,17 @@ func (c *ReceiveChain) Expect(counter uint32) int {
 	if counter <= c.Next {
 		return 0
 	}
-	return c.Accept(counter-1) + 1
+	if c.Skipped == nil {
+		c.Skipped = make(map[uint32]MessageKey)
+	}
+	n := int(counter - c.Next)
+	for c.Next < counter {
+		c.Skipped[c.Next] = c.Key.messageKey()
+		c.Key = c.Key.next()
+		c.Next++
+	}
+	c.evict()
+	return n
 }
 
 func (c *ReceiveChain) evict() {

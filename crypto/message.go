@@ -30,7 +30,7 @@ const (
 	EnvelopeVersion = 2
 	plaintextSize   = EnvelopeSize - HeaderSize - chacha20poly1305.Overhead
 	tagAreaSize     = MaxMembers * TagSize
-	reportSize      = 32 + 2*4*MaxMembers + 8 + 2 + PendingKeySize
+	reportSize      = 32 + 2*4*MaxMembers + 8 + 8 + 4 + 2 + PendingKeySize
 	bodyPrefix      = 1 + 4 // type, body length
 	// MaxBody is the largest body one message carries; larger content
 	// (drafts) is chunked by the caller.

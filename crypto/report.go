@@ -27,9 +27,10 @@ type Report struct {
 	// RosterHash is the hash of the sender's roster of the message's
 	// epoch.
 	RosterHash [32]byte
-	// Heard[j] is the next counter the sender expects from reader j of
-	// the compartment (Roster.Readers order) in this epoch: counters
-	// below it exist. The sender's own slot holds the message's counter.
+	// Heard[j] is one past the highest counter the sender opened from
+	// reader j of the compartment (Roster.Readers order) in this epoch
+	// (ReceiveChain.Received): counters below it exist. The sender's
+	// own slot holds the message's counter.
 	Heard []uint32
 	// PrevHeard is Heard for the same compartment of the previous epoch,
 	// in that epoch's reader order; the sender's own slot holds how many
@@ -38,6 +39,13 @@ type Report struct {
 	PrevHeard []uint32
 	// Synced is when the sender last fetched every frame (Unix seconds).
 	Synced uint64
+	// ClosedEpoch and ClosedCount close the sender's chain in the last
+	// epoch before this one in which it sent in this compartment: how
+	// many messages it sent there. Zero when there is none. Unlike
+	// PrevHeard it reaches past several epochs in which the sender
+	// stayed silent.
+	ClosedEpoch uint64
+	ClosedCount uint32
 	// PendingKey is a rotated KEM key with its kem_sig (§8.5), or nil.
 	PendingKey []byte
 }
@@ -45,7 +53,8 @@ type Report struct {
 // Report layout inside the plaintext, after the tag slots:
 //
 //	roster_hash (32) ‖ heard (64 × u32) ‖ prev_heard (64 × u32) ‖
-//	u64(synced) ‖ u16(pending_len) ‖ pending (PendingKeySize)
+//	u64(synced) ‖ u64(closed_epoch) ‖ u32(closed_count) ‖
+//	u16(pending_len) ‖ pending (PendingKeySize)
 //
 // Heard and PrevHeard are zero beyond their readers; pending_len is 0 or
 // PendingKeySize and the pending area is zero when unused.
@@ -66,8 +75,10 @@ func (r Report) marshalInto(b []byte) error {
 	}
 	rest := b[32+8*MaxMembers:]
 	binary.BigEndian.PutUint64(rest, r.Synced)
-	binary.BigEndian.PutUint16(rest[8:], uint16(len(r.PendingKey)))
-	copy(rest[10:], r.PendingKey)
+	binary.BigEndian.PutUint64(rest[8:], r.ClosedEpoch)
+	binary.BigEndian.PutUint32(rest[16:], r.ClosedCount)
+	binary.BigEndian.PutUint16(rest[20:], uint16(len(r.PendingKey)))
+	copy(rest[22:], r.PendingKey)
 	return nil
 }
 
@@ -84,12 +95,14 @@ func parseReport(b []byte) (Report, error) {
 	}
 	rest := b[32+8*MaxMembers:]
 	r.Synced = binary.BigEndian.Uint64(rest)
-	switch n := binary.BigEndian.Uint16(rest[8:]); {
+	r.ClosedEpoch = binary.BigEndian.Uint64(rest[8:])
+	r.ClosedCount = binary.BigEndian.Uint32(rest[16:])
+	switch n := binary.BigEndian.Uint16(rest[20:]); {
 	case n == PendingKeySize:
-		r.PendingKey = append([]byte(nil), rest[10:10+n]...)
+		r.PendingKey = append([]byte(nil), rest[22:22+n]...)
 	case n != 0:
 		return Report{}, malformed("report", "pending key of the wrong size")
-	case !allZero(rest[10:]):
+	case !allZero(rest[22:]):
 		return Report{}, malformed("report", "non-zero unused pending key")
 	}
 	return r, nil

@@ -51,14 +51,14 @@ func rewrite(t *testing.T, channel ChannelID, env []byte, mk MessageKey, change 
 
 func TestReportRoundTrip(t *testing.T) {
 	pending := bytes.Repeat([]byte{7}, PendingKeySize)
-	rep := Report{RosterHash: [32]byte{1, 2, 3}, Heard: []uint32{0, 5, 1 << 31}, PrevHeard: []uint32{9}, Synced: 1764000000, PendingKey: pending}
+	rep := Report{RosterHash: [32]byte{1, 2, 3}, Heard: []uint32{0, 5, 1 << 31}, PrevHeard: []uint32{9}, Synced: 1764000000, ClosedEpoch: 6, ClosedCount: 11, PendingKey: pending}
 	env, mk, bob, pair, slot := aliceToBob(t, rep)
 	m, err := OpenMessage(bob.roster.Channel, env, mk, slot, pair)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := m.Report
-	if got.RosterHash != rep.RosterHash || got.Synced != rep.Synced || !bytes.Equal(got.PendingKey, pending) {
+	if got.RosterHash != rep.RosterHash || got.Synced != rep.Synced || got.ClosedEpoch != 6 || got.ClosedCount != 11 || !bytes.Equal(got.PendingKey, pending) {
 		t.Fatalf("report came back as %+v", got)
 	}
 	if !slices.Equal(got.Heard[:3], rep.Heard) || !slices.Equal(got.PrevHeard[:1], rep.PrevHeard) || got.Heard[3] != 0 || got.PrevHeard[1] != 0 {
@@ -96,7 +96,7 @@ func TestReportCoveredByTags(t *testing.T) {
 	}
 	// The unused pending key area must be zero, and its length one of
 	// two values, even under a valid tag.
-	pendingLen := tagAreaSize + 32 + 8*MaxMembers + 8
+	pendingLen := tagAreaSize + 32 + 8*MaxMembers + 20
 	for name, change := range map[string]func([]byte){
 		"bad pending length":  func(pt []byte) { pt[pendingLen+1] = 3 },
 		"non-zero pending":    func(pt []byte) { pt[pendingLen+2+100] = 1 },
