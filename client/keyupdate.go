@@ -18,6 +18,9 @@ const (
 	// RekeyInterval is how long an epoch lasts at most; an organizer's
 	// client starts the next one (fresh secrets, same members) after it.
 	RekeyInterval = 24 * time.Hour
+	// KeyUpdateOverdue is how long a rotated key may wait for a roster
+	// before the member is warned.
+	KeyUpdateOverdue = 48 * time.Hour
 )
 
 // memberKeyDuties rotates this member's KEM key when it is due: the new
@@ -58,8 +61,24 @@ func (c *Client) memberKeyDuties(tx *sql.Tx, row *channelRow) error {
 		return err
 	}
 	st.NextKeys, _ = fresh.MarshalBinary()
-	st.NextKeysSent = c.Now()
+	st.NextKeysSent, st.NextKeysMade = c.Now(), c.Now()
 	return c.seal1(tx, row, crypto.Briefings, typeKeyUpdate, keyUpdate(st, fresh), nil)
+}
+
+// keyUpdateOverdue is the transcript line, once per rotated key, when no
+// roster has adopted it within KeyUpdateOverdue: the relay may be
+// suppressing it (it rides in every message this member sends, so it
+// cannot do so without withholding all of them), or no organizer synced.
+func (st *channelState) keyUpdateOverdue(now time.Time) []Entry {
+	if st.NextKeys == nil || st.NextKeysMade.IsZero() || now.Sub(st.NextKeysMade) < KeyUpdateOverdue || st.NextKeysWarned {
+		return nil
+	}
+	st.NextKeysWarned = true
+	r, err := st.roster()
+	if err != nil {
+		return nil
+	}
+	return []Entry{systemLine("your new key, made %s ago, is in no roster yet: until an organizer (%s) adopts it, a copy of this home's old key still opens new epochs. The relay may be withholding your key update, or no organizer has synced", FormatDuration(now.Sub(st.NextKeysMade).Truncate(time.Hour)), organizerNames(r))}
 }
 
 // keyUpdate is the content of a key-update message: the fresh KEM key and
@@ -116,6 +135,7 @@ func (st *channelState) adoptNextKeys(r *crypto.Roster, now time.Time) error {
 		return nil
 	}
 	st.Keys, st.NextKeys, st.KeysUpdated = st.NextKeys, nil, now
+	st.NextKeysMade, st.NextKeysWarned = time.Time{}, false
 	return nil
 }
 

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -125,5 +126,60 @@ func TestKeyUpdateNeedsThePseudonymsSignature(t *testing.T) {
 	}
 	if out := orow.st.receiveKeyUpdate(sender, crypto.RoleOrganizer, keyUpdate(arow.st, fresh)); len(out) != 0 || len(orow.st.KeyUpdates) != 1 {
 		t.Fatalf("a genuine key update: %+v", out)
+	}
+}
+
+// dropQueued removes everything waiting in a home's outbox, as a relay
+// that acknowledges and then discards would.
+func dropQueued(t *testing.T, c *Client) {
+	t.Helper()
+	if _, err := c.db.Exec(`DELETE FROM outbox`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The relay discards Alice's key-update message. Her rotated key still
+// reaches the organizer in the report of her next message, and the next
+// epoch adopts it; a key that no roster adopts within two days is
+// reported to her.
+func TestSuppressedKeyUpdate(t *testing.T) {
+	ctx, _, org, alice := twoHomes(t)
+	later := time.Now().Add(KeyUpdateInterval + time.Hour)
+	org.Now = func() time.Time { return later }
+	alice.Now = func() time.Time { return later }
+	if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error { return alice.memberKeyDuties(tx, row) }); err != nil {
+		t.Fatal(err)
+	}
+	dropQueued(t, alice)
+	if err := alice.Send(ctx, "c", crypto.Briefings, "nothing to report"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if row, _ := alice.view("c"); row.st.NextKeys != nil {
+		t.Fatal("the key that rode in a message was not adopted")
+	}
+
+	// Now the relay keeps everything Alice sends from the organizer.
+	later = later.Add(KeyUpdateInterval + time.Hour)
+	if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error { return alice.memberKeyDuties(tx, row) }); err != nil {
+		t.Fatal(err)
+	}
+	dropQueued(t, alice)
+	later = later.Add(KeyUpdateOverdue + time.Hour)
+	rep, err := alice.Sync(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, e := range rep.New {
+		lines = append(lines, e.Text)
+	}
+	if got := strings.Join(lines, "\n"); !strings.Contains(got, "your new key, made 49h ago, is in no roster yet") {
+		t.Fatalf("after two days without adoption: %q", got)
 	}
 }

@@ -86,6 +86,10 @@ type channelState struct {
 	KeysUpdated  time.Time `json:"keys_updated,omitempty"`
 	NextKeys     []byte    `json:"next_keys,omitempty"`
 	NextKeysSent time.Time `json:"next_keys_sent,omitempty"`
+	// NextKeysMade is when NextKeys was made; NextKeysWarned is set once
+	// the member was told no roster has adopted it.
+	NextKeysMade   time.Time `json:"next_keys_made,omitempty"`
+	NextKeysWarned bool      `json:"next_keys_warned,omitempty"`
 	// KeyUpdates holds members' fresh KEM keys for the next roster
 	// (organizers).
 	KeyUpdates map[string][]byte `json:"key_updates,omitempty"`

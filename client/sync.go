@@ -101,7 +101,7 @@ func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string
 		return err
 	}
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		warn := row.st.staleWarning(c.Now())
+		warn := append(row.st.staleWarning(c.Now()), row.st.keyUpdateOverdue(c.Now())...)
 		rep.New = append(rep.New, warn...)
 		return c.appendTranscript(tx, row.id, warn)
 	}); err != nil {
@@ -185,6 +185,12 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 			return nil, err
 		}
 		secrets, r, err := b.Open(keys, inv.IsOrganizer)
+		if errors.Is(err, crypto.ErrDecrypt) {
+			// The inviting organizer wrapped an epoch to our KeyID, but
+			// not to our KEM key: the join request that reached it was
+			// not ours as we sent it.
+			return []Entry{systemLine("ALERT: the organizer who invited you admitted this pseudonym, but to a key this home does not hold: your join request was altered on its way (the invite code was intercepted, and the relay took part). Do not use this channel; tell the organizer in person")}, nil
+		}
 		if err != nil {
 			return nil, nil // an epoch from before our admission
 		}
@@ -200,7 +206,11 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
 			return nil, err
 		}
-		return []Entry{{Time: r.Issued, Kind: KindSystem, Text: fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))}}, nil
+		text := fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))
+		if by := r.Member(crypto.KeyIDOf(b.Signer)); by != nil {
+			text += fmt.Sprintf(". %s admitted you; compare their safety number with them in person: %s (parley verify)", by.Name, by.Identity.SafetyNumber())
+		}
+		return []Entry{{Time: r.Issued, Kind: KindSystem, Text: text}}, nil
 	}
 	if st.Status != statusActive {
 		return nil, nil
@@ -238,6 +248,15 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		if _, err := c.matchOwnFrame(tx, row.id, f); err != nil {
 			return nil, err
 		}
+	}
+	if b.Epoch > cur.Version+1 {
+		// A later epoch while the one between is missing: read it again
+		// once that one arrives. (Its signer may be an organizer the
+		// missing epoch admits, so it cannot be checked yet; a made-up
+		// one only pauses our talks messages, as a relay can anyway.)
+		st.NewerEpoch = max(st.NewerEpoch, b.Epoch)
+		st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()})
+		return []Entry{systemLine("epoch %d arrived before epoch %d, which this home has not received: the relay may be withholding it; talks messages wait until it arrives", b.Epoch, cur.Version+1)}, nil
 	}
 	var secrets *crypto.EpochSecrets
 	var r *crypto.Roster
@@ -345,6 +364,8 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	m, err := crypto.OpenMessage(r.Channel, f.Payload, mk, r.Slot(h.Compartment, keys.ID()), pair)
 	if errors.Is(err, crypto.ErrBadTag) {
 		return []Entry{systemLine("rejected a message claiming to be from %s: sender authentication failed", sender.Name)}, nil
+	} else if errors.Is(err, crypto.ErrDecrypt) {
+		return []Entry{systemLine("could not decrypt a message from %s in epoch %d: the relay altered it, or %s holds another epoch %d than this home (a fork: two organizers changed the channel at once, and the relay kept each side's roster from the other)", sender.Name, h.Epoch, sender.Name, h.Epoch)}, nil
 	} else if err != nil {
 		return []Entry{systemLine("rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
 	}
