@@ -311,15 +311,6 @@ func (c *Client) applyRetention(channel string) error {
 		if err != nil {
 			return err
 		}
-		for _, e := range dropped {
-			// Version numbers survive their versions.
-			if e.Kind == KindDraft && e.Draft != nil {
-				if row.st.DraftsDropped == nil {
-					row.st.DraftsDropped = map[string]int{}
-				}
-				row.st.DraftsDropped[e.Draft.Name]++
-			}
-		}
 		scrubbed = len(dropped) > 0
 		return c.compact(tx, row)
 	})

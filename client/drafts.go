@@ -24,25 +24,33 @@ const MaxDraft = 8 << 20
 // name of up to crypto.MaxNameLen bytes).
 const draftChunk = 13000
 
-// Draft is one version of a draft in a transcript.
+// Draft is one version of a draft in a transcript. Its version number is
+// its author's, carried inside the encrypted chunks with the hash of the
+// version it revises, so every member shows the same numbers whatever
+// order the relay delivers versions in.
 type Draft struct {
 	Name    string `json:"name"`
 	ID      string `json:"id"`
-	Version int    `json:"version,omitempty"` // by order of completion
-	Size    int    `json:"size"`
-	SHA256  string `json:"sha256"`
-	Data    []byte `json:"data,omitempty"`
+	Version int    `json:"version,omitempty"`
+	// Parent is the SHA-256 of the version this one revises (hex), empty
+	// for a first version.
+	Parent string `json:"parent,omitempty"`
+	Size   int    `json:"size"`
+	SHA256 string `json:"sha256"`
+	Data   []byte `json:"data,omitempty"`
 }
 
 // chunkHeader starts every draft chunk: which version, which piece, and
 // what the whole must hash to.
 type chunkHeader struct {
-	ID    [16]byte
-	Name  string
-	Index uint32
-	Count uint32
-	Total uint64
-	Sum   [32]byte
+	ID      [16]byte
+	Name    string
+	Index   uint32
+	Count   uint32
+	Total   uint64
+	Sum     [32]byte
+	Version uint32
+	Parent  [32]byte
 }
 
 func (h chunkHeader) encode(data []byte) []byte {
@@ -53,6 +61,8 @@ func (h chunkHeader) encode(data []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, h.Count)
 	b = binary.BigEndian.AppendUint64(b, h.Total)
 	b = append(b, h.Sum[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.Version)
+	b = append(b, h.Parent[:]...)
 	return append(b, data...)
 }
 
@@ -66,16 +76,18 @@ func decodeChunk(b []byte) (chunkHeader, []byte, error) {
 	copy(h.ID[:], b)
 	n := int(b[16])
 	b = b[17:]
-	if n == 0 || len(b) < n+4+4+8+32 {
+	if n == 0 || len(b) < n+4+4+8+32+4+32 {
 		return h, nil, errBadChunk
 	}
 	h.Name = string(b[:n])
 	b = b[n:]
 	h.Index, h.Count, h.Total = binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint64(b[8:])
 	copy(h.Sum[:], b[16:48])
-	data := b[48:]
+	h.Version = binary.BigEndian.Uint32(b[48:])
+	copy(h.Parent[:], b[52:84])
+	data := b[84:]
 	maxCount := uint64(MaxDraft/draftChunk + 1)
-	if h.Total > MaxDraft || uint64(h.Count) > maxCount || h.Count == 0 || h.Index >= h.Count ||
+	if h.Total > MaxDraft || uint64(h.Count) > maxCount || h.Count == 0 || h.Index >= h.Count || h.Version == 0 ||
 		uint64(h.Count) != max(1, (h.Total+draftChunk-1)/draftChunk) || checkName(h.Name) != nil {
 		return h, nil, errBadChunk
 	}
@@ -113,6 +125,7 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 	rand.Read(h.ID[:])
 	h.Count = uint32(max(1, (len(data)+draftChunk-1)/draftChunk))
 	err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		h.Version, h.Parent = row.st.nextDraft(name)
 		for i := uint32(0); i < h.Count; i++ {
 			h.Index = i
 			piece := data[int(i)*draftChunk : min(len(data), int(i+1)*draftChunk)]
@@ -124,6 +137,7 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 				return err
 			}
 		}
+		row.st.noteDraft(name, h.Version, h.Sum)
 		return nil
 	})
 	if err != nil {
@@ -132,26 +146,19 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 	if err := c.push(ctx, channel); err != nil {
 		return 0, err
 	}
-	// Versions are numbered by the order the relay committed them; a
-	// sync brings in any version committed just before ours.
 	if _, err := c.Sync(ctx, channel); err != nil {
 		return 0, err
 	}
-	list, err := c.Drafts(channel)
-	if err != nil {
-		return 0, err
-	}
-	for _, d := range list {
-		if d.ID == hex.EncodeToString(h.ID[:]) {
-			return d.Version, nil
-		}
-	}
-	return 0, errors.New("the draft was sent but is not in the transcript yet; parley sync, then parley draft list")
+	return int(h.Version), nil
 }
 
 func draftEntry(h chunkHeader, data []byte) *Entry {
-	return &Entry{Kind: KindDraft, Draft: &Draft{Name: h.Name, ID: hex.EncodeToString(h.ID[:]), Size: len(data),
-		SHA256: hex.EncodeToString(h.Sum[:]), Data: data}}
+	d := &Draft{Name: h.Name, ID: hex.EncodeToString(h.ID[:]), Version: int(h.Version), Size: len(data),
+		SHA256: hex.EncodeToString(h.Sum[:]), Data: data}
+	if h.Parent != ([32]byte{}) {
+		d.Parent = hex.EncodeToString(h.Parent[:])
+	}
+	return &Entry{Kind: KindDraft, Draft: d, Text: d.line()}
 }
 
 // receiveChunk stores one chunk and returns the draft entry when the
@@ -198,26 +205,11 @@ func (st *channelState) receiveChunk(sender string, t time.Time, content []byte)
 	}
 	e := draftEntry(h, whole.Bytes())
 	e.Sender, e.Time = sender, p.Time
-	return []Entry{*e}, nil
-}
-
-// numberDrafts gives each draft entry its version number (by position
-// in the transcript, per name, after the versions retention dropped) and
-// its text.
-func numberDrafts(entries []Entry, dropped map[string]int) {
-	versions := map[string]int{}
-	for n, k := range dropped {
-		versions[n] = k
+	out := []Entry{*e}
+	if other := st.noteDraft(h.Name, h.Version, h.Sum); other {
+		out = append(out, systemLine("draft %q has two versions %d (a conflict: two members revised the same version at once); parley draft list shows both, and parley draft get takes a hash prefix", h.Name, h.Version))
 	}
-	for i := range entries {
-		d := entries[i].Draft
-		if entries[i].Kind != KindDraft || d == nil {
-			continue
-		}
-		versions[d.Name]++
-		d.Version = versions[d.Name]
-		entries[i].Text = d.line()
-	}
+	return out, nil
 }
 
 // line is a draft version's transcript line.
@@ -233,7 +225,11 @@ type DraftVersion struct {
 	Time    time.Time `json:"time"`
 	Size    int       `json:"size"`
 	SHA256  string    `json:"sha256"`
-	ID      string    `json:"-"`
+	// Parent is the SHA-256 of the version this one revises.
+	Parent string `json:"parent,omitempty"`
+	// Conflict is set when another version has the same number.
+	Conflict bool   `json:"conflict,omitempty"`
+	ID       string `json:"-"`
 }
 
 func (c *Client) draftEntries(channel string) ([]Entry, error) {
@@ -246,12 +242,7 @@ func (c *Client) draftEntries(channel string) ([]Entry, error) {
 	} else if !self.Role.CanRead(crypto.Talks) {
 		return nil, errors.New("drafts are in the talks compartment, which mentors do not read")
 	}
-	entries, err := c.transcript(row.id)
-	if err != nil {
-		return nil, err
-	}
-	numberDrafts(entries, row.st.DraftsDropped)
-	return entries, nil
+	return c.transcript(row.id)
 }
 
 // Drafts lists every version of every draft, in order.
@@ -261,37 +252,39 @@ func (c *Client) Drafts(channel string) ([]DraftVersion, error) {
 		return nil, err
 	}
 	var out []DraftVersion
+	hashes := map[string]map[string]bool{}
 	for _, e := range entries {
 		if d := e.Draft; e.Kind == KindDraft && d != nil {
-			out = append(out, DraftVersion{Name: d.Name, Version: d.Version, Author: e.Sender, Time: e.Time, Size: d.Size, SHA256: d.SHA256, ID: d.ID})
+			out = append(out, DraftVersion{Name: d.Name, Version: d.Version, Author: e.Sender, Time: e.Time, Size: d.Size, SHA256: d.SHA256, Parent: d.Parent, ID: d.ID})
+			k := fmt.Sprintf("%d %s", d.Version, d.Name)
+			if hashes[k] == nil {
+				hashes[k] = map[string]bool{}
+			}
+			hashes[k][d.SHA256] = true
 		}
+	}
+	for i := range out {
+		out[i].Conflict = len(hashes[fmt.Sprintf("%d %s", out[i].Version, out[i].Name)]) > 1
 	}
 	return out, nil
 }
 
-// GetDraft returns exactly the bytes of a version (0: the latest).
-func (c *Client) GetDraft(channel, name string, version int) ([]byte, error) {
+// GetDraft returns exactly the bytes of a version: ref is a number, a
+// prefix of its SHA-256, or "" for the latest.
+func (c *Client) GetDraft(channel, name, ref string) ([]byte, error) {
 	entries, err := c.draftEntries(channel)
 	if err != nil {
 		return nil, err
 	}
-	var found *Draft
-	for _, e := range entries {
-		if d := e.Draft; e.Kind == KindDraft && d != nil && d.Name == name && (version == 0 || d.Version == version) {
-			found = d
-		}
+	d, err := findDraft(entries, name, ref)
+	if err != nil {
+		return nil, err
 	}
-	if found == nil {
-		if version == 0 {
-			return nil, fmt.Errorf("no draft named %q", name)
-		}
-		return nil, fmt.Errorf("draft %q has no version %d", name, version)
-	}
-	return found.Data, nil
+	return d.Data, nil
 }
 
 // DiffDraft returns a unified diff between two versions of a text draft.
-func (c *Client) DiffDraft(channel, name string, v1, v2 int) (string, error) {
+func (c *Client) DiffDraft(channel, name, v1, v2 string) (string, error) {
 	a, err := c.GetDraft(channel, name, v1)
 	if err != nil {
 		return "", err
@@ -303,7 +296,7 @@ func (c *Client) DiffDraft(channel, name string, v1, v2 int) (string, error) {
 	if !isText(a) || !isText(b) {
 		return "", errors.New("binary drafts cannot be diffed; use parley draft get")
 	}
-	return unifiedDiff(fmt.Sprintf("%s version %d", name, v1), fmt.Sprintf("%s version %d", name, v2), string(a), string(b)), nil
+	return unifiedDiff(fmt.Sprintf("%s version %s", name, v1), fmt.Sprintf("%s version %s", name, v2), string(a), string(b)), nil
 }
 
 func isText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }

@@ -71,9 +71,9 @@ type channelState struct {
 	// RemovedSigned is set when an organizer-signed roster left us out
 	// (not merely the relay refusing our key).
 	RemovedSigned bool `json:"removed_signed,omitempty"`
-	// DraftsDropped counts, per draft name, the versions retention has
-	// dropped, so that later versions keep their numbers.
-	DraftsDropped map[string]int `json:"drafts_dropped,omitempty"`
+	// DraftLines holds, per draft name, the versions known by number
+	// (draft_versions.go).
+	DraftLines map[string]*draftLine `json:"draft_lines,omitempty"`
 	// Archive is the transcript chunk old chunks are merged into;
 	// Compacted the last chunk compaction has looked at (chunks.go).
 	Archive   int64 `json:"archive,omitempty"`

@@ -208,7 +208,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		}
 		text := fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))
 		if by := r.Member(crypto.KeyIDOf(b.Signer)); by != nil {
-			text += fmt.Sprintf(". %s admitted you; compare their safety number with them in person: %s (parley verify)", by.Name, by.Identity.SafetyNumber())
+			text += fmt.Sprintf(". %s admitted you: compare their safety number with them in person, %s, then mark it (parley verify %s %s --confirm)", by.Name, by.Identity.SafetyNumber(), st.Name, by.Name)
 		}
 		return []Entry{{Time: r.Issued, Kind: KindSystem, Text: text}}, nil
 	}

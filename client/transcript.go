@@ -129,29 +129,6 @@ func (c *Client) ReadAfter(name string, mark int64) ([]Entry, int64, error) {
 	if err != nil {
 		return nil, mark, err
 	}
-	if mark == 0 {
-		numberDrafts(entries, row.st.DraftsDropped)
-	} else if hasDraft(entries) {
-		// Version numbers count every earlier version: rare enough to
-		// read the whole transcript for.
-		all, err := c.transcript(row.id)
-		if err != nil {
-			return nil, mark, err
-		}
-		numberDrafts(all, row.st.DraftsDropped)
-		numbered := map[string]*Draft{}
-		for _, e := range all {
-			if e.Draft != nil {
-				numbered[e.Draft.ID] = e.Draft
-			}
-		}
-		for i := range entries {
-			if d := entries[i].Draft; d != nil && numbered[d.ID] != nil {
-				d.Version = numbered[d.ID].Version
-				entries[i].Text = d.line()
-			}
-		}
-	}
 	for i := range entries {
 		if d := entries[i].Draft; d != nil {
 			cp := *d

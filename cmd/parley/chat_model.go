@@ -621,7 +621,7 @@ func (m *chatModel) panelKey(k tea.KeyMsg) (tea.Cmd, bool) {
 			return nil, true
 		case "enter":
 			if d, ok := m.selectedDraft(); ok {
-				return m.openDraft(d.Name, d.Version), true
+				return m.openDraft(d.Name, d.SHA256, fmt.Sprintf("version %d", d.Version)), true
 			}
 			return nil, true
 		case " ", "m":
@@ -704,27 +704,29 @@ func (m *chatModel) diffSelected() tea.Cmd {
 			return nil
 		}
 		m.draftMark = -1
-		return m.diffDraft(d.Name, min(a.Version, d.Version), max(a.Version, d.Version))
+		if a.Version > d.Version {
+			a, d = d, a
+		}
+		return m.diffDraft(d.Name, a.SHA256, d.SHA256, fmt.Sprintf("version %d → %d", a.Version, d.Version))
 	}
-	if d.Version < 2 {
-		m.setNotice(fmt.Sprintf("%q has no version before %d; mark one with space to diff", d.Name, d.Version), true)
+	if d.Parent == "" {
+		m.setNotice(fmt.Sprintf("%q version %d revises no earlier version; mark one with space to diff", d.Name, d.Version), true)
 		return nil
 	}
-	return m.diffDraft(d.Name, d.Version-1, d.Version)
+	return m.diffDraft(d.Name, d.Parent, d.SHA256, fmt.Sprintf("version %d → %d", d.Version-1, d.Version))
 }
 
-func (m *chatModel) openDraft(name string, version int) tea.Cmd {
+// openDraft shows the version of name that ref names (a number, a hash
+// prefix, or "" for the latest); label says which it is.
+func (m *chatModel) openDraft(name, ref, label string) tea.Cmd {
 	c, ch := m.c, m.cfg.channel
 	m.busy++
 	return func() tea.Msg {
-		data, err := c.GetDraft(ch, name, version)
+		data, err := c.GetDraft(ch, name, ref)
 		if err != nil {
 			return docMsg{err: err}
 		}
-		title := fmt.Sprintf("%s, version %d (read-only)", name, version)
-		if version == 0 {
-			title = fmt.Sprintf("%s, latest version (read-only)", name)
-		}
+		title := fmt.Sprintf("%s, %s (read-only)", name, label)
 		if !isPrintableText(data) {
 			return docMsg{title: title, body: fmt.Sprintf("a binary draft of %d bytes: parley draft get writes it to a file", len(data))}
 		}
@@ -732,18 +734,18 @@ func (m *chatModel) openDraft(name string, version int) tea.Cmd {
 	}
 }
 
-func (m *chatModel) diffDraft(name string, v1, v2 int) tea.Cmd {
+func (m *chatModel) diffDraft(name, ref1, ref2, label string) tea.Cmd {
 	c, ch := m.c, m.cfg.channel
 	m.busy++
 	return func() tea.Msg {
-		d, err := c.DiffDraft(ch, name, v1, v2)
+		d, err := c.DiffDraft(ch, name, ref1, ref2)
 		if err != nil {
 			return docMsg{err: err}
 		}
 		if d == "" {
 			d = "the two versions are the same"
 		}
-		return docMsg{title: fmt.Sprintf("%s: version %d → %d", name, v1, v2), body: d, diff: true}
+		return docMsg{title: fmt.Sprintf("%s: %s", name, label), body: d, diff: true}
 	}
 }
 

@@ -141,18 +141,17 @@ func (m *chatModel) draftCommand(rest string) tea.Cmd {
 			m.setNotice("usage: /draft get NAME [VERSION]", true)
 			return nil
 		}
-		v := 0
 		if len(nums) == 1 {
-			v = nums[0]
+			return m.openDraft(name, strconv.Itoa(nums[0]), fmt.Sprintf("version %d", nums[0]))
 		}
-		return m.openDraft(name, v)
+		return m.openDraft(name, "", "latest version")
 	case "diff":
 		name, nums := splitNumbers(args, 2)
 		if name == "" || len(nums) != 2 {
 			m.setNotice("usage: /draft diff NAME V1 V2", true)
 			return nil
 		}
-		return m.diffDraft(name, nums[0], nums[1])
+		return m.diffDraft(name, strconv.Itoa(nums[0]), strconv.Itoa(nums[1]), fmt.Sprintf("version %d → %d", nums[0], nums[1]))
 	}
 	m.setNotice("usage: /draft put FILE [NAME] | get NAME [VERSION] | diff NAME V1 V2", true)
 	return nil

@@ -441,11 +441,11 @@ func TestChatDrafts(t *testing.T) {
 	}
 	checkSize(t, doc)
 	// The other home got the version the UI published.
-	if data, err := org.GetDraft(ch, "declaration", 2); err == nil {
+	if data, err := org.GetDraft(ch, "declaration", "2"); err == nil {
 		t.Fatalf("before syncing the organizer has version 2 already: %q", data)
 	}
 	w.seen(org, ch)
-	if data, err := org.GetDraft(ch, "declaration", 2); err != nil || string(data) != "Article 1.\nArticle 2, amended.\n" {
+	if data, err := org.GetDraft(ch, "declaration", "2"); err != nil || string(data) != "Article 1.\nArticle 2, amended.\n" {
 		t.Fatalf("the organizer's version 2: %q %v", data, err)
 	}
 }

@@ -85,20 +85,26 @@ func cmdDraftList(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, d := range list {
-		fmt.Fprintf(tw, "%s\tversion %d\t%s\t%s\t%d bytes\tsha256 %s\n", d.Name, d.Version, d.Author,
-			d.Time.Local().Format("2006-01-02 15:04"), d.Size, d.SHA256[:16])
+		conflict := ""
+		if d.Conflict {
+			conflict = "\tCONFLICT: another version has this number"
+		}
+		fmt.Fprintf(tw, "%s\tversion %d\t%s\t%s\t%d bytes\tsha256 %s%s\n", d.Name, d.Version, d.Author,
+			d.Time.Local().Format("2006-01-02 15:04"), d.Size, d.SHA256[:16], conflict)
 	}
 	return tw.Flush()
 }
 
 func cmdDraftGet(ctx context.Context, e *env, g *global, args []string) error {
-	var version int
-	pos, err := flags("draft get", args, func(fs *flag.FlagSet) { fs.IntVar(&version, "version", 0, "version (default: the latest)") })
+	var version string
+	pos, err := flags("draft get", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&version, "version", "", "version number, or a prefix of its sha256 (default: the latest)")
+	})
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 || version < 0 {
-		return usagef("usage: parley draft get CHANNEL NAME [--version N]")
+	if len(pos) != 2 {
+		return usagef("usage: parley draft get CHANNEL NAME [--version N|SHA256-PREFIX]")
 	}
 	c, err := g.openSynced(ctx, e, pos[0])
 	if err != nil {
@@ -121,10 +127,11 @@ func cmdDraftDiff(ctx context.Context, e *env, g *global, args []string) error {
 	if len(pos) != 4 {
 		return usagef("usage: parley draft diff CHANNEL NAME V1 V2")
 	}
-	v1, err1 := strconv.Atoi(pos[2])
-	v2, err2 := strconv.Atoi(pos[3])
-	if err1 != nil || err2 != nil || v1 < 1 || v2 < 1 {
-		return usagef("versions are numbers from 1")
+	v1, v2 := pos[2], pos[3]
+	for _, v := range []string{v1, v2} {
+		if n, err := strconv.Atoi(v); err == nil && n < 1 {
+			return usagef("versions are numbers from 1, or prefixes of their sha256")
+		}
 	}
 	c, err := g.openSynced(ctx, e, pos[0])
 	if err != nil {
