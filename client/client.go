@@ -88,6 +88,10 @@ func (c *Client) Channels() ([]ChannelInfo, error) {
 			return nil, err
 		}
 		info := ChannelInfo{Name: row.st.Name, Status: row.st.Status}
+		if info.Status == statusRemoved && !row.st.RemovedSigned {
+			// The relay's word alone is not a removal.
+			info.Status = "refused"
+		}
 		if r, err := row.st.roster(); err == nil {
 			k, _ := row.st.keys()
 			if m := r.Member(k.ID()); m != nil {

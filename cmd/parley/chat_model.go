@@ -151,8 +151,8 @@ func newChatModel(cfg chatConfig) (*chatModel, error) {
 	m := &chatModel{cfg: cfg, c: c, self: c.Whoami().Name, seen: map[string]bool{},
 		unread: map[crypto.Compartment]int{}, conn: "connecting", draftMark: -1}
 	m.applyInfo(info)
-	if info.Status == "removed" {
-		m.ended = "removed"
+	if info.Status == "removed" || info.Status == "refused" {
+		m.ended = info.Status
 	}
 	m.merge(entries, false)
 
@@ -421,8 +421,8 @@ func (m *chatModel) followEnded(msg followEndedMsg) tea.Cmd {
 		m.setPlaceholder()
 		m.refreshBody()
 		return nil
-	case "removed":
-		m.ended = "removed"
+	case "removed", "refused":
+		m.ended = msg.state
 		m.setPlaceholder()
 		m.setNotice("this channel is closed to you (the last line says why); what you had stays readable here", false)
 		return m.refreshMeta()

@@ -54,7 +54,8 @@ type (
 	// "reconnecting".
 	connMsg struct{ state string }
 	// followEndedMsg says Follow returned: the channel was burned
-	// (state "burned"), we were removed ("removed"), or err.
+	// (state "burned"), we were removed ("removed") or the relay refuses our key
+	// ("refused"), or err.
 	followEndedMsg struct {
 		state string
 		err   error
@@ -124,8 +125,8 @@ func (s *chatSession) endState() string {
 	}
 	for _, ch := range list {
 		if ch.Name == s.channel {
-			if ch.Status == "removed" {
-				return "removed"
+			if ch.Status == "removed" || ch.Status == "refused" {
+				return ch.Status
 			}
 			return ""
 		}

@@ -126,6 +126,8 @@ func (m *chatModel) connView() string {
 		s = styleError.Render("✕ burned")
 	case m.ended == "removed":
 		s = styleError.Render("✕ removed")
+	case m.ended == "refused":
+		s = styleError.Render("✕ key refused by the relay")
 	case m.conn == "connected":
 		s = styleGood.Render("● connected")
 	case m.conn == "reconnecting":
