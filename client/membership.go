@@ -198,6 +198,7 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 	var ids []uint64
 	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		st := row.st
+		var alerts []Entry
 		for _, j := range joins {
 			ids = append(ids, j.ID)
 			if slices.ContainsFunc(st.Pending, func(p pendingJoin) bool { return p.RelayID == j.ID }) {
@@ -206,8 +207,16 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 			for i, inv := range st.Invites {
 				code, _ := crypto.ParseInvite(inv.Code)
 				req, err := code.OpenJoinRequest(j.Sealed)
+				if errors.Is(err, crypto.ErrDecrypt) || len(j.Sealed) != crypto.SealedJoinSize {
+					continue // made with another invite, or not a request at all
+				}
 				if err != nil {
-					continue
+					// Sealed with this invite's token, but its keys are
+					// not the ones its sender signed: someone holding the
+					// code altered it on the way. The invite is spent.
+					alerts = append(alerts, Entry{Time: c.Now().UTC(), Kind: KindSystem, Text: fmt.Sprintf("ALERT: rejected a join request made with your invite for a %s (expiring %s): its keys are not the ones its sender signed (%v). Someone who has the invite code altered it on its way, with the relay's help; the invite is now void. Tell the person you invited, and hand them a new invite in person", inv.Role, inv.Expires.UTC().Format("2006-01-02 15:04 UTC"), err)})
+					st.Invites = slices.Delete(st.Invites, i, i+1)
+					break
 				}
 				if checkName(req.Name) != nil {
 					// A name that could disguise itself on screen: the
@@ -223,7 +232,7 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 		}
 		// Forget invites past their expiry: the relay refuses them too.
 		st.Invites = slices.DeleteFunc(st.Invites, func(i inviteRecord) bool { return !c.Now().Before(i.Expires) })
-		return nil
+		return c.appendTranscript(tx, row.id, alerts)
 	})
 	if err != nil {
 		return err

@@ -222,6 +222,9 @@ func (c *conn) setAccess(ctx context.Context, f wire.Frame) ([]byte, *relayError
 	cur := st.list
 	c.s.mu.Unlock()
 	if err := next.VerifyNext(cur, c.s.cfg.Now()); err != nil {
+		if errors.Is(err, crypto.ErrRollback) && c.s.cfg.ForkAccessLists != nil && c.s.cfg.ForkAccessLists() {
+			return wire.EncodeUint64(wire.TOK, f.ID, next.Version), nil
+		}
 		if errors.Is(err, crypto.ErrRollback) {
 			return nil, fail(wire.CodeStale, "")
 		}
@@ -284,7 +287,7 @@ func (c *conn) post(ctx context.Context, f wire.Frame, e *crypto.AccessEntry) ([
 		// was away longer than the retention still needs every roster
 		// version to verify the chain.
 	}
-	stored, err := c.s.cfg.Store.Append(ctx, []NewFrame{nf})
+	stored, err := c.s.cfg.Store.Append(withCaller(ctx, c.key), []NewFrame{nf})
 	if err != nil {
 		return nil, c.storeErr(err)
 	}
@@ -298,7 +301,7 @@ func (c *conn) fetch(ctx context.Context, f wire.Frame, e *crypto.AccessEntry) (
 	if err != nil {
 		return nil, fail(wire.CodeMalformed, "")
 	}
-	frames, more, err := c.s.cfg.Store.Fetch(ctx, c.ch, since, maxFetchBytes, func(k wire.Kind, comp uint8) bool {
+	frames, more, err := c.s.cfg.Store.Fetch(withCaller(ctx, c.key), c.ch, since, maxFetchBytes, func(k wire.Kind, comp uint8) bool {
 		return k == wire.KindBundle || e.Caps.CanRead(crypto.Compartment(comp))
 	})
 	if err != nil {

@@ -46,6 +46,13 @@ type Config struct {
 	MaxUnauthenticated int
 	// Now is the relay's clock. Default time.Now.
 	Now func() time.Time
+	// ForkAccessLists, when set and returning true, makes the server
+	// answer OK to an access list that is not newer than the current
+	// one, without storing it: the relay that lets two organizers
+	// believe their competing changes both won. Only the test relay that
+	// plays a hostile operator (internal/hostilerelay) sets it;
+	// parley-relay never does.
+	ForkAccessLists func() bool
 }
 
 func (c *Config) setDefaults() {

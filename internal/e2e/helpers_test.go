@@ -20,7 +20,8 @@ var (
 	buildErr  error
 )
 
-// binaries builds parley and parley-relay once per test run.
+// binaries builds parley, parley-relay and the hostile test relay once
+// per test run.
 func binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -28,7 +29,7 @@ func binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir+"/", "parley/cmd/parley", "parley/cmd/parley-relay").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir+"/", "parley/cmd/parley", "parley/cmd/parley-relay", "parley/internal/hostilerelay").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
