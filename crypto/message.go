@@ -101,14 +101,20 @@ func messageAEAD(mk MessageKey) cipherAEAD {
 }
 
 // tag is the deniable sender tag for one recipient: a MAC under the
-// pairwise key over the associated data and a hash of everything after
-// the tag slots (report, type, body and padding).
+// pairwise key over the associated data and the content hash.
 func tag(pair PairKey, ad []byte, contentHash [32]byte) []byte {
 	t := labeledMAC(pair[:], labelMessageTag, ad, contentHash[:])
 	return t[:TagSize]
 }
 
-func contentHash(pt []byte) [32]byte { return labeledHash(labelContentHash, pt[tagAreaSize:]) }
+// contentHash covers what follows the tag slots up to the end of the
+// body: report, type, length and body. The padding after it is not
+// hashed (it must be zero, and the AEAD covers it), which keeps the cost
+// of a short message short.
+func contentHash(pt []byte) [32]byte {
+	n := int(binary.BigEndian.Uint32(pt[tagAreaSize+reportSize+1:]))
+	return labeledHash(labelContentHash, pt[tagAreaSize:tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)])
+}
 
 // SealMessage encrypts m under message key mk with a fresh random nonce,
 // which it writes into the header. pairs holds the sender's pair key with
