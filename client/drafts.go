@@ -166,7 +166,7 @@ func draftEntry(h chunkHeader, data []byte) *Entry {
 func (st *channelState) receiveChunk(sender string, t time.Time, content []byte) ([]Entry, error) {
 	h, data, err := decodeChunk(content)
 	if err != nil {
-		return []Entry{systemLine("rejected a malformed draft chunk from %s", sender)}, nil
+		return []Entry{notice(ReasonMalformed, "rejected a malformed draft chunk from %s", sender)}, nil
 	}
 	if st.Partial == nil {
 		st.Partial = map[string]*partialDraft{}
@@ -181,7 +181,7 @@ func (st *channelState) receiveChunk(sender string, t time.Time, content []byte)
 			}
 		}
 		if n >= maxPartials {
-			return []Entry{systemLine("rejected a draft chunk from %s: too many unfinished drafts", sender)}, nil
+			return []Entry{notice(ReasonRejected, "rejected a draft chunk from %s: too many unfinished drafts", sender)}, nil
 		}
 		p = &partialDraft{Sender: sender, Time: t, Header: h, Chunks: map[uint32][]byte{}}
 		st.Partial[key] = p
@@ -189,7 +189,7 @@ func (st *channelState) receiveChunk(sender string, t time.Time, content []byte)
 	hh := h
 	hh.Index = p.Header.Index
 	if hh != p.Header {
-		return []Entry{systemLine("rejected an inconsistent draft chunk from %s", sender)}, nil
+		return []Entry{notice(ReasonMalformed, "rejected an inconsistent draft chunk from %s", sender)}, nil
 	}
 	p.Chunks[h.Index] = data
 	if uint32(len(p.Chunks)) < h.Count {
@@ -201,13 +201,13 @@ func (st *channelState) receiveChunk(sender string, t time.Time, content []byte)
 		whole.Write(p.Chunks[i])
 	}
 	if uint64(whole.Len()) != h.Total || sha256.Sum256(whole.Bytes()) != h.Sum {
-		return []Entry{systemLine("rejected draft %q from %s: its pieces do not add up", h.Name, sender)}, nil
+		return []Entry{notice(ReasonMalformed, "rejected draft %q from %s: its pieces do not add up", h.Name, sender)}, nil
 	}
 	e := draftEntry(h, whole.Bytes())
 	e.Sender, e.Time = sender, p.Time
 	out := []Entry{*e}
 	if other := st.noteDraft(h.Name, h.Version, h.Sum); other {
-		out = append(out, systemLine("draft %q has two versions %d (a conflict: two members revised the same version at once); parley draft list shows both, and parley draft get takes a hash prefix", h.Name, h.Version))
+		out = append(out, notice(ReasonDraftConflict, "draft %q has two versions %d (a conflict: two members revised the same version at once); parley draft list shows both, and parley draft get takes a hash prefix", h.Name, h.Version))
 	}
 	return out, nil
 }

@@ -62,7 +62,7 @@ func (st *channelState) staleWarning(now time.Time) []Entry {
 		return nil
 	}
 	st.StaleWarned = r.Version
-	return []Entry{systemLine("no new epoch for %s: the talks pause for this home at %s unless an organizer (%s) runs parley sync; the relay may also be withholding the new epoch", FormatDuration(now.Sub(r.Issued).Truncate(time.Hour)), FormatDuration(StaleAfter(r.Policy)), organizerNames(r))}
+	return []Entry{notice(ReasonStaleEpoch, "no new epoch for %s: the talks pause for this home at %s unless an organizer (%s) runs parley sync; the relay may also be withholding the new epoch", FormatDuration(now.Sub(r.Issued).Truncate(time.Hour)), FormatDuration(StaleAfter(r.Policy)), organizerNames(r))}
 }
 
 func organizerNames(r *crypto.Roster) string {

@@ -78,7 +78,7 @@ func (st *channelState) keyUpdateOverdue(now time.Time) []Entry {
 	if err != nil {
 		return nil
 	}
-	return []Entry{systemLine("your new key, made %s ago, is in no roster yet: until an organizer (%s) adopts it, a copy of this home's old key still opens new epochs. The relay may be withholding your key update, or no organizer has synced", FormatDuration(now.Sub(st.NextKeysMade).Truncate(time.Hour)), organizerNames(r))}
+	return []Entry{notice(ReasonKeyUpdateOverdue, "your new key, made %s ago, is in no roster yet: until an organizer (%s) adopts it, a copy of this home's old key still opens new epochs. The relay may be withholding your key update, or no organizer has synced", FormatDuration(now.Sub(st.NextKeysMade).Truncate(time.Hour)), organizerNames(r))}
 }
 
 // keyUpdate is the content of a key-update message: the fresh KEM key and
@@ -112,7 +112,7 @@ func (st *channelState) receiveKeyUpdate(sender *crypto.Member, selfRole crypto.
 		return nil
 	}
 	if _, _, err := parseKeyUpdate(st, sender, content); err != nil {
-		return []Entry{systemLine("rejected a key update from %s: %v", sender.Name, err)}
+		return []Entry{notice(ReasonRejected, "rejected a key update from %s: %v", sender.Name, err)}
 	}
 	if st.KeyUpdates == nil {
 		st.KeyUpdates = map[string][]byte{}

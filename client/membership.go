@@ -214,7 +214,7 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 					// Sealed with this invite's token, but its keys are
 					// not the ones its sender signed: someone holding the
 					// code altered it on the way. The invite is spent.
-					alerts = append(alerts, Entry{Time: c.Now().UTC(), Kind: KindSystem, Text: fmt.Sprintf("ALERT: rejected a join request made with your invite for a %s (expiring %s): its keys are not the ones its sender signed (%v). Someone who has the invite code altered it on its way, with the relay's help; the invite is now void. Tell the person you invited, and hand them a new invite in person", inv.Role, inv.Expires.UTC().Format("2006-01-02 15:04 UTC"), err)})
+					alerts = append(alerts, Entry{Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonAdmissionAltered, Alarm: true, Text: fmt.Sprintf("ALERT: rejected a join request made with your invite for a %s (expiring %s): its keys are not the ones its sender signed (%v). Someone who has the invite code altered it on its way, with the relay's help; the invite is now void. Tell the person you invited, and hand them a new invite in person", inv.Role, inv.Expires.UTC().Format("2006-01-02 15:04 UTC"), err)})
 					st.Invites = slices.Delete(st.Invites, i, i+1)
 					break
 				}

@@ -110,7 +110,7 @@ func (e *epochState) noteSent(ck string, n uint32, at time.Time) {
 func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.Header, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
 	var out []Entry
 	if rep.RosterHash != r.Hash() {
-		out = append(out, systemLine("ALERT: %s sealed a message for a different roster of epoch %d than this home holds: the channel is forked (two rosters under one version), and members may not all see the same people", sender.Name, h.Epoch))
+		out = append(out, notice(ReasonFork, "ALERT: %s sealed a message for a different roster of epoch %d than this home holds: the channel is forked (two rosters under one version), and members may not all see the same people", sender.Name, h.Epoch))
 		return out // the reader order below is not ours to trust
 	}
 	out = append(out, st.extendChains(e, r, h.Compartment, sender, rep.Heard, self, "")...)
@@ -149,7 +149,7 @@ func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypt
 		if m.ID() == sender.ID() {
 			had = "its sender says it sent them"
 		}
-		out = append(out, systemLine("%s from %s%s never reached this home (%s): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), m.Name, where, had))
+		out = append(out, notice(ReasonWithheld, "%s from %s%s never reached this home (%s): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), m.Name, where, had))
 	}
 	return out
 }
@@ -180,7 +180,7 @@ func (st *channelState) checkOurs(e *epochState, r *crypto.Roster, comp crypto.C
 	}
 	e.Warned[warned] = missed[len(missed)-1].Counter + 1
 	first := time.Unix(missed[0].At, 0).UTC()
-	return []Entry{systemLine("%s of yours (the first sent %s) had not reached %s by their sync at %s: the relay withheld them from %s", Count(len(missed), "message", "messages"), first.Format("2006-01-02 15:04 MST"), sender.Name, synced.UTC().Format("2006-01-02 15:04 MST"), sender.Name)}
+	return []Entry{notice(ReasonWithheldFromPeer, "%s of yours (the first sent %s) had not reached %s by their sync at %s: the relay withheld them from %s", Count(len(missed), "message", "messages"), first.Format("2006-01-02 15:04 MST"), sender.Name, synced.UTC().Format("2006-01-02 15:04 MST"), sender.Name)}
 }
 
 // restoredFrom handles one of our own messages found at the relay that
@@ -209,7 +209,7 @@ func (st *channelState) restoredFrom(h crypto.Header) []Entry {
 		return nil
 	}
 	st.RestoredIn = h.Epoch
-	return []Entry{systemLine("ALERT: the relay holds messages this home sent that it does not remember (epoch %d): this home was restored from an older copy, or another copy of it is in use. Messages it sent after that copy was made are not in this transcript; if you did not restore it, someone else may hold a copy of this home", h.Epoch)}
+	return []Entry{notice(ReasonRestored, "ALERT: the relay holds messages this home sent that it does not remember (epoch %d): this home was restored from an older copy, or another copy of it is in use. Messages it sent after that copy was made are not in this transcript; if you did not restore it, someone else may hold a copy of this home", h.Epoch)}
 }
 
 // closedChain is our last epoch with messages sent in one compartment.
@@ -295,5 +295,5 @@ func (st *channelState) checkClosed(h crypto.Header, sender *crypto.Member, rep 
 		n = int(rep.ClosedCount - known)
 		st.Past[i].Known[ck] = rep.ClosedCount
 	}
-	return []Entry{systemLine("%s from %s in epoch %d never reached this home (its sender says it sent them): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), sender.Name, rep.ClosedEpoch)}
+	return []Entry{notice(ReasonWithheld, "%s from %s in epoch %d never reached this home (its sender says it sent them): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), sender.Name, rep.ClosedEpoch)}
 }

@@ -59,7 +59,7 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 				return nil
 			}
 			row.st.Status = statusRemoved
-			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Text: row.st.refusedLine(c.Now())}
+			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRefused, Text: row.st.refusedLine(c.Now())}
 			rep.New = append(rep.New, e)
 			return c.appendTranscript(tx, row.id, []Entry{e})
 		})
@@ -128,7 +128,7 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 					continue // another process got here first
 				}
 				if n := row.st.unseen(f.Seq); n > 0 {
-					entries = append(entries, Entry{Seq: f.Seq, Kind: KindSystem, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
+					entries = append(entries, Entry{Seq: f.Seq, Kind: KindSystem, Reason: ReasonGap, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
 					row.st.noteMissing(f.Seq, c.Now())
 				}
 				es, err := c.process(tx, row, f)
@@ -152,10 +152,6 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 	}
 }
 
-func systemLine(format string, args ...any) Entry {
-	return Entry{Kind: KindSystem, Text: fmt.Sprintf(format, args...)}
-}
-
 // process verifies one frame and returns what to add to the transcript.
 // Frames that fail a check become system lines saying what was seen;
 // nothing unauthenticated is ever shown as a message.
@@ -170,14 +166,14 @@ func (c *Client) process(tx *sql.Tx, row *channelRow, f wire.Stored) ([]Entry, e
 	case wire.KindMessage:
 		return c.processMessage(tx, row, f, keys)
 	}
-	return []Entry{systemLine("rejected a frame of unknown kind %d", f.Kind)}, nil
+	return []Entry{notice(ReasonMalformed, "rejected a frame of unknown kind %d", f.Kind)}, nil
 }
 
 func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
 	st := row.st
 	b, err := crypto.ParseEpochBundle(f.Payload)
 	if err != nil {
-		return []Entry{systemLine("rejected a malformed epoch bundle")}, nil
+		return []Entry{notice(ReasonMalformed, "rejected a malformed epoch bundle")}, nil
 	}
 	if st.Status == statusPending {
 		inv, err := crypto.ParseInvite(st.Invite)
@@ -189,13 +185,13 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 			// The inviting organizer wrapped an epoch to our KeyID, but
 			// not to our KEM key: the join request that reached it was
 			// not ours as we sent it.
-			return []Entry{systemLine("ALERT: the organizer who invited you admitted this pseudonym, but to a key this home does not hold: your join request was altered on its way (the invite code was intercepted, and the relay took part). Do not use this channel; tell the organizer in person")}, nil
+			return []Entry{notice(ReasonAdmissionAltered, "ALERT: the organizer who invited you admitted this pseudonym, but to a key this home does not hold: your join request was altered on its way (the invite code was intercepted, and the relay took part). Do not use this channel; tell the organizer in person")}, nil
 		}
 		if err != nil {
 			return nil, nil // an epoch from before our admission
 		}
 		if err := r.VerifyInvited(inv, keys.ID()); err != nil {
-			return []Entry{systemLine("rejected the roster that would admit us: %v", err)}, nil
+			return []Entry{notice(ReasonRejected, "rejected the roster that would admit us: %v", err)}, nil
 		}
 		self := r.Member(keys.ID())
 		var names []string
@@ -229,18 +225,18 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		if b.VerifySignature() != nil || !cur.IsOrganizer(b.Signer) {
 			// Unsigned fields alone must not raise alarms: a relay
 			// could make them up.
-			return []Entry{systemLine("ignored an old roster that no organizer signed")}, nil
+			return []Entry{notice(ReasonForged, "ignored an old roster that no organizer signed")}, nil
 		}
 		if e := st.epoch(b.Epoch); e != nil {
 			if r, _ := crypto.ParseRoster(e.Roster); r != nil && r.Hash() != b.RosterHash {
-				return []Entry{systemLine("rejected a second, different roster for epoch %d (a fork: two organizers changed the channel at once, or the relay lies)", b.Epoch)}, nil
+				return []Entry{notice(ReasonFork, "rejected a second, different roster for epoch %d (a fork: two organizers changed the channel at once, or the relay lies)", b.Epoch)}, nil
 			}
 			if f.Seq > e.StartSeq {
-				return []Entry{systemLine("ignored a replayed roster for epoch %d", b.Epoch)}, nil
+				return []Entry{notice(ReasonReplay, "ignored a replayed roster for epoch %d", b.Epoch)}, nil
 			}
 			return nil, nil
 		}
-		return []Entry{systemLine("ignored an old roster for epoch %d", b.Epoch)}, nil
+		return []Entry{notice(ReasonRejected, "ignored an old roster for epoch %d", b.Epoch)}, nil
 	}
 	if slices.Equal(b.Signer, keys.SigningPublicKey()) {
 		// Our own proposal: if its acknowledgement was lost, this is it
@@ -256,7 +252,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		// one only pauses our talks messages, as a relay can anyway.)
 		st.NewerEpoch = max(st.NewerEpoch, b.Epoch)
 		st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()})
-		return []Entry{systemLine("epoch %d arrived before epoch %d, which this home has not received: the relay may be withholding it; talks messages wait until it arrives", b.Epoch, cur.Version+1)}, nil
+		return []Entry{notice(ReasonEpochWithheld, "epoch %d arrived before epoch %d, which this home has not received: the relay may be withholding it; talks messages wait until it arrives", b.Epoch, cur.Version+1)}, nil
 	}
 	var secrets *crypto.EpochSecrets
 	var r *crypto.Roster
@@ -273,13 +269,13 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 	}
 	if errors.Is(err, crypto.ErrNotMember) {
 		st.Status, st.RemovedSigned = statusRemoved, true
-		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Text: "you were removed from the channel (by a roster an organizer signed)"}}, nil
+		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRemoved, Text: "you were removed from the channel (by a roster an organizer signed)"}}, nil
 	}
 	if err != nil {
-		return []Entry{systemLine("rejected epoch bundle %d: %v", b.Epoch, err)}, nil
+		return []Entry{notice(ReasonRejected, "rejected epoch bundle %d: %v", b.Epoch, err)}, nil
 	}
 	if err := r.VerifyNext(cur); err != nil {
-		return []Entry{systemLine("rejected roster version %d: %v", r.Version, err)}, nil
+		return []Entry{notice(ReasonRejected, "rejected roster version %d: %v", r.Version, err)}, nil
 	}
 	entries := rosterChanges(cur, r, st, keys.ID())
 	if err := st.adoptNextKeys(r, c.Now()); err != nil {
@@ -301,7 +297,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	}
 	h, err := crypto.ParseHeader(f.Payload)
 	if err != nil {
-		return []Entry{systemLine("rejected a malformed frame")}, nil
+		return []Entry{notice(ReasonMalformed, "rejected a malformed frame")}, nil
 	}
 	if h.Sender == keys.ID() {
 		// Our own frame: either an acknowledgement lost in a crash, or
@@ -321,7 +317,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 			// and asserts nothing more.
 			st.NewerEpoch = max(st.NewerEpoch, h.Epoch)
 			st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()}) // read once the epoch arrives
-			return []Entry{systemLine("a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
+			return []Entry{notice(ReasonEpochWithheld, "a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
 		}
 		return nil, nil // before our admission, or an epoch already deleted
 	}
@@ -331,16 +327,16 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	}
 	sender := r.Member(h.Sender)
 	if sender == nil {
-		return []Entry{systemLine("rejected a message from a key outside the roster")}, nil
+		return []Entry{notice(ReasonForged, "rejected a message from a key outside the roster")}, nil
 	}
 	if h.Epoch < cur.Epoch {
 		now, _ := crypto.ParseRoster(cur.Roster)
 		if now.Member(h.Sender) == nil {
-			return []Entry{systemLine("rejected a message from %s sent after their removal", sender.Name)}, nil
+			return []Entry{notice(ReasonForged, "rejected a message from %s sent after their removal", sender.Name)}, nil
 		}
 	}
 	if !sender.Role.CanPost(h.Compartment) {
-		return []Entry{systemLine("rejected a %s message from %s, a %s", h.Compartment, sender.Name, sender.Role)}, nil
+		return []Entry{notice(ReasonForged, "rejected a %s message from %s, a %s", h.Compartment, sender.Name, sender.Role)}, nil
 	}
 	ck := chainKey(h.Compartment, h.Sender)
 	raw, ok := e.Recv[ck]
@@ -353,28 +349,28 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	}
 	mk, err := chain.Lookup(h.Counter)
 	if errors.Is(err, crypto.ErrReplay) {
-		return []Entry{systemLine("rejected a replayed message from %s", sender.Name)}, nil
+		return []Entry{notice(ReasonReplay, "rejected a replayed message from %s", sender.Name)}, nil
 	} else if err != nil {
-		return []Entry{systemLine("rejected a message from %s: %v", sender.Name, err)}, nil
+		return []Entry{notice(ReasonRejected, "rejected a message from %s: %v", sender.Name, err)}, nil
 	}
 	pair, err := keys.PairKey(r.Channel, &sender.Keys)
 	if err != nil {
-		return []Entry{systemLine("rejected a message from %s: %v", sender.Name, err)}, nil
+		return []Entry{notice(ReasonRejected, "rejected a message from %s: %v", sender.Name, err)}, nil
 	}
 	m, err := crypto.OpenMessage(r.Channel, f.Payload, mk, r.Slot(h.Compartment, keys.ID()), pair)
 	if errors.Is(err, crypto.ErrBadTag) {
-		return []Entry{systemLine("rejected a message claiming to be from %s: sender authentication failed", sender.Name)}, nil
+		return []Entry{notice(ReasonForged, "rejected a message claiming to be from %s: sender authentication failed", sender.Name)}, nil
 	} else if errors.Is(err, crypto.ErrDecrypt) {
-		return []Entry{systemLine("could not decrypt a message from %s in epoch %d: the relay altered it, or %s holds another epoch %d than this home (a fork: two organizers changed the channel at once, and the relay kept each side's roster from the other)", sender.Name, h.Epoch, sender.Name, h.Epoch)}, nil
+		return []Entry{notice(ReasonUndecryptable, "could not decrypt a message from %s in epoch %d: the relay altered it, or %s holds another epoch %d than this home (a fork: two organizers changed the channel at once, and the relay kept each side's roster from the other)", sender.Name, h.Epoch, sender.Name, h.Epoch)}, nil
 	} else if err != nil {
-		return []Entry{systemLine("rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
+		return []Entry{notice(ReasonRejected, "rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
 	}
 	var out []Entry
 	if h.Counter < chain.Next {
-		out = append(out, systemLine("a late message from %s fills an earlier gap", sender.Name))
+		out = append(out, notice(ReasonLate, "a late message from %s fills an earlier gap", sender.Name))
 	}
 	if gap := chain.Accept(h.Counter); gap > 0 {
-		out = append(out, systemLine("%d message(s) from %s missing", gap, sender.Name))
+		out = append(out, notice(ReasonGap, "%d message(s) from %s missing", gap, sender.Name))
 	}
 	e.Recv[ck], _ = chain.MarshalBinary()
 	out = append(out, st.checkReport(e, r, h, sender, m.Report, keys.ID())...)
@@ -384,14 +380,14 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	}
 	t, content, err := decodeBody(m.Body)
 	if err != nil {
-		return append(out, systemLine("rejected a message from %s: %v", sender.Name, err)), nil
+		return append(out, notice(ReasonRejected, "rejected a message from %s: %v", sender.Name, err)), nil
 	}
 	switch m.Type {
 	case typeText:
 		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(h.Compartment), Text: string(content)})
 	case typeDraft:
 		if h.Compartment != crypto.Talks {
-			return append(out, systemLine("rejected a draft outside the talks compartment from %s", sender.Name)), nil
+			return append(out, notice(ReasonRejected, "rejected a draft outside the talks compartment from %s", sender.Name)), nil
 		}
 		es, err := st.receiveChunk(sender.Name, t, content)
 		return append(out, es...), err
@@ -404,7 +400,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 			st.Leaving = append(st.Leaving, sender.Name)
 		}
 	default:
-		out = append(out, systemLine("ignored a message of unknown type %d from %s", m.Type, sender.Name))
+		out = append(out, notice(ReasonRejected, "ignored a message of unknown type %d from %s", m.Type, sender.Name))
 	}
 	return out, nil
 }

@@ -31,6 +31,10 @@ type Entry struct {
 	Text   string    `json:"text"`
 	// Draft is set for KindDraft entries.
 	Draft *Draft `json:"draft,omitempty"`
+	// Reason says what a system entry reports; Alarm is set when it
+	// means the relay may be attacking the channel (reasons.go).
+	Reason Reason `json:"reason,omitempty"`
+	Alarm  bool   `json:"alarm,omitempty"`
 	// Received is this client's clock when the entry was stored: what
 	// retention counts from (Time is the sender's claim).
 	Received time.Time `json:"received,omitempty"`

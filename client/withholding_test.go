@@ -28,7 +28,23 @@ func lineWith(list []string, parts ...string) string {
 	return ""
 }
 
-// hideFrom hides the newest frame of ch from whoever fetches until the
+// hasReason reports whether c's transcript of channel holds a system
+// entry with reason r, flagged as an alarm when r is one.
+func hasReason(t *testing.T, c *client.Client, r client.Reason) bool {
+	t.Helper()
+	entries, err := c.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Kind == client.KindSystem && e.Reason == r && e.Alarm == r.Alarm() {
+			return true
+		}
+	}
+	return false
+}
+
+// hideNewest hides the newest frame of ch from whoever fetches until the
 // returned function is called.
 func (s *lyingStore) hideNewest(t *testing.T, w *world, ch crypto.ChannelID) (seq uint64, show func()) {
 	frames := channelFrames(t, w.Relay.Store, ch)
@@ -81,6 +97,9 @@ func TestWithheldFromOneMemberIsReported(t *testing.T) {
 	got = texts(t, alice, "c")
 	if lineWith(got, "1 message of yours", "had not reached Bob", "the relay withheld them from Bob") == "" {
 		t.Fatalf("Alice, after Bob's message: %q", got)
+	}
+	if !hasReason(t, bob, client.ReasonWithheld) || !hasReason(t, alice, client.ReasonWithheldFromPeer) || !client.ReasonWithheld.Alarm() {
+		t.Fatal("the reports carry no withheld reason, or it is not an alarm")
 	}
 	// Said once, not at every message of Bob's.
 	bob.Send(ctx, "c", crypto.Talks, "hello?")
@@ -149,7 +168,7 @@ func TestRestoredHomeIsDetected(t *testing.T) {
 	if err := alice.Send(ctx, "c", crypto.Talks, "from the restored copy"); err != nil {
 		t.Fatal(err)
 	}
-	if got := texts(t, alice, "c"); lineWith(got, "ALERT", "restored from an older copy") == "" {
+	if got := texts(t, alice, "c"); lineWith(got, "ALERT", "restored from an older copy") == "" || !hasReason(t, alice, client.ReasonRestored) {
 		t.Fatalf("restored Alice: %q", got)
 	}
 	got := texts(t, bob, "c")
@@ -213,7 +232,7 @@ func TestWithheldEpochPausesTalks(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
-	if lineWith(got, "has not received that epoch", "withholding") == "" || contains(got, "Alice: in the new epoch") {
+	if lineWith(got, "has not received that epoch", "withholding") == "" || contains(got, "Alice: in the new epoch") || !hasReason(t, bob, client.ReasonEpochWithheld) {
 		t.Fatalf("Bob: %q", got)
 	}
 	if err := bob.Send(ctx, "c", crypto.Talks, "old epoch words"); !errors.Is(err, client.ErrStale) || !strings.Contains(err.Error(), "messages of epoch") {

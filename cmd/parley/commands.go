@@ -517,11 +517,15 @@ type jsonEntry struct {
 	Sender string `json:"sender"`
 	Kind   string `json:"kind"`
 	Text   string `json:"text"`
+	// Reason and Alarm classify system lines (client.Reason): a program
+	// tells an attack from a late message without reading English.
+	Reason string `json:"reason,omitempty"`
+	Alarm  bool   `json:"alarm,omitempty"`
 }
 
 func printEntry(w io.Writer, en client.Entry, asJSON bool) {
 	if asJSON {
-		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Text: en.Text})
+		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Text: en.Text, Reason: string(en.Reason), Alarm: en.Alarm})
 		return
 	}
 	fmt.Fprintln(w, client.FormatEntry(en))

@@ -118,6 +118,9 @@ func TestHostileRelayCensorsOneMember(t *testing.T) {
 	if strings.Contains(got, "border crossings") {
 		t.Fatalf("Bob read the withheld message:\n%s", got)
 	}
+	// A program reading the transcript tells the alarm apart without
+	// parsing English.
+	mustContain(t, "Bob (JSON)", bob.must("read", "c", "--json"), `"reason":"withheld","alarm":true`)
 }
 
 // The operator keeps the epoch that removes Carol from Bob, so that Bob
