@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"strings"
 	"sync"
 	"testing"
@@ -147,11 +149,15 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 	w, _, _, _, bob, ch := adversarySetup(t)
 	ctx := ctxT(t)
 	mallory, _ := crypto.GenerateChannelKeys()
-	h := crypto.Header{Compartment: crypto.Talks, Epoch: 3, Sender: mallory.ID()}
-	env, err := crypto.SealMessage(ch, h, crypto.MessageKey{}, nil, crypto.Message{Type: 1, Body: []byte("12345678forged")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A well-formed header naming Mallory, then bytes no key opens: an
+	// outsider holds no chain to seal with.
+	env := make([]byte, crypto.EnvelopeSize)
+	rand.Read(env)
+	env[0], env[1] = crypto.EnvelopeVersion, byte(crypto.Talks)
+	binary.BigEndian.PutUint64(env[2:], 3)
+	id := mallory.ID()
+	copy(env[10:26], id[:])
+	binary.BigEndian.PutUint32(env[26:], 0)
 	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: env}}); err != nil {
 		t.Fatal(err)
 	}

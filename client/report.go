@@ -199,10 +199,8 @@ func (st *channelState) restoredFrom(h crypto.Header) []Entry {
 	if err != nil || h.Counter < ch.Next {
 		return nil
 	}
-	for ch.Next <= h.Counter {
-		if _, _, err := ch.Advance(); err != nil {
-			return nil
-		}
+	if err := ch.SkipTo(h.Counter + 1); err != nil {
+		return nil
 	}
 	e.Send[k], _ = ch.MarshalBinary()
 	if st.RestoredIn == h.Epoch {

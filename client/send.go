@@ -259,22 +259,18 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 	if err != nil {
 		return nil, err
 	}
-	n, mk, err := ch.Advance()
+	n := ch.Next
+	rep, err := row.st.report(comp, keys.ID(), n)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := row.st.report(comp, keys.ID(), n)
+	env, err := crypto.NewEpochView(r, keys).Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 	if err != nil {
 		return nil, err
 	}
 	e.Send[k], _ = ch.MarshalBinary()
 	e.noteSent(k, n, c.Now())
-	pairs, err := keys.PairKeys(r, comp)
-	if err != nil {
-		return nil, err
-	}
-	h := crypto.Header{Compartment: comp, Epoch: e.Epoch, Sender: keys.ID(), Counter: n}
-	return crypto.SealMessage(r.Channel, h, mk, pairs, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
+	return env, nil
 }
 
 func kindOf(comp crypto.Compartment) string {

@@ -51,9 +51,9 @@ type SendChain struct {
 	Next uint32
 }
 
-// Advance returns the counter and key for the next message and moves the
+// advance returns the counter and key for the next message and moves the
 // chain on, forgetting the old link.
-func (c *SendChain) Advance() (uint32, MessageKey, error) {
+func (c *SendChain) advance() (uint32, MessageKey, error) {
 	if c.Next == math.MaxUint32 {
 		return 0, MessageKey{}, fmt.Errorf("sending chain exhausted, a new epoch is needed: %w", ErrTooLarge)
 	}
@@ -61,6 +61,19 @@ func (c *SendChain) Advance() (uint32, MessageKey, error) {
 	n := c.Next
 	c.Key, c.Next = next, c.Next+1
 	return n, mk, nil
+}
+
+// SkipTo moves the chain on so that its next counter is next, forgetting
+// the links between: what a home restored from an older copy does when it
+// finds at the relay messages it sealed and does not remember. It does
+// nothing when the chain is already there.
+func (c *SendChain) SkipTo(next uint32) error {
+	for c.Next < next {
+		if _, _, err := c.advance(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // A ReceiveChain follows one sender's chain in one compartment of one
@@ -72,11 +85,11 @@ type ReceiveChain struct {
 	Skipped map[uint32]MessageKey
 }
 
-// Lookup returns the key of message counter without changing the chain:
+// lookup returns the key of message counter without changing the chain:
 // a message that fails to open must not move it. It fails with ErrReplay
 // for a counter already opened (or whose key was discarded) and with
 // ErrTooFarAhead beyond MaxSkip.
-func (c *ReceiveChain) Lookup(counter uint32) (MessageKey, error) {
+func (c *ReceiveChain) lookup(counter uint32) (MessageKey, error) {
 	if counter == math.MaxUint32 {
 		return MessageKey{}, fmt.Errorf("counter %d: %w", counter, ErrTooLarge)
 	}
@@ -96,10 +109,10 @@ func (c *ReceiveChain) Lookup(counter uint32) (MessageKey, error) {
 	return k.messageKey(), nil
 }
 
-// Accept records that message counter, found by Lookup, was opened. It returns how many
+// accept records that message counter, found by Lookup, was opened. It returns how many
 // counters it skipped over (a gap to show the user until they arrive);
 // zero for the next expected message or a late one filling a gap.
-func (c *ReceiveChain) Accept(counter uint32) int {
+func (c *ReceiveChain) accept(counter uint32) int {
 	if counter < c.Next {
 		delete(c.Skipped, counter)
 		return 0

@@ -222,10 +222,10 @@ func VerifyBinding(id *PublicIdentity, channel ChannelID, keys *ChannelPublicKey
 // deniable sender authentication. Both compute the same value.
 type PairKey [32]byte
 
-// PairKey derives the pairwise MAC key between k and a peer, from
+// pairKey derives the pairwise MAC key between k and a peer, from
 // static-static X25519 bound to the channel and both key ids. It fails on
 // a low-order peer key.
-func (k *ChannelKeys) PairKey(channel ChannelID, peer *ChannelPublicKeys) (PairKey, error) {
+func (k *ChannelKeys) pairKey(channel ChannelID, peer *ChannelPublicKeys) (PairKey, error) {
 	pub, err := ecdh.X25519().NewPublicKey(peer.DHKey)
 	if err != nil {
 		return PairKey{}, malformed("X25519 key", "wrong length")
@@ -277,13 +277,13 @@ func checkDHKey(pub []byte) error {
 	return nil
 }
 
-// PairKeys computes k's pair keys with every reader of compartment c in r,
+// pairKeys computes k's pair keys with every reader of compartment c in r,
 // in Roster.Readers order: the pairs argument of SealMessage.
-func (k *ChannelKeys) PairKeys(r *Roster, c Compartment) ([]PairKey, error) {
+func (k *ChannelKeys) pairKeys(r *Roster, c Compartment) ([]PairKey, error) {
 	readers := r.Readers(c)
 	out := make([]PairKey, len(readers))
 	for i, m := range readers {
-		p, err := k.PairKey(r.Channel, &m.Keys)
+		p, err := k.pairKey(r.Channel, &m.Keys)
 		if err != nil {
 			return nil, fmt.Errorf("pair key with %s: %w", m.ID(), err)
 		}

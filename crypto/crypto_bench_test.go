@@ -63,7 +63,7 @@ func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pairs, err := from.keys.PairKeys(from.roster, Talks)
+	pairs, err := from.keys.pairKeys(from.roster, Talks)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,12 +77,12 @@ func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
 }
 
 func (m *messageBench) seal(b *testing.B) []byte {
-	n, mk, err := m.send.Advance()
+	n, mk, err := m.send.advance()
 	if err != nil {
 		b.Fatal(err)
 	}
 	h := Header{Compartment: Talks, Epoch: m.epoch, Sender: m.sender, Counter: n}
-	env, err := SealMessage(m.channel, h, mk, m.pairs, Message{Type: 1, Body: m.body})
+	env, err := sealWithKey(m.channel, h, mk, m.pairs, Message{Type: 1, Body: m.body})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,14 +94,14 @@ func (m *messageBench) open(b *testing.B, env []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mk, err := m.recv.Lookup(h.Counter)
+	mk, err := m.recv.lookup(h.Counter)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := OpenMessage(m.channel, env, mk, m.slot, m.pairs[m.slot]); err != nil {
+	if _, err := openMessage(m.channel, env, mk, m.slot, m.pairs[m.slot]); err != nil {
 		b.Fatal(err)
 	}
-	m.recv.Accept(h.Counter)
+	m.recv.accept(h.Counter)
 }
 
 // BenchmarkSealMessage: chain step and seal of a 1 KiB body into a

@@ -33,8 +33,8 @@ func TestRemovedMemberReadsNothingNew(t *testing.T) {
 		old := *bob.secrets
 		old.Epoch = h.Epoch // even pretending the old secret is the new one
 		k, _ := old.SenderChain(comp, h.Sender)
-		mk, _ := (&ReceiveChain{Key: k}).Lookup(h.Counter)
-		if _, err := OpenMessage(c.roster.Channel, after, mk, 1, PairKey{}); !errors.Is(err, ErrDecrypt) {
+		mk, _ := (&ReceiveChain{Key: k}).lookup(h.Counter)
+		if _, err := openMessage(c.roster.Channel, after, mk, 1, PairKey{}); !errors.Is(err, ErrDecrypt) {
 			t.Fatalf("old %s secret on new message: %v", comp, err)
 		}
 	}

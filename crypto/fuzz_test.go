@@ -95,8 +95,8 @@ func FuzzOpenJoinRequest(f *testing.F) {
 func FuzzOpenMessage(f *testing.F) {
 	w := newVectorWorld(f)
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
-	mk, _ := (&ReceiveChain{Key: ck}).Lookup(0)
-	pk, _ := w.orgKeys.PairKey(w.v2.Channel, w.aliceKeys.Public())
+	mk, _ := (&ReceiveChain{Key: ck}).lookup(0)
+	pk, _ := w.orgKeys.pairKey(w.v2.Channel, w.aliceKeys.Public())
 	slot := w.v2.Slot(Talks, w.orgKeys.ID())
 	genuine := w.aliceMessage(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -107,7 +107,7 @@ func FuzzOpenMessage(f *testing.F) {
 		if h.marshal() == nil || !bytes.Equal(h.marshal(), data[:HeaderSize]) {
 			t.Fatal("header does not re-marshal")
 		}
-		m, err := OpenMessage(w.v2.Channel, data, mk, slot, pk)
+		m, err := openMessage(w.v2.Channel, data, mk, slot, pk)
 		if err == nil && !bytes.Equal(data, genuine) {
 			t.Fatalf("opened a forged envelope: %q", m.Body)
 		}

@@ -217,15 +217,15 @@ func TestIdentity(t *testing.T) {
 func TestPairKeyLowOrder(t *testing.T) {
 	a, _ := GenerateChannelKeys()
 	b, _ := GenerateChannelKeys()
-	ab, err := a.PairKey(ChannelID{1}, b.Public())
+	ab, err := a.pairKey(ChannelID{1}, b.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ba, _ := b.PairKey(ChannelID{1}, a.Public())
+	ba, _ := b.pairKey(ChannelID{1}, a.Public())
 	if ab != ba {
 		t.Fatal("pair keys differ between the two sides")
 	}
-	if other, _ := a.PairKey(ChannelID{2}, b.Public()); other == ab {
+	if other, _ := a.pairKey(ChannelID{2}, b.Public()); other == ab {
 		t.Fatal("pair key does not depend on the channel")
 	}
 	// Low-order points of Curve25519 (RFC 7748 and the usual lists).
@@ -238,7 +238,7 @@ func TestPairKeyLowOrder(t *testing.T) {
 	} {
 		pub := b.Public()
 		pub.DHKey = mustHex(t, hexKey)
-		if _, err := a.PairKey(ChannelID{1}, pub); !errors.Is(err, ErrLowOrder) {
+		if _, err := a.pairKey(ChannelID{1}, pub); !errors.Is(err, ErrLowOrder) {
 			t.Errorf("low-order key %s: %v", hexKey[:8], err)
 		}
 		if err := checkDHKey(pub.DHKey); !errors.Is(err, ErrLowOrder) {

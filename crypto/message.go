@@ -116,11 +116,11 @@ func contentHash(pt []byte) [32]byte {
 	return labeledHash(labelContentHash, pt[tagAreaSize:tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)])
 }
 
-// SealMessage encrypts m under message key mk with a fresh random nonce,
+// sealWithKey encrypts m under message key mk with a fresh random nonce,
 // which it writes into the header. pairs holds the sender's pair key with
 // each reader of the compartment, in Roster.Readers order; each gets a tag
 // in the same slot. The result is always EnvelopeSize bytes.
-func SealMessage(channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
+func sealWithKey(channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
 	return sealMessage(rand.Reader, channel, h, mk, pairs, m)
 }
 
@@ -160,12 +160,12 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, mk MessageKey, p
 	return messageAEAD(mk).Seal(out[:HeaderSize], h.Nonce[:], pt, ad), nil
 }
 
-// OpenMessage decrypts an envelope with mk and checks the sender tag in
+// openMessage decrypts an envelope with mk and checks the sender tag in
 // slot (the reader's position in Roster.Readers) under pair, the reader's
 // pair key with the sender in the header. The AEAD is checked before any
 // of the plaintext is parsed, the tag before the report and body are
 // returned.
-func OpenMessage(channel ChannelID, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
+func openMessage(channel ChannelID, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
 	h, err := ParseHeader(env)
 	if err != nil {
 		return Message{}, err

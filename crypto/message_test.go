@@ -31,8 +31,8 @@ func TestMessageRoundTripAndCompartments(t *testing.T) {
 		t.Fatal("mentor holds a talks secret")
 	}
 	k, _ := mentor.secrets.SenderChain(Briefings, alice.keys.ID())
-	mk, _ := (&ReceiveChain{Key: k}).Lookup(0)
-	if _, err := OpenMessage(c.roster.Channel, env, mk, 0, PairKey{}); !errors.Is(err, ErrDecrypt) {
+	mk, _ := (&ReceiveChain{Key: k}).lookup(0)
+	if _, err := openMessage(c.roster.Channel, env, mk, 0, PairKey{}); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("talks message under briefings key: %v, want ErrDecrypt", err)
 	}
 	if _, err := mentor.seal(t, Talks, 1, []byte("x")); !errors.Is(err, ErrNoCompartment) {
@@ -112,16 +112,16 @@ func TestMessageRejections(t *testing.T) {
 	// Below the client's epoch check, the AEAD itself binds the epoch: the
 	// right message key does not open the envelope under another epoch.
 	k, _ := bob.secrets.SenderChain(Talks, alice.keys.ID())
-	mk, _ := (&ReceiveChain{Key: k}).Lookup(0)
-	pair, _ := bob.keys.PairKey(c.roster.Channel, alice.keys.Public())
+	mk, _ := (&ReceiveChain{Key: k}).lookup(0)
+	pair, _ := bob.keys.pairKey(c.roster.Channel, alice.keys.Public())
 	slot := bob.roster.Slot(Talks, bob.keys.ID())
-	if _, err := OpenMessage(c.roster.Channel, mutate(func(e []byte) { e[9]++ }), mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+	if _, err := openMessage(c.roster.Channel, mutate(func(e []byte) { e[9]++ }), mk, slot, pair); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("wrong epoch under the right key: %v, want ErrDecrypt", err)
 	}
-	if _, err := OpenMessage(ChannelID{1}, env, mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+	if _, err := openMessage(ChannelID{1}, env, mk, slot, pair); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("another channel's id: %v, want ErrDecrypt", err)
 	}
-	if _, err := OpenMessage(c.roster.Channel, env, mk, slot, PairKey{}); !errors.Is(err, ErrBadTag) {
+	if _, err := openMessage(c.roster.Channel, env, mk, slot, PairKey{}); !errors.Is(err, ErrBadTag) {
 		t.Errorf("wrong pair key: %v, want ErrBadTag", err)
 	}
 
@@ -145,10 +145,10 @@ func TestMessageForgedSender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, mk, _ := (&SendChain{Key: k}).Advance()
-	pairs, _ := eve.keys.PairKeys(eve.roster, Talks)
+	_, mk, _ := (&SendChain{Key: k}).advance()
+	pairs, _ := eve.keys.pairKeys(eve.roster, Talks)
 	h := Header{Compartment: Talks, Epoch: eve.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
-	forged, err := SealMessage(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
+	forged, err := sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,20 +195,20 @@ func TestMessageReorderGapsAndWindow(t *testing.T) {
 
 	// Too far ahead.
 	rc := &ReceiveChain{}
-	if _, err := rc.Lookup(MaxSkip + 1); !errors.Is(err, ErrTooFarAhead) {
+	if _, err := rc.lookup(MaxSkip + 1); !errors.Is(err, ErrTooFarAhead) {
 		t.Fatalf("jump beyond MaxSkip: %v", err)
 	}
-	if _, err := rc.Lookup(MaxSkip); err != nil {
+	if _, err := rc.lookup(MaxSkip); err != nil {
 		t.Fatalf("jump of MaxSkip: %v", err)
 	}
 	// The skipped-key window is bounded: the oldest keys go first.
 	for n := uint32(MaxSkip); n <= 4*MaxSkip; n += MaxSkip {
-		rc.Accept(n)
+		rc.accept(n)
 	}
 	if len(rc.Skipped) > MaxSkipped {
 		t.Fatalf("%d skipped keys kept, max %d", len(rc.Skipped), MaxSkipped)
 	}
-	if _, err := rc.Lookup(0); !errors.Is(err, ErrReplay) {
+	if _, err := rc.lookup(0); !errors.Is(err, ErrReplay) {
 		t.Fatalf("evicted key: %v, want ErrReplay", err)
 	}
 }
@@ -216,12 +216,12 @@ func TestMessageReorderGapsAndWindow(t *testing.T) {
 func TestChainForwardSecrecy(t *testing.T) {
 	// After Advance, the stored state must not yield the used key.
 	sc := &SendChain{Key: ChainKey{9}}
-	_, used, _ := sc.Advance()
+	_, used, _ := sc.advance()
 	rc := &ReceiveChain{Key: sc.Key, Next: sc.Next}
-	if _, err := rc.Lookup(0); !errors.Is(err, ErrReplay) {
+	if _, err := rc.lookup(0); !errors.Is(err, ErrReplay) {
 		t.Fatalf("old counter from advanced state: %v", err)
 	}
-	k, _ := rc.Lookup(1)
+	k, _ := rc.lookup(1)
 	if k == used {
 		t.Fatal("advanced chain reproduces the used key")
 	}
@@ -229,7 +229,7 @@ func TestChainForwardSecrecy(t *testing.T) {
 
 func TestChainStateRoundTrip(t *testing.T) {
 	rc := &ReceiveChain{Key: ChainKey{3}}
-	rc.Accept(5)
+	rc.accept(5)
 	raw, _ := rc.MarshalBinary()
 	got, err := ParseReceiveChain(raw)
 	if err != nil {
@@ -259,15 +259,15 @@ func TestRecipientCanForgeItsOwnView(t *testing.T) {
 	alice := c.admit("Alice", RoleParticipant)
 	bob := c.admit("Bob", RoleParticipant)
 	k, _ := bob.secrets.SenderChain(Talks, alice.keys.ID())
-	_, mk, _ := (&SendChain{Key: k}).Advance()
-	pair, err := bob.keys.PairKey(c.roster.Channel, alice.keys.Public())
+	_, mk, _ := (&SendChain{Key: k}).advance()
+	pair, err := bob.keys.pairKey(c.roster.Channel, alice.keys.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
 	pairs := make([]PairKey, len(bob.roster.Readers(Talks)))
 	pairs[bob.roster.Slot(Talks, bob.keys.ID())] = pair
 	h := Header{Compartment: Talks, Epoch: bob.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
-	env, err := SealMessage(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})
+	env, err := sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -120,11 +120,11 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 		v[fmt.Sprintf("chain_alice_%s_0", comp)] = hx(ck[:])
 		sc := &SendChain{Key: ck}
 		for i := 0; i < 3; i++ {
-			_, mk, _ := sc.Advance()
+			_, mk, _ := sc.advance()
 			v[fmt.Sprintf("message_key_alice_%s_%d", comp, i)] = hx(mk[:])
 		}
 	}
-	pk, err := w.aliceKeys.PairKey(w.v2.Channel, w.orgKeys.Public())
+	pk, err := w.aliceKeys.pairKey(w.v2.Channel, w.orgKeys.Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,8 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 // aliceMessage is Alice's first talks message of epoch 2.
 func (w *vectorWorld) aliceMessage(t testing.TB) []byte {
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
-	n, mk, _ := (&SendChain{Key: ck}).Advance()
-	pairs, err := w.aliceKeys.PairKeys(w.v2, Talks)
+	n, mk, _ := (&SendChain{Key: ck}).advance()
+	pairs, err := w.aliceKeys.pairKeys(w.v2, Talks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,9 +227,9 @@ func TestVectors(t *testing.T) {
 	// And the stored message opens for the organizer.
 	env := w.aliceMessage(t)
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
-	mk, _ := (&ReceiveChain{Key: ck}).Lookup(0)
-	pk, _ := w.orgKeys.PairKey(w.v2.Channel, w.aliceKeys.Public())
-	m, err := OpenMessage(w.v2.Channel, env, mk, w.v2.Slot(Talks, w.orgKeys.ID()), pk)
+	mk, _ := (&ReceiveChain{Key: ck}).lookup(0)
+	pk, _ := w.orgKeys.pairKey(w.v2.Channel, w.aliceKeys.Public())
+	m, err := openMessage(w.v2.Channel, env, mk, w.v2.Slot(Talks, w.orgKeys.ID()), pk)
 	if err != nil || string(m.Body) != "Article 1: both parties recognise each other." {
 		t.Fatalf("vector message: %q, %v", m.Body, err)
 	}
@@ -251,7 +251,7 @@ func writeFuzzSeeds(t *testing.T, w *vectorWorld, v map[string]string) {
 		"FuzzOpenMessage":      {w.aliceMessage(t)},
 	}
 	rc := &ReceiveChain{Key: ChainKey{1}}
-	rc.Accept(3)
+	rc.accept(3)
 	seeds["FuzzParseReceiveChain"] = [][]byte{must1(rc.MarshalBinary())}
 	rep := make([]byte, reportSize)
 	if err := (Report{RosterHash: w.v2.Hash(), Heard: []uint32{3, 0, 1}, PrevHeard: []uint32{2}, Synced: 1, PendingKey: seeded(0x70, PendingKeySize)}).marshalInto(rep); err != nil {

@@ -30,9 +30,8 @@ type member struct {
 	id    *crypto.Identity
 	keys  *crypto.ChannelKeys
 	kid   crypto.KeyID
-	slot  int              // tag slot among the readers of talks
-	pairs []crypto.PairKey // pair keys with every reader, by slot
-	chain crypto.ChainKey  // first chain key of its own sending chain
+	view  *crypto.EpochView // the member's view of the epoch: its pair keys, computed once
+	chain crypto.ChainKey   // first chain key of its own sending chain
 
 	// send is the sending chain. Only the one goroutine sending for
 	// this member at a time touches it.
@@ -145,12 +144,10 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 			return nil, err
 		}
 		m.send = crypto.SendChain{Key: m.chain}
-		if m.pairs, err = m.keys.PairKeys(r, crypto.Talks); err != nil {
-			return nil, err
-		}
-		if m.slot = r.Slot(crypto.Talks, m.kid); m.slot < 0 {
+		if r.Slot(crypto.Talks, m.kid) < 0 {
 			return nil, fmt.Errorf("member has no tag slot")
 		}
+		m.view = crypto.NewEpochView(r, m.keys)
 	}
 	return c, nil
 }
@@ -162,14 +159,11 @@ var body = func() []byte {
 	return b
 }()
 
-// seal advances m's sending chain and seals the next message.
+// seal advances m's sending chain and seals the next message, through
+// the client's send sequence (crypto.EpochView.Seal).
 func (m *member) seal() ([]byte, uint32, error) {
-	n, mk, err := m.send.Advance()
-	if err != nil {
-		return nil, 0, err
-	}
-	h := crypto.Header{Compartment: crypto.Talks, Epoch: m.ch.roster.Version, Sender: m.kid, Counter: n}
-	env, err := crypto.SealMessage(m.ch.roster.Channel, h, mk, m.pairs, crypto.Message{Type: 1, Body: body})
+	n := m.send.Next
+	env, err := m.view.Seal(&m.send, crypto.Talks, crypto.Message{Type: 1, Body: body})
 	return env, n, err
 }
 
@@ -191,39 +185,27 @@ func (m *member) sealRing(k int) error {
 type opener struct {
 	m      *member
 	chains map[crypto.KeyID]*crypto.ReceiveChain
-	slots  map[crypto.KeyID]int
 }
 
 func newOpener(m *member) *opener {
-	o := &opener{m: m, chains: map[crypto.KeyID]*crypto.ReceiveChain{}, slots: map[crypto.KeyID]int{}}
+	o := &opener{m: m, chains: map[crypto.KeyID]*crypto.ReceiveChain{}}
 	for _, s := range m.ch.members {
 		if s == m {
 			continue
 		}
 		o.chains[s.kid] = &crypto.ReceiveChain{Key: s.send.Key, Next: s.send.Next}
-		o.slots[s.kid] = s.slot
 	}
 	return o
 }
 
-// open checks and decrypts env as a client does: header, chain lookup,
-// AEAD and tag, and only then moves the chain on.
+// open checks and decrypts env as a client does, through the one
+// receive sequence (crypto.EpochView.Open): membership, chain lookup,
+// AEAD and tag, and only then the chain moves on.
 func (o *opener) open(env []byte) error {
 	h, err := crypto.ParseHeader(env)
 	if err != nil {
 		return err
 	}
-	ch := o.chains[h.Sender]
-	if ch == nil {
-		return fmt.Errorf("message from a non-member")
-	}
-	mk, err := ch.Lookup(h.Counter)
-	if err != nil {
-		return err
-	}
-	if _, err := crypto.OpenMessage(o.m.ch.roster.Channel, env, mk, o.m.slot, o.m.pairs[o.slots[h.Sender]]); err != nil {
-		return err
-	}
-	ch.Accept(h.Counter)
-	return nil
+	_, err = o.m.view.Open(o.chains[h.Sender], env)
+	return err
 }

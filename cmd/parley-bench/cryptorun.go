@@ -86,17 +86,12 @@ func sealOpenOp(n int, derivePairs bool) (cryptoOp, error) {
 	c := chans[0]
 	from, to := c.members[1], c.members[n-1]
 	op := newOpener(to)
-	sender := &c.roster.Members[1].Keys
 	return cryptoOp{run: func(k int) error {
 		for range k {
 			if derivePairs {
-				var err error
-				if from.pairs, err = from.keys.PairKeys(c.roster, crypto.Talks); err != nil {
-					return err
-				}
-				if _, err := to.keys.PairKey(c.roster.Channel, sender); err != nil {
-					return err
-				}
+				// A fresh view per message: every pair key derived
+				// again, as client/ does today.
+				from.view, to.view = crypto.NewEpochView(c.roster, from.keys), crypto.NewEpochView(c.roster, to.keys)
 			}
 			env, _, err := from.seal()
 			if err != nil {

@@ -1,0 +1,180 @@
+package crypto
+
+import (
+	"crypto/rand"
+	"fmt"
+	"sync"
+)
+
+// An EpochView is one member's view of one epoch: the epoch's verified
+// roster and the member's channel keys, with the pairwise keys it has
+// needed so far (computed once per view, not per message). Seal and Open
+// are the whole send and receive sequence of docs/protocol.md §13.1: a
+// caller cannot reorder the checks, skip the membership ones, or move a
+// chain on a message that failed. A view is safe for concurrent use;
+// the chains passed to it are not.
+type EpochView struct {
+	roster *Roster
+	keys   *ChannelKeys
+	self   *Member
+	// members indexes the roster by key id; readers and slot are each
+	// compartment's readers and our tag slot among them (-1: none).
+	members map[KeyID]*Member
+	readers map[Compartment][]*Member
+	slot    map[Compartment]int
+
+	mu    sync.Mutex
+	pairs map[KeyID]PairKey
+	// sealPairs holds, once computed, the pair keys with each
+	// compartment's readers in slot order: what every seal needs.
+	sealPairs map[Compartment][]PairKey
+}
+
+// NewEpochView returns keys' view of the epoch of roster r, which the
+// caller has verified (Roster.VerifyNext, VerifyInvited or
+// VerifyGenesis, or the roster stored after such a check). The roster's
+// lookups are made here, once, not for every message.
+func NewEpochView(r *Roster, keys *ChannelKeys) *EpochView {
+	v := &EpochView{roster: r, keys: keys, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
+		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}}
+	self := keys.ID()
+	for i := range r.Members {
+		m := &r.Members[i]
+		id := m.ID()
+		v.members[id] = m
+		if id == self {
+			v.self = m
+		}
+	}
+	for _, c := range []Compartment{Talks, Briefings} {
+		v.slot[c] = -1
+		for i := range r.Members {
+			m := &r.Members[i]
+			if !m.Role.CanRead(c) {
+				continue
+			}
+			if m == v.self {
+				v.slot[c] = len(v.readers[c])
+			}
+			v.readers[c] = append(v.readers[c], m)
+		}
+	}
+	return v
+}
+
+func (v *EpochView) pair(id KeyID, m *Member) (PairKey, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if p, ok := v.pairs[id]; ok {
+		return p, nil
+	}
+	p, err := v.keys.pairKey(v.roster.Channel, &m.Keys)
+	if err != nil {
+		return PairKey{}, fmt.Errorf("pair key with %s: %w", m.Name, err)
+	}
+	v.pairs[id] = p
+	return p, nil
+}
+
+// pairsFor returns the pair keys with the readers of c, in slot order.
+func (v *EpochView) pairsFor(c Compartment) ([]PairKey, error) {
+	v.mu.Lock()
+	pairs, ok := v.sealPairs[c]
+	v.mu.Unlock()
+	if ok {
+		return pairs, nil
+	}
+	readers := v.readers[c]
+	pairs = make([]PairKey, len(readers))
+	for i, r := range readers {
+		p, err := v.pair(r.ID(), r)
+		if err != nil {
+			return nil, err
+		}
+		pairs[i] = p
+	}
+	v.mu.Lock()
+	v.sealPairs[c] = pairs
+	v.mu.Unlock()
+	return pairs, nil
+}
+
+// Seal seals m as the view's member in compartment c with the next link
+// of chain, which it moves on. The member must be in the roster with a
+// role that posts in c; the report's own slot should hold chain.Next.
+func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, error) {
+	self := v.self
+	if self == nil {
+		return nil, fmt.Errorf("sealing: %w", ErrNotMember)
+	}
+	if !self.Role.CanPost(c) {
+		return nil, fmt.Errorf("a %s posting in %s: %w", self.Role, c, ErrNoCompartment)
+	}
+	pairs, err := v.pairsFor(c)
+	if err != nil {
+		return nil, err
+	}
+	next := *chain
+	n, mk, err := next.advance()
+	if err != nil {
+		return nil, err
+	}
+	env, err := sealMessage(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, mk, pairs, m)
+	if err != nil {
+		return nil, err
+	}
+	*chain = next
+	return env, nil
+}
+
+// Opened is a message that passed every receiver check.
+type Opened struct {
+	Header  Header
+	Sender  *Member
+	Message Message
+	// Gap is how many counters before this one have not arrived (shown
+	// as missing until they do); Late is set when this message fills an
+	// earlier gap.
+	Gap  int
+	Late bool
+}
+
+// Open runs the receiver checks of §13.1 on env, whose header must name
+// the view's epoch, with chain the receiver's chain for the header's
+// sender and compartment (nil when it holds none). Only when every check
+// has passed does it accept the counter on chain; on any error chain is
+// unchanged.
+func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
+	h, err := ParseHeader(env)
+	if err != nil {
+		return nil, err
+	}
+	if h.Epoch != v.roster.Version {
+		return nil, fmt.Errorf("message of epoch %d, view of %d: %w", h.Epoch, v.roster.Version, ErrWrongEpoch)
+	}
+	sender := v.members[h.Sender]
+	if sender == nil {
+		return nil, fmt.Errorf("sender %s: %w", h.Sender, ErrNotMember)
+	}
+	if !sender.Role.CanPost(h.Compartment) {
+		return nil, fmt.Errorf("%s, a %s, in %s: %w", sender.Name, sender.Role, h.Compartment, ErrNotMember)
+	}
+	if chain == nil {
+		return nil, fmt.Errorf("%s: %w", h.Compartment, ErrNoCompartment)
+	}
+	mk, err := chain.lookup(h.Counter)
+	if err != nil {
+		return nil, err
+	}
+	pair, err := v.pair(h.Sender, sender)
+	if err != nil {
+		return nil, err
+	}
+	m, err := openMessage(v.roster.Channel, env, mk, v.slot[h.Compartment], pair)
+	if err != nil {
+		return nil, err
+	}
+	late := h.Counter < chain.Next
+	gap := chain.accept(h.Counter)
+	return &Opened{Header: h, Sender: sender, Message: m, Gap: gap, Late: late}, nil
+}
