@@ -156,6 +156,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 	if err != nil {
 		return err
 	}
+	var stale error
 	for i := 0; i < len(items); i++ {
 		it := items[i]
 		var seq uint64
@@ -177,7 +178,12 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 		case outBundle:
 			seq, err = conn.Post(ctx, wire.KindBundle, it.Payload)
 		case outMessage:
-			if it, err = c.prepareToPost(name, it); err != nil {
+			if it, err = c.prepareToPost(name, it); errors.Is(err, ErrStale) {
+				// A talks message waits for a fresh epoch; briefings
+				// behind it still go, so a member can say it is stuck.
+				stale = err
+				continue
+			} else if err != nil {
 				return err
 			}
 			seq, err = conn.Post(ctx, wire.KindMessage, it.Payload)
@@ -190,7 +196,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 			return &unrecordedError{id: it.id, err: err}
 		}
 	}
-	return nil
+	return stale
 }
 
 // failRecord, set only by tests (none of them parallel), makes recording

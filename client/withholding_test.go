@@ -251,3 +251,32 @@ func TestWithheldEpochPausesTalks(t *testing.T) {
 		t.Fatalf("Bob, once the relay relents: %q", got)
 	}
 }
+
+// A talks message queued while the relay was down, which its epoch has
+// grown too old to send by the time the relay is back, waits; a briefing
+// queued after it still goes, so the member can say it is stuck.
+func TestStaleTalksDoNotBlockBriefings(t *testing.T) {
+	w, _, org, _, bob, _ := adversarySetup(t)
+	ctx := ctxT(t)
+	addr := w.Relay.Addr.String()
+	w.StopRelay()
+	var qe *client.QueuedError
+	if err := bob.Send(ctx, "c", crypto.Talks, "my position on article 2"); !errors.As(err, &qe) {
+		t.Fatalf("send with the relay down: %v", err)
+	}
+	w.StartRelay(addr)
+	later := time.Now().Add(client.StaleAfter(crypto.PolicyHard) + time.Hour)
+	bob.Now = func() time.Time { return later }
+	if err := bob.Send(ctx, "c", crypto.Briefings, "I cannot post in the talks"); err != nil {
+		t.Fatalf("briefing behind a waiting talks message: %v", err)
+	}
+	if !contains(texts(t, org, "c"), "Bob: I cannot post in the talks") {
+		t.Fatal("the briefing did not arrive")
+	}
+	if n, _ := bob.Queued("c"); n != 1 {
+		t.Fatalf("%d items queued, want the talks message", n)
+	}
+	if contains(texts(t, org, "c"), "Bob: my position on article 2") {
+		t.Fatal("a talks message left in a stale epoch")
+	}
+}
