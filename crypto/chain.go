@@ -109,32 +109,24 @@ func (c *ReceiveChain) lookup(counter uint32) (MessageKey, error) {
 	return k.messageKey(), nil
 }
 
-// accept records that message counter, found by Lookup, was opened. It returns how many
-// counters it skipped over (a gap to show the user until they arrive);
-// zero for the next expected message or a late one filling a gap.
+// accept records that message counter, found by lookup, was opened. It
+// returns how many counters it skipped over (a gap to show the user until
+// they arrive); zero for the next expected message or a late one filling
+// a gap.
 func (c *ReceiveChain) accept(counter uint32) int {
 	if counter < c.Next {
 		delete(c.Skipped, counter)
 		return 0
 	}
-	if c.Skipped == nil {
-		c.Skipped = make(map[uint32]MessageKey)
-	}
-	gap := int(counter - c.Next)
-	for c.Next <= counter {
-		if c.Next < counter {
-			c.Skipped[c.Next] = c.Key.messageKey()
-		}
-		c.Key = c.Key.next()
-		c.Next++
-	}
-	c.evict()
+	gap := c.Expect(counter)
+	c.Key = c.Key.next()
+	c.Next++
 	return gap
 }
 
 // Received returns one past the highest counter opened on this chain:
-// Next, less the skipped counters at its top still awaited (those Expect
-// added, or a gap below the newest message). A member's report states
+// Next, less the skipped counters at its top still awaited (those only
+// Expect adds, from another member's report). A member's report states
 // it, so that a sender learns which of its last messages a reader never
 // got.
 func (c *ReceiveChain) Received() uint32 {

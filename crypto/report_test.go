@@ -146,3 +146,36 @@ func FuzzParseReport(f *testing.F) {
 		}
 	})
 }
+
+// Expect keeps the keys of messages another member says exist; Received
+// counts only what was opened, so a report tells the sender what never
+// arrived.
+func TestReceiveChainExpectAndReceived(t *testing.T) {
+	c := &ReceiveChain{Key: ChainKey{9}}
+	send := &SendChain{Key: ChainKey{9}}
+	var keys []MessageKey
+	for range 4 {
+		_, mk, _ := send.advance()
+		keys = append(keys, mk)
+	}
+	c.accept(0)
+	if n := c.Expect(3); n != 2 || c.Received() != 1 || !slices.Equal(c.Missing(), []uint32{1, 2}) {
+		t.Fatalf("after Expect(3): skipped %d, received %d, missing %v", n, c.Received(), c.Missing())
+	}
+	if c.Expect(2) != 0 {
+		t.Fatal("Expect moved a chain backwards")
+	}
+	for _, n := range []uint32{2, 1} {
+		mk, err := c.lookup(n)
+		if err != nil || mk != keys[n] {
+			t.Fatalf("counter %d after Expect: %v", n, err)
+		}
+		c.accept(n)
+	}
+	if c.Received() != 3 || len(c.Missing()) != 0 {
+		t.Fatalf("received %d, missing %v", c.Received(), c.Missing())
+	}
+	if mk, err := c.lookup(3); err != nil || mk != keys[3] || c.accept(3) != 0 {
+		t.Fatalf("counter 3: %v", err)
+	}
+}
