@@ -106,6 +106,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
   verify CHANNEL MEMBER [--confirm]
   burn CHANNEL                           (organizer)
   chat CHANNEL                           full-screen terminal client (? shows its keys)
+  app [--no-browser] [--listen ADDR] [--idle-lock D]   the graphical client, in your browser
 `
 
 func dispatch(ctx context.Context, e *env, args []string) error {
@@ -178,6 +179,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdDraft(ctx, e, g, rest)
 	case "chat":
 		return cmdChat(ctx, e, g, rest)
+	case "app":
+		return cmdApp(ctx, e, g, rest)
 	}
 	fmt.Fprint(e.stderr, usage)
 	return usagef("unknown command %q", cmd)

@@ -1,0 +1,318 @@
+package app
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"parley/client"
+	"parley/crypto"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// opTimeout bounds one request's work with the relay.
+const opTimeout = 2 * time.Minute
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(assets, "assets")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, static, "index.html")
+	})
+	mux.HandleFunc("GET /api/state", s.state)
+	mux.HandleFunc("POST /api/unlock", s.postUnlock)
+	mux.HandleFunc("POST /api/lock", s.api(func(_ context.Context, _ *client.Client, _ *http.Request) (any, error) {
+		go s.lock()
+		return ok{}, nil
+	}))
+	mux.HandleFunc("POST /api/quit", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, ok{})
+		go s.quit()
+	})
+	mux.HandleFunc("GET /api/channels", s.api(func(_ context.Context, c *client.Client, _ *http.Request) (any, error) {
+		return orEmpty(c.Channels())
+	}))
+	mux.HandleFunc("POST /api/channels", s.api(s.createChannel))
+	mux.HandleFunc("POST /api/join", s.api(s.join))
+	mux.HandleFunc("GET /api/channels/{ch}/entries", s.api(s.entries))
+	mux.HandleFunc("GET /api/channels/{ch}/events", s.events)
+	mux.HandleFunc("POST /api/channels/{ch}/send", s.api(s.send))
+	mux.HandleFunc("POST /api/channels/{ch}/sync", s.api(func(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+		_, err := c.Sync(ctx, r.PathValue("ch"))
+		return ok{}, err
+	}))
+	mux.HandleFunc("GET /api/channels/{ch}/members", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+		return orEmpty(c.Members(r.PathValue("ch")))
+	}))
+	mux.HandleFunc("POST /api/channels/{ch}/verify", s.api(s.verify))
+	mux.HandleFunc("GET /api/channels/{ch}/drafts", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+		return orEmpty(c.Drafts(r.PathValue("ch")))
+	}))
+	mux.HandleFunc("GET /api/channels/{ch}/drafts/{name}", s.api(s.draft))
+	mux.HandleFunc("GET /api/channels/{ch}/diff/{name}", s.api(s.diff))
+	mux.HandleFunc("POST /api/channels/{ch}/drafts/{name}", s.api(s.putDraft))
+	mux.HandleFunc("POST /api/channels/{ch}/invite", s.api(s.invite))
+	mux.HandleFunc("GET /api/channels/{ch}/pending", s.api(func(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+		return orEmpty(c.Pending(ctx, r.PathValue("ch")))
+	}))
+	mux.HandleFunc("POST /api/channels/{ch}/admit", s.api(s.admit))
+	mux.HandleFunc("POST /api/channels/{ch}/remove", s.api(s.remove))
+	mux.HandleFunc("POST /api/channels/{ch}/burn", s.api(s.burn))
+	return s.guard(mux)
+}
+
+type ok struct {
+	OK bool `json:"ok"`
+}
+
+type apiError struct {
+	Error  string `json:"error"`
+	Locked bool   `json:"locked,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+// orEmpty turns a nil list into an empty one, so the page gets [].
+func orEmpty[T any](list []T, err error) (any, error) {
+	if list == nil {
+		list = []T{}
+	}
+	return list, err
+}
+
+// api wraps a handler that needs the unlocked home: it answers 423 when
+// the home is locked, the handler's error as one line, its value as JSON.
+func (s *Server) api(f func(ctx context.Context, c *client.Client, r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := s.home()
+		if err != nil {
+			writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
+			return
+		}
+		s.touch()
+		ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
+		defer cancel()
+		v, err := f(ctx, c, r)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// decode reads a JSON request body of at most 16 MiB (a draft).
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20)).Decode(v); err != nil {
+		return errors.New("the request is not valid JSON")
+	}
+	return nil
+}
+
+type stateReply struct {
+	Locked       bool   `json:"locked"`
+	CSRF         string `json:"csrf"`
+	Name         string `json:"name,omitempty"`
+	SafetyNumber string `json:"safety_number,omitempty"`
+	IdleLockSecs int    `json:"idle_lock_seconds"`
+}
+
+func (s *Server) state(w http.ResponseWriter, r *http.Request) {
+	cookie, _ := r.Cookie(sessionCookie)
+	csrf, _ := s.session(cookie.Value)
+	rep := stateReply{Locked: true, CSRF: csrf, IdleLockSecs: int(s.opts.IdleLock / time.Second)}
+	if c, _, err := s.home(); err == nil {
+		id := c.Whoami()
+		rep.Locked, rep.Name, rep.SafetyNumber = false, id.Name, id.SafetyNumber
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (s *Server) postUnlock(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Passphrase string `json:"passphrase"`
+	}
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	if err := s.unlock(req.Passphrase); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	s.state(w, r)
+}
+
+func (s *Server) createChannel(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct {
+		Name, Relay, Secrecy string
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	policy := crypto.PolicyHard
+	switch req.Secrecy {
+	case "", "hard":
+	case "soft":
+		policy = crypto.PolicySoft
+	default:
+		return nil, errors.New("secrecy is hard or soft")
+	}
+	return ok{true}, c.CreateChannel(ctx, strings.TrimSpace(req.Name), strings.TrimSpace(req.Relay), policy)
+}
+
+func (s *Server) join(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Code, As string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	name, err := c.Join(ctx, strings.TrimSpace(req.Code), strings.TrimSpace(req.As))
+	return map[string]string{"channel": name}, err
+}
+
+type entriesReply struct {
+	Entries []client.Entry `json:"entries"`
+	Mark    int64          `json:"mark"`
+}
+
+func (s *Server) entries(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+	mark, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	list, next, err := c.ReadAfter(r.PathValue("ch"), mark)
+	if list == nil {
+		list = []client.Entry{}
+	}
+	return entriesReply{Entries: list, Mark: next}, err
+}
+
+func (s *Server) send(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Compartment, Text string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	comp := crypto.Talks
+	switch req.Compartment {
+	case "talks":
+	case "briefings":
+		comp = crypto.Briefings
+	default:
+		return nil, errors.New("say which compartment: talks or briefings")
+	}
+	err := c.Send(ctx, r.PathValue("ch"), comp, req.Text)
+	var notice *client.SentOnceNotice
+	var queued *client.QueuedError
+	switch {
+	case err == nil:
+		return map[string]string{"status": "sent"}, nil
+	case errors.As(err, &notice):
+		return map[string]string{"status": "sent", "note": notice.Error()}, nil
+	case errors.As(err, &queued):
+		return map[string]string{"status": "queued", "note": queued.Error()}, nil
+	}
+	return nil, err
+}
+
+func (s *Server) verify(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Member string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	sn, verified, err := c.Verify(r.PathValue("ch"), req.Member, true)
+	return map[string]any{"safety_number": sn, "verified": verified}, err
+}
+
+func (s *Server) draft(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+	data, err := c.GetDraft(r.PathValue("ch"), r.PathValue("name"), r.URL.Query().Get("version"))
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"text": string(data), "binary": !isText(data), "size": len(data)}, nil
+}
+
+func (s *Server) diff(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+	q := r.URL.Query()
+	d, err := c.DiffDraft(r.PathValue("ch"), r.PathValue("name"), q.Get("a"), q.Get("b"))
+	return map[string]string{"diff": d}, err
+}
+
+func (s *Server) putDraft(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Text string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	v, err := c.PutDraft(ctx, r.PathValue("ch"), r.PathValue("name"), []byte(req.Text))
+	return map[string]int{"version": v}, err
+}
+
+func (s *Server) invite(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct {
+		Role    string
+		Expires string // a Go duration, "" for the default
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	role, found := crypto.ParseRole(req.Role)
+	if !found {
+		return nil, errors.New("role is participant, mentor or organizer")
+	}
+	expires := 24 * time.Hour
+	if req.Expires != "" {
+		d, err := time.ParseDuration(req.Expires)
+		if err != nil || d <= 0 {
+			return nil, errors.New("expiry is a duration such as 24h")
+		}
+		expires = d
+	}
+	code, err := c.Invite(ctx, r.PathValue("ch"), role, expires, 0)
+	return map[string]string{"code": code}, err
+}
+
+func (s *Server) admit(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct {
+		Names []string
+		All   bool
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return orEmpty(c.Admit(ctx, r.PathValue("ch"), req.Names, req.All))
+}
+
+func (s *Server) remove(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Member string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	return ok{true}, c.Remove(ctx, r.PathValue("ch"), req.Member)
+}
+
+// burn needs the channel's name typed again, as the page's confirmation
+// asks: a slip of the mouse does not erase a channel.
+func (s *Server) burn(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Confirm string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Confirm != r.PathValue("ch") {
+		return nil, errors.New("type the channel's name to confirm the burn")
+	}
+	return ok{true}, c.Burn(ctx, r.PathValue("ch"))
+}
+
+// isText reports whether a draft can be shown as text.
+func isText(b []byte) bool {
+	return !strings.ContainsRune(string(b), 0) && strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+}

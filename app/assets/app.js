@@ -1,0 +1,288 @@
+// Parley's page. Everything from a channel is put in the page with
+// textContent, never as HTML. Every change goes through post(), which
+// sends the session's CSRF token; the server checks it and the origin.
+"use strict";
+
+const state = { csrf: "", me: "", channels: [], current: null, tab: "conversation", mark: 0, events: null, members: [] };
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "on") for (const [ev, f] of Object.entries(v)) e.addEventListener(ev, f);
+    else if (v === true) e.setAttribute(k, "");
+    else if (v !== false && v != null) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c != null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function notice(text, bad) {
+  const n = $("notice");
+  n.textContent = text || "";
+  n.className = bad ? "error" : "";
+}
+
+async function call(method, path, body) {
+  const opts = { method, headers: {}, credentials: "same-origin" };
+  if (method !== "GET") {
+    opts.headers["X-Parley-Csrf"] = state.csrf;
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body || {});
+  }
+  const r = await fetch(path, opts);
+  let data = null;
+  try { data = await r.json(); } catch (_) { data = { error: "unexpected answer from parley app" }; }
+  if (r.status === 423) { showUnlock(); throw new Error(data.error); }
+  if (!r.ok) throw new Error(data.error || r.statusText);
+  return data;
+}
+const get = (p) => call("GET", p);
+const post = (p, b) => call("POST", p, b);
+const chPath = (rest) => "/api/channels/" + encodeURIComponent(state.current) + rest;
+
+function showUnlock() {
+  if (state.events) { state.events.close(); state.events = null; }
+  $("app").hidden = true;
+  $("unlock").hidden = false;
+  $("passphrase").value = "";
+  $("passphrase").focus();
+}
+
+async function start() {
+  const s = await get("/api/state");
+  state.csrf = s.csrf;
+  if (s.locked) return showUnlock();
+  state.me = s.name;
+  $("me").textContent = s.name + " · safety number " + s.safety_number;
+  $("unlock").hidden = true;
+  $("app").hidden = false;
+  await loadChannels();
+}
+
+async function loadChannels() {
+  state.channels = await get("/api/channels");
+  const ul = $("channels");
+  ul.replaceChildren(...state.channels.map((c) => el("li", {},
+    el("button", { type: "button", "aria-current": String(c.name === state.current), on: { click: () => openChannel(c.name) } },
+      c.name, " ", el("small", {}, "(" + (c.role || c.status) + ")")))));
+}
+
+function channelInfo() { return state.channels.find((c) => c.name === state.current) || {}; }
+
+async function openChannel(name) {
+  state.current = name;
+  state.tab = "conversation";
+  await loadChannels();
+  render();
+}
+
+function render() {
+  const info = channelInfo();
+  const tabs = [["conversation", "Conversation"], ["drafts", "Drafts"], ["people", "People"]];
+  if (info.role === "organizer") tabs.push(["organize", "Organize"]);
+  if (info.role === "mentor") tabs.splice(1, 1);
+  const bar = el("div", { class: "tabs", role: "tablist" }, tabs.map(([id, label]) =>
+    el("button", { type: "button", role: "tab", "aria-selected": String(id === state.tab), on: { click: () => { state.tab = id; render(); } } }, label)));
+  const body = el("div", { id: "tab-body" });
+  $("main").replaceChildren(el("h2", {}, info.name + " ", el("small", {}, (info.policy || "") + " · " + (info.role || info.status) + " · " + info.members + " members")), bar, body);
+  ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize })[state.tab](body, info);
+}
+
+function entryItem(e) {
+  const t = new Date(e.time);
+  const time = el("span", { class: "time" }, t.toLocaleString());
+  if (e.kind === "system") return el("li", { class: "system" + (e.alarm ? " alarm" : "") }, time, e.alarm ? "⚠ " : "", e.text);
+  const badge = e.kind === "briefing" ? el("span", { class: "badge briefings" }, "briefing") : e.kind === "message" ? el("span", { class: "badge talks" }, "talks") : el("span", { class: "badge talks" }, e.kind);
+  return el("li", {}, time, badge, el("span", { class: "who" }, e.sender + ":"), e.text);
+}
+
+async function renderConversation(body, info) {
+  const list = el("ul", { class: "entries", "aria-label": "Messages" });
+  const mentor = info.role === "mentor";
+  const audience = el("p", { class: "audience", id: "audience" });
+  const choose = (comp) => {
+    audience.textContent = comp === "talks"
+      ? "To the talks: read by the participants and organizers, never by mentors."
+      : "To the briefings: read by everyone in the channel, mentors included.";
+  };
+  const radios = mentor ? [] : [["talks", "Talks"], ["briefings", "Briefings"]].map(([v, label]) =>
+    el("label", {}, el("input", { type: "radio", name: "comp", value: v, checked: v === "talks", on: { change: () => choose(v) } }), " " + label));
+  const text = el("textarea", { id: "compose", "aria-label": "Message" });
+  const form = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    const comp = mentor ? "briefings" : document.querySelector("input[name=comp]:checked").value;
+    try {
+      const r = await post(chPath("/send"), { compartment: comp, text: text.value });
+      text.value = "";
+      notice(r.status === "sent" ? (r.note || "Sent.") : "Queued, not sent yet: " + r.note, r.status !== "sent");
+    } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Write"), radios, audience, text, el("button", { type: "submit", class: "primary" }, "Send")));
+  body.replaceChildren(list, form);
+  choose(mentor ? "briefings" : "talks");
+  if (state.events) state.events.close();
+  try {
+    const r = await get(chPath("/entries"));
+    list.replaceChildren(...r.entries.map(entryItem));
+    list.scrollTop = list.scrollHeight;
+    state.mark = r.mark;
+  } catch (e) { notice(e.message, true); }
+  const src = new EventSource(chPath("/events?after=" + state.mark));
+  src.addEventListener("entry", (m) => {
+    const e = JSON.parse(m.data);
+    list.append(entryItem(e));
+    list.scrollTop = list.scrollHeight;
+  });
+  src.addEventListener("status", (m) => notice("Relay: " + JSON.parse(m.data)));
+  src.addEventListener("problem", (m) => notice(JSON.parse(m.data), true));
+  src.addEventListener("locked", () => { src.close(); start(); });
+  state.events = src;
+}
+
+function sideBySide(diff) {
+  const grid = el("div", { class: "sbs", "aria-label": "Side by side" });
+  let dels = [], adds = [];
+  const flush = () => {
+    for (let i = 0; i < Math.max(dels.length, adds.length); i++) {
+      grid.append(el("div", { class: dels[i] != null ? "del" : "" }, dels[i] ?? ""), el("div", { class: adds[i] != null ? "add" : "" }, adds[i] ?? ""));
+    }
+    dels = []; adds = [];
+  };
+  for (const line of diff.split("\n")) {
+    if (line.startsWith("---") || line.startsWith("+++")) continue;
+    if (line.startsWith("@@")) { flush(); grid.append(el("div", {}, line), el("div", {}, line)); continue; }
+    if (line.startsWith("-")) dels.push(line.slice(1));
+    else if (line.startsWith("+")) adds.push(line.slice(1));
+    else { flush(); grid.append(el("div", {}, line.slice(1)), el("div", {}, line.slice(1))); }
+  }
+  flush();
+  return grid;
+}
+
+async function renderDrafts(body) {
+  const out = el("div", { id: "draft-view" });
+  let list = [];
+  try { list = await get(chPath("/drafts")); } catch (e) { return body.replaceChildren(el("p", { class: "error" }, e.message)); }
+  const pick = (id) => el("select", { id, "aria-label": id === "draft-a" ? "Older version" : "Newer version" },
+    list.map((d) => el("option", { value: d.name + "\u0000" + d.sha256 }, d.name + " v" + d.version + " by " + d.author)));
+  const rows = list.map((d) => el("tr", {}, el("td", {}, d.name), el("td", {}, "version " + d.version, d.conflict ? el("span", { class: "alarm" }, " (conflict)") : ""),
+    el("td", {}, d.author), el("td", {}, new Date(d.time).toLocaleString()), el("td", {}, d.size + " bytes"), el("td", {}, el("code", {}, d.sha256.slice(0, 16))),
+    el("td", {}, el("button", { type: "button", on: { click: async () => {
+      const r = await get(chPath("/drafts/" + encodeURIComponent(d.name) + "?version=" + d.sha256));
+      out.replaceChildren(el("h3", {}, d.name + ", version " + d.version), r.binary ? el("p", {}, "A binary draft of " + r.size + " bytes.") : el("pre", {}, r.text));
+    } } }, "Open"))));
+  const a = pick("draft-a"), b = pick("draft-b");
+  if (list.length > 1) b.selectedIndex = list.length - 1;
+  const compare = el("button", { type: "button", on: { click: async () => {
+    const [na, ha] = a.value.split("\u0000"), [nb, hb] = b.value.split("\u0000");
+    if (na !== nb) return notice("Choose two versions of the same draft.", true);
+    try {
+      const r = await get(chPath("/diff/" + encodeURIComponent(na) + "?a=" + ha + "&b=" + hb));
+      out.replaceChildren(el("h3", {}, "Side by side"), r.diff ? sideBySide(r.diff) : el("p", {}, "The two versions are the same."), el("h3", {}, "Inline"), el("pre", {}, r.diff || "(no difference)"));
+    } catch (e) { notice(e.message, true); }
+  } } }, "Compare");
+  const name = el("input", { id: "draft-name", "aria-label": "Draft name", placeholder: "declaration" });
+  const text = el("textarea", { id: "draft-text", "aria-label": "Text of the new version" });
+  const file = el("input", { type: "file", "aria-label": "Or choose a file", on: { change: async () => { if (file.files[0]) text.value = await file.files[0].text(); } } });
+  const put = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await post(chPath("/drafts/" + encodeURIComponent(name.value.trim())), { text: text.value });
+      notice("Published version " + r.version + " of " + name.value.trim() + ".");
+      renderDrafts(body);
+    } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Put a new version (the talks: participants and organizers)"), el("label", {}, "Name ", name), file, text, el("button", { type: "submit", class: "primary" }, "Publish")));
+  body.replaceChildren(
+    list.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Draft", "Version", "Author", "Time", "Size", "SHA-256", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)) : el("p", {}, "No drafts yet."),
+    list.length > 1 ? el("p", {}, "Compare ", a, " with ", b, " ", compare) : "", out, put);
+}
+
+async function renderPeople(body) {
+  let members = [];
+  try { members = await get(chPath("/members")); } catch (e) { return body.replaceChildren(el("p", { class: "error" }, e.message)); }
+  state.members = members;
+  body.replaceChildren(el("p", {}, "Compare each safety number with the person, in person or by a call you trust, before marking them verified."),
+    el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Role", "Safety number", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, m.name + (m.you ? " (you)" : "")), el("td", {}, m.role + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
+        el("td", {}, el("code", {}, m.safety_number)),
+        el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", on: { click: async () => {
+          if (!confirm("Mark " + m.name + " verified? Only after comparing " + m.safety_number + " with them.")) return;
+          try { await post(chPath("/verify"), { member: m.name }); renderPeople(body); } catch (e) { notice(e.message, true); }
+        } } }, "Mark verified")))))));
+}
+
+async function renderOrganize(body) {
+  const role = el("select", { id: "invite-role", "aria-label": "Role" }, ["participant", "mentor", "organizer"].map((r) => el("option", { value: r }, r)));
+  const expires = el("select", { id: "invite-expires", "aria-label": "Valid for" }, [["24h", "one day"], ["72h", "three days"], ["168h", "seven days"]].map(([v, l]) => el("option", { value: v }, l)));
+  const code = el("div", { id: "invite-out" });
+  const invite = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const r = await post(chPath("/invite"), { role: role.value, expires: expires.value });
+      code.replaceChildren(el("p", {}, "Hand this code over in person or over a channel you trust; it works once:"), el("p", { class: "code", id: "invite-code" }, r.code));
+    } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Invite"), el("label", {}, "Role ", role), " ", el("label", {}, "Valid for ", expires), " ", el("button", { type: "submit", class: "primary" }, "Make an invite"), code));
+  const pending = el("div", { id: "pending" });
+  const loadPending = async () => {
+    try {
+      const list = await get(chPath("/pending"));
+      pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, p.role), el("td", {}, el("code", {}, p.safety_number)),
+        el("td", {}, el("button", { type: "button", class: "primary", on: { click: async () => {
+          try { await post(chPath("/admit"), { names: [p.name] }); notice("Admitted " + p.name + "."); await loadChannels(); loadPending(); } catch (e) { notice(e.message, true); }
+        } } }, "Admit")))))) : el("p", {}, "No join requests waiting."));
+    } catch (e) { pending.replaceChildren(el("p", { class: "error" }, e.message)); }
+  };
+  let members = [];
+  try { members = await get(chPath("/members")); } catch (_) { /* shown elsewhere */ }
+  const who = el("select", { id: "remove-who", "aria-label": "Member to remove" }, members.filter((m) => !m.you).map((m) => el("option", { value: m.name }, m.name + " (" + m.role + ")")));
+  const remove = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    if (!confirm("Remove " + who.value + "? A new epoch starts without them; they keep what they already had.")) return;
+    try { await post(chPath("/remove"), { member: who.value }); notice("Removed " + who.value + "."); await loadChannels(); render(); } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Remove someone"), who, " ", el("button", { type: "submit", class: "danger" }, "Remove")));
+  const confirmName = el("input", { id: "burn-confirm", "aria-label": "Type the channel name to confirm" });
+  const burn = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    try { await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Burn the channel"),
+    el("p", {}, "Burning erases " + state.current + " at the relay and, at their next sync, from every member's home: messages, drafts and keys. It cannot be undone. Type the channel's name to confirm."),
+    confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
+  body.replaceChildren(invite, el("h3", {}, "Waiting to be admitted"), pending, remove, burn);
+  loadPending();
+}
+
+function showForm(title, fields, submit) {
+  const form = el("form", { on: { submit: async (ev) => { ev.preventDefault(); try { await submit(); } catch (e) { notice(e.message, true); } } } },
+    el("h2", {}, title), fields, el("button", { type: "submit", class: "primary" }, title));
+  $("main").replaceChildren(form);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("unlock-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try { await post("/api/unlock", { passphrase: $("passphrase").value }); $("unlock-error").textContent = ""; await start(); }
+    catch (e) { $("unlock-error").textContent = e.message; }
+  });
+  $("lock").addEventListener("click", async () => { await post("/api/lock"); showUnlock(); });
+  $("quit").addEventListener("click", async () => { await post("/api/quit"); document.body.replaceChildren(el("p", { class: "card" }, "Parley is locked and has quit. You can close this window.")); });
+  $("show-join").addEventListener("click", () => {
+    const code = el("textarea", { id: "join-code", "aria-label": "Invite code" }), as = el("input", { id: "join-as", "aria-label": "Name for the channel on this computer (optional)" });
+    showForm("Join", [el("label", {}, "Invite code ", code), el("label", {}, "Call the channel (optional) ", as)], async () => {
+      const r = await post("/api/join", { code: code.value, as: as.value });
+      notice("Join request sent for " + r.channel + ". Once an organizer admits you, it opens here.");
+      await loadChannels(); openChannel(r.channel);
+    });
+  });
+  $("show-create").addEventListener("click", () => {
+    const name = el("input", { id: "create-name", "aria-label": "Channel name" }), relay = el("input", { id: "create-relay", "aria-label": "Relay address" });
+    const sec = [["hard", "Hard: at most 12 members, messages kept 3 days, no plaintext export."], ["soft", "Soft: up to 50 members, kept 30 days, plaintext export allowed."]]
+      .map(([v, l]) => el("label", { class: "block" }, el("input", { type: "radio", name: "secrecy", value: v, checked: v === "hard" }), " " + l));
+    showForm("Create", [el("label", {}, "Name ", name), el("label", {}, "Relay address ", relay), el("fieldset", {}, el("legend", {}, "Secrecy"), sec)], async () => {
+      await post("/api/channels", { name: name.value, relay: relay.value, secrecy: document.querySelector("input[name=secrecy]:checked").value });
+      notice("Created " + name.value.trim() + "; you are its organizer.");
+      await loadChannels(); openChannel(name.value.trim());
+    });
+  });
+  start().catch((e) => notice(e.message, true));
+});

@@ -1,0 +1,28 @@
+// Package app is Parley's graphical client: a web server on the loopback
+// interface, started by `parley app`, that the system browser shows. It
+// serves people who will not use a terminal; every rule (who may post
+// where, the hard and soft policies, what a relay's refusal means) is the
+// client library's, called the same way the command line calls it.
+//
+// The server holds an unlocked home, so it is built like the careful
+// local web UIs (Jupyter's token, Syncthing's host and CSRF checks):
+//
+//   - it listens on a loopback address only, a random port by default;
+//   - a 256-bit secret, made at each launch, is in the address it opens
+//     once; the first request that shows it gets an HttpOnly,
+//     SameSite=Strict session cookie, and the secret is spent. Every other
+//     request without that cookie is refused;
+//   - the Host header must be the exact address served (no DNS
+//     rebinding); a request that changes anything must come from that
+//     origin (Origin header) and carry the session's CSRF token in a
+//     header, which another origin cannot read; the browser's
+//     Sec-Fetch-Site, when sent, must say same-origin;
+//   - every response forbids framing, caching, referrers and any
+//     resource from elsewhere (Content-Security-Policy default-src
+//     'self', no inline script); assets are embedded in the binary;
+//   - after IdleLock without a request the home is locked: the client is
+//     closed and its keys dropped from memory, and the page asks for the
+//     passphrase again;
+//   - text from the channel is only ever put into the page as text
+//     (textContent), never as HTML.
+package app

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"parley/client"
+)
+
+// events streams a channel's new transcript entries as server-sent
+// events while the page is open: "entry" for each one, "status" for the
+// connection to the relay. It ends when the home locks.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	c, lockCtx, err := s.home()
+	if err != nil {
+		writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	flusher, canFlush := w.(http.Flusher)
+	if !canFlush {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	mark, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	out := make(chan string, 64)
+	done := make(chan struct{})
+	ctx := r.Context()
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil && lockCtx.Err() == nil {
+			err := c.Follow(mergeDone(ctx, lockCtx), r.PathValue("ch"), &mark, func(e client.Entry) {
+				raw, _ := json.Marshal(struct {
+					client.Entry
+					Mark int64 `json:"mark"`
+				}{e, mark})
+				out <- "event: entry\ndata: " + string(raw) + "\n\n"
+			}, func(st string) {
+				out <- "event: status\ndata: " + strconv.Quote(st) + "\n\n"
+			})
+			if err != nil {
+				raw, _ := json.Marshal(err.Error())
+				out <- "event: problem\ndata: " + string(raw) + "\n\n"
+			}
+			select {
+			case <-time.After(5 * time.Second):
+			case <-ctx.Done():
+			case <-lockCtx.Done():
+			}
+		}
+	}()
+	for {
+		select {
+		case msg := <-out:
+			fmt.Fprint(w, msg)
+			flusher.Flush()
+		case <-done:
+			fmt.Fprint(w, "event: locked\ndata: true\n\n")
+			flusher.Flush()
+			return
+		}
+	}
+}
+
+// mergeDone returns a context that ends when a or b does.
+func mergeDone(a, b context.Context) context.Context {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	context.AfterFunc(ctx, func() { stop() })
+	return ctx
+}

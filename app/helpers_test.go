@@ -1,0 +1,144 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/client"
+	"parley/internal/parleytest"
+)
+
+// startApp makes a home for name and serves it, unlocked with the test
+// passphrase.
+func startApp(t *testing.T, name string, idle time.Duration) (*Server, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "home")
+	if err := client.Init(dir, name, parleytest.Passphrase); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Start(Options{Home: dir, Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, dir
+}
+
+// browser is what a page does: it logs in with the launch address, keeps
+// the cookie, and sends the origin and CSRF token with every change.
+type browser struct {
+	t      *testing.T
+	s      *Server
+	http   *http.Client
+	csrf   string
+	origin string
+}
+
+func newBrowser(t *testing.T, s *Server) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t, s: s, http: &http.Client{Jar: jar, Timeout: 3 * time.Minute}, origin: s.Origin()}
+	resp, err := b.http.Get(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login: %s", resp.Status)
+	}
+	var st stateReply
+	b.get("/api/state", &st)
+	b.csrf = st.CSRF
+	return b
+}
+
+// do sends a request and returns the status and body.
+func (b *browser) do(method, path string, body any, header map[string]string) (int, []byte) {
+	b.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, b.s.Origin()+path, rd)
+	if method != http.MethodGet {
+		req.Header.Set("Origin", b.origin)
+		req.Header.Set(csrfHeader, b.csrf)
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func (b *browser) get(path string, v any) {
+	b.t.Helper()
+	code, body := b.do(http.MethodGet, path, nil, nil)
+	if code != http.StatusOK {
+		b.t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			b.t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+}
+
+func (b *browser) post(path string, in, v any) {
+	b.t.Helper()
+	code, body := b.do(http.MethodPost, path, in, nil)
+	if code != http.StatusOK {
+		b.t.Fatalf("POST %s: %d %s", path, code, body)
+	}
+	if v != nil {
+		if err := json.Unmarshal(body, v); err != nil {
+			b.t.Fatalf("POST %s: %v", path, err)
+		}
+	}
+}
+
+// events opens a channel's event stream and returns its "entry" events'
+// data as they come.
+func (b *browser) events(path string) (<-chan string, func()) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.s.Origin()+path, nil)
+	c := &http.Client{Jar: b.http.Jar}
+	resp, err := c.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	out := make(chan string, 64)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var event string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "entry":
+				out <- strings.TrimPrefix(line, "data: ")
+			}
+		}
+	}()
+	return out, func() { resp.Body.Close() }
+}

@@ -1,0 +1,214 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"parley/client"
+)
+
+// DefaultIdleLock is how long the home stays unlocked without a request.
+const DefaultIdleLock = 10 * time.Minute
+
+// Options configure a Server.
+type Options struct {
+	// Home is the home folder; Passphrase, when set, unlocks it at once
+	// (scripts), otherwise the page asks for it.
+	Home       string
+	Passphrase string
+	// Listen is a loopback address; port 0 picks a free one.
+	Listen string
+	// IdleLock locks the home after this long without a request
+	// (DefaultIdleLock when zero).
+	IdleLock time.Duration
+	// Now is the clock (tests). Default time.Now.
+	Now func() time.Time
+}
+
+// Server is a running `parley app`.
+type Server struct {
+	opts     Options
+	listener net.Listener
+	host     string // exactly what the Host header must say
+	http     *http.Server
+
+	mu       sync.Mutex
+	token    []byte // the launch secret; nil once spent
+	sessions map[string]string
+	client   *client.Client
+	lastSeen time.Time
+	lockCtx  context.Context // ends when the home locks
+	lockEnd  context.CancelFunc
+	quitCh   chan struct{}
+	quitOnce sync.Once
+}
+
+// Start listens and serves. The address to open is URL().
+func Start(opts Options) (*Server, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	if opts.IdleLock == 0 {
+		opts.IdleLock = DefaultIdleLock
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	host, _, err := net.SplitHostPort(opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", opts.Listen, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("--listen %s: parley app listens on a loopback address only (127.0.0.1 or ::1)", opts.Listen)
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, listener: ln, host: ln.Addr().String(), sessions: map[string]string{}, token: random(32), quitCh: make(chan struct{})}
+	if opts.Passphrase != "" {
+		if err := s.unlock(opts.Passphrase); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go s.http.Serve(ln)
+	go s.idleLoop()
+	return s, nil
+}
+
+// URL is the address that opens the app: it carries the launch secret,
+// which the first visit spends.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("http://%s/login?token=%s", s.host, hex.EncodeToString(s.token))
+}
+
+// Origin is the only origin the server accepts requests from.
+func (s *Server) Origin() string { return "http://" + s.host }
+
+// Close stops the server and locks the home.
+func (s *Server) Close() error {
+	s.lock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.http.Shutdown(ctx)
+}
+
+// Done is closed when the page asked to lock and quit.
+func (s *Server) Done() <-chan struct{} { return s.quitCh }
+
+// quit locks the home and closes Done.
+func (s *Server) quit() {
+	s.lock()
+	s.quitOnce.Do(func() { close(s.quitCh) })
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// unlock opens the home with passphrase.
+func (s *Server) unlock(passphrase string) error {
+	c, err := client.Open(s.opts.Home, passphrase)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		c.Close()
+		return nil
+	}
+	s.client, s.lastSeen = c, s.opts.Now()
+	s.lockCtx, s.lockEnd = context.WithCancel(context.Background())
+	return nil
+}
+
+// lock closes the client, which drops the home's keys, and ends every
+// live stream.
+func (s *Server) lock() {
+	s.mu.Lock()
+	c, end := s.client, s.lockEnd
+	s.client, s.lockEnd = nil, nil
+	s.mu.Unlock()
+	if end != nil {
+		end() // live streams stop using the client
+	}
+	if c != nil {
+		c.Close()
+	}
+}
+
+// home returns the unlocked client and the context that ends when the
+// home locks, or an error when it is locked.
+func (s *Server) home() (*client.Client, context.Context, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return nil, nil, errLocked
+	}
+	return s.client, s.lockCtx, nil
+}
+
+var errLocked = errors.New("the home is locked: unlock it with its passphrase")
+
+func (s *Server) touch() {
+	s.mu.Lock()
+	s.lastSeen = s.opts.Now()
+	s.mu.Unlock()
+}
+
+func (s *Server) idleLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for range t.C {
+		s.mu.Lock()
+		idle := s.client != nil && s.opts.Now().Sub(s.lastSeen) >= s.opts.IdleLock
+		s.mu.Unlock()
+		if idle {
+			s.lock()
+		}
+	}
+}
+
+// spendToken checks the launch secret and spends it.
+func (s *Server) spendToken(given string) bool {
+	b, err := hex.DecodeString(given)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || s.token == nil || subtle.ConstantTimeCompare(b, s.token) != 1 {
+		return false
+	}
+	s.token = nil
+	return true
+}
+
+// newSession returns a fresh session id and its CSRF token.
+func (s *Server) newSession() (id, csrf string) {
+	id, csrf = hex.EncodeToString(random(32)), hex.EncodeToString(random(32))
+	s.mu.Lock()
+	s.sessions[id] = csrf
+	s.mu.Unlock()
+	return id, csrf
+}
+
+// session returns the CSRF token of session id.
+func (s *Server) session(id string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	csrf, ok := s.sessions[id]
+	return csrf, ok
+}
