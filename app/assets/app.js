@@ -69,6 +69,21 @@ async function loadChannels() {
       c.name, " ", el("small", {}, "(" + (c.role || c.status) + ")")))));
 }
 
+// refreshInfo reloads the channel list after a system line (an
+// admission, a removal, a new member) and redraws the view when this
+// member's role or state changed.
+async function refreshInfo() {
+  const before = channelInfo();
+  await loadChannels();
+  const now = channelInfo();
+  if (before.role !== now.role || before.status !== now.status) render();
+  else $("channel-title").textContent = titleOf(now);
+}
+
+function titleOf(info) {
+  return info.name + " · " + (info.policy ? info.policy + " · " : "") + (info.role || info.status) + " · " + info.members + " members";
+}
+
 function channelInfo() { return state.channels.find((c) => c.name === state.current) || {}; }
 
 async function openChannel(name) {
@@ -86,7 +101,7 @@ function render() {
   const bar = el("div", { class: "tabs", role: "tablist" }, tabs.map(([id, label]) =>
     el("button", { type: "button", role: "tab", "aria-selected": String(id === state.tab), on: { click: () => { state.tab = id; render(); } } }, label)));
   const body = el("div", { id: "tab-body" });
-  $("main").replaceChildren(el("h2", {}, info.name + " ", el("small", {}, (info.policy || "") + " · " + (info.role || info.status) + " · " + info.members + " members")), bar, body);
+  $("main").replaceChildren(el("h2", { id: "channel-title" }, titleOf(info)), bar, body);
   ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize })[state.tab](body, info);
 }
 
@@ -109,30 +124,44 @@ async function renderConversation(body, info) {
   };
   const radios = mentor ? [] : [["talks", "Talks"], ["briefings", "Briefings"]].map(([v, label]) =>
     el("label", {}, el("input", { type: "radio", name: "comp", value: v, checked: v === "talks", on: { change: () => choose(v) } }), " " + label));
-  const text = el("textarea", { id: "compose", "aria-label": "Message" });
+  // What is being typed survives a redraw (an admission arriving live).
+  const text = el("textarea", { id: "compose", "aria-label": "Message", on: { input: () => { state.compose = text.value; } } });
+  text.value = state.compose || "";
   const form = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
     const comp = mentor ? "briefings" : document.querySelector("input[name=comp]:checked").value;
     try {
       const r = await post(chPath("/send"), { compartment: comp, text: text.value });
-      text.value = "";
+      text.value = state.compose = "";
       notice(r.status === "sent" ? (r.note || "Sent.") : "Queued, not sent yet: " + r.note, r.status !== "sent");
+      await reloadEntries();
     } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Write"), radios, audience, text, el("button", { type: "submit", class: "primary" }, "Send")));
   body.replaceChildren(list, form);
   choose(mentor ? "briefings" : "talks");
-  if (state.events) state.events.close();
+  state.list = list;
+  await reloadEntries();
+}
+
+// reloadEntries shows the whole transcript again and follows it from
+// there: after the page's own send, whose entry the home records when the
+// relay acknowledges it, which the live stream may already have passed.
+async function reloadEntries() {
+  const list = state.list;
+  if (state.events) { state.events.close(); state.events = null; }
   try {
     const r = await get(chPath("/entries"));
     list.replaceChildren(...r.entries.map(entryItem));
     list.scrollTop = list.scrollHeight;
     state.mark = r.mark;
-  } catch (e) { notice(e.message, true); }
+  } catch (e) { return notice(e.message, true); }
   const src = new EventSource(chPath("/events?after=" + state.mark));
-  src.addEventListener("entry", (m) => {
+  src.addEventListener("entry", async (m) => {
     const e = JSON.parse(m.data);
+    state.mark = e.mark;
     list.append(entryItem(e));
     list.scrollTop = list.scrollHeight;
+    if (e.kind === "system") await refreshInfo();
   });
   src.addEventListener("status", (m) => notice("Relay: " + JSON.parse(m.data)));
   src.addEventListener("problem", (m) => notice(JSON.parse(m.data), true));
@@ -165,7 +194,7 @@ async function renderDrafts(body) {
   let list = [];
   try { list = await get(chPath("/drafts")); } catch (e) { return body.replaceChildren(el("p", { class: "error" }, e.message)); }
   const pick = (id) => el("select", { id, "aria-label": id === "draft-a" ? "Older version" : "Newer version" },
-    list.map((d) => el("option", { value: d.name + "\u0000" + d.sha256 }, d.name + " v" + d.version + " by " + d.author)));
+    list.map((d) => el("option", { value: d.name + "\u0000" + (d.conflict ? d.sha256 : d.version) }, d.name + " v" + d.version + " by " + d.author)));
   const rows = list.map((d) => el("tr", {}, el("td", {}, d.name), el("td", {}, "version " + d.version, d.conflict ? el("span", { class: "alarm" }, " (conflict)") : ""),
     el("td", {}, d.author), el("td", {}, new Date(d.time).toLocaleString()), el("td", {}, d.size + " bytes"), el("td", {}, el("code", {}, d.sha256.slice(0, 16))),
     el("td", {}, el("button", { type: "button", on: { click: async () => {

@@ -1,0 +1,220 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"parley/crypto"
+	"parley/internal/parleytest"
+)
+
+// chromium returns the path of a Chromium to drive. CI installs the
+// Debian package (.ci/run) and sets PARLEY_REQUIRE_BROWSER, so that a
+// missing browser fails there instead of skipping.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("PARLEY_REQUIRE_BROWSER") != "" {
+		t.Fatal("no Chromium on this machine (apt-get install -y chromium), and PARLEY_REQUIRE_BROWSER is set")
+	}
+	t.Skip("browser tests need Chromium (apt-get install -y chromium); .ci/run installs it")
+	return ""
+}
+
+// newPage starts a headless Chromium with a fresh profile.
+func newPage(t *testing.T) (context.Context, func()) {
+	exe := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("headless", true),
+		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	// A bound for loaded machines, not an expectation. The timer cancels
+	// the chromedp context itself (a derived context would not stop a
+	// step).
+	stop := time.AfterFunc(90*time.Second, cancelCtx)
+	return ctx, func() { stop.Stop(); cancelCtx(); cancelAlloc() }
+}
+
+// screenshot keeps a picture of the page for docs/app.md when
+// PARLEY_SCREENSHOTS names a folder.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	dir := os.Getenv("PARLEY_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	img, err := chromedp.Run(ctx, chromedp.FullScreenshot(85)) // JPEG
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".jpg"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run takes each step in turn; a failure names the step and shows what
+// the page said.
+func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	for i, step := range steps {
+		if err := chromedp.Do(ctx, step); err != nil {
+			page, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body.innerText"))
+			t.Fatalf("%s, step %d: %v\nthe page says:\n%s", what, i+1, err, page)
+		}
+	}
+}
+
+// text reads an element's text. The page redraws a view when its data
+// arrives, which can replace a node between finding it and reading it,
+// so a read is tried again for a while.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	var err error
+	for range 50 {
+		var s string
+		if s, err = chromedp.Run(ctx, chromedp.Text(sel)); err == nil {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("text of %s: %v", sel, err)
+	return ""
+}
+
+// In a real browser, a participant with only the app joins from an
+// invite, writes to the talks, receives a briefing live, and compares two
+// draft versions side by side.
+func TestBrowserParticipant(t *testing.T) {
+	ctx, done := newPage(t)
+	defer done()
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	s, _ := startApp(t, "Alice", time.Hour)
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "open and join", chromedp.Navigate(s.URL()),
+		chromedp.WaitVisible("#show-join"),
+		chromedp.Click("#show-join"),
+		chromedp.SendKeys("#join-code", code),
+		chromedp.Click(`//form//button[.="Join"]`),
+		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "open the channel",
+		chromedp.Click(`//nav//button[contains(., "oslo")]`),
+		chromedp.WaitVisible(`//h2[contains(., "participant")]`),
+		chromedp.WaitVisible("#compose"))
+	audience := text(t, ctx, "#audience")
+	run(t, ctx, "write to the talks",
+		chromedp.SendKeys("#compose", "our reading of article 4"),
+		chromedp.Click(`//form//button[.="Send"]`),
+		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "our reading of article 4")]`))
+	if !strings.Contains(audience, "never by mentors") {
+		t.Fatalf("the audience line before sending: %q", audience)
+	}
+	if !contains(parleytest.Texts(t, org, "oslo"), "Alice: our reading of article 4") {
+		t.Fatal("the organizer did not get Alice's message")
+	}
+	if err := org.Send(w.Ctx, "oslo", crypto.Briefings, "<b>not bold</b> & progress"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "a briefing arrives live",
+		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "progress")]`))
+	shown := text(t, ctx, `//ul[@class="entries"]/li[contains(., "progress")]`)
+	if !strings.Contains(shown, "<b>not bold</b> & progress") {
+		t.Fatalf("the briefing was not shown as text: %q", shown)
+	}
+	screenshot(t, ctx, "app-conversation")
+
+	for _, text := range []string{"Article 1.\n", "Article 1.\nArticle 2.\n"} {
+		if _, err := org.PutDraft(w.Ctx, "oslo", "declaration", []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, ctx, "compare two versions",
+		chromedp.Click(`//div[@class="tabs"]/button[.="Drafts"]`),
+		chromedp.WaitVisible(`//table//td[contains(., "version 2")]`),
+		chromedp.Click(`//button[.="Compare"]`),
+		chromedp.WaitVisible(`//div[@class="sbs"]`))
+	added := text(t, ctx, `//div[@class="sbs"]/div[@class="add"]`)
+	if strings.TrimSpace(added) != "Article 2." {
+		t.Fatalf("side by side shows %q added", added)
+	}
+	screenshot(t, ctx, "app-drafts")
+}
+
+// A page from another origin, open in the same browser as the app,
+// tries to change the home: each request is refused, and nothing
+// changes.
+func TestBrowserOtherOriginRefused(t *testing.T) {
+	ctx, done := newPage(t)
+	defer done()
+	s, _ := startApp(t, "Alice", time.Hour)
+	var refused atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/result" {
+			refused.Add(1)
+			return
+		}
+		fmt.Fprintf(w, `<!doctype html><script>
+const app = %q;
+async function tryAll() {
+  const attempts = [
+    fetch(app + "/api/channels", {method: "POST", mode: "no-cors", credentials: "include", headers: {"Content-Type": "text/plain"}, body: '{"name":"evil","relay":"x"}'}),
+    fetch(app + "/api/lock", {method: "POST", mode: "no-cors", credentials: "include"}),
+  ];
+  for (const a of attempts) { try { await a; } catch (e) {} }
+  fetch("/result");
+}
+tryAll();
+</script>`, s.Origin())
+	})}
+	go evil.Serve(ln)
+	defer evil.Close()
+
+	run(t, ctx, "log in to the app", chromedp.Navigate(s.URL()), chromedp.WaitVisible("#show-join"))
+	run(t, ctx, "visit the other origin", chromedp.Navigate("http://"+ln.Addr().String()+"/"))
+	deadline := time.Now().Add(time.Minute)
+	for refused.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the other origin's page did not run")
+	}
+	c, _, err := s.home()
+	if err != nil {
+		t.Fatal("the other origin locked the home")
+	}
+	if list, _ := c.Channels(); len(list) != 0 {
+		t.Fatalf("the other origin made a channel: %+v", list)
+	}
+	// And the app's address under another name (DNS rebinding) shows
+	// nothing of the app.
+	_, port, _ := net.SplitHostPort(s.host)
+	run(t, ctx, "rebinding", chromedp.Navigate("http://localhost:"+port+"/"))
+	body := text(t, ctx, "body")
+	if !strings.Contains(body, "wrong host") {
+		t.Fatalf("the app under another name: %q", body)
+	}
+}
