@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"rsc.io/qr"
+
 	"parley/client"
 	"parley/crypto"
 )
@@ -277,7 +279,27 @@ func (s *Server) invite(ctx context.Context, c *client.Client, r *http.Request) 
 		expires = d
 	}
 	code, err := c.Invite(ctx, r.PathValue("ch"), role, expires, 0)
-	return map[string]string{"code": code}, err
+	if err != nil {
+		return nil, err
+	}
+	return inviteReply{Code: code, QR: inviteQR(code)}, nil
+}
+
+type inviteReply struct {
+	Code string `json:"code"`
+	// QR is a PNG of the code as a QR code, for a handover in person; it
+	// travels in the reply, never in an address.
+	QR []byte `json:"qr_png,omitempty"`
+}
+
+// inviteQR draws the invite code as a QR code (error correction M).
+func inviteQR(code string) []byte {
+	q, err := qr.Encode(code, qr.M)
+	if err != nil {
+		return nil // too long for a QR code: the text form still works
+	}
+	q.Scale = 4
+	return q.PNG()
 }
 
 func (s *Server) admit(ctx context.Context, c *client.Client, r *http.Request) (any, error) {

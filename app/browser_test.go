@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"parley/crypto"
@@ -216,5 +218,78 @@ tryAll();
 	body := text(t, ctx, "body")
 	if !strings.Contains(body, "wrong host") {
 		t.Fatalf("the app under another name: %q", body)
+	}
+}
+
+// In a real browser, an organizer who has only the app creates a
+// channel, invites (code as text and as a QR code), admits the joiner
+// after seeing their safety number, removes them, and burns the channel
+// after typing its name.
+func TestBrowserOrganizer(t *testing.T) {
+	ctx, done := newPage(t)
+	defer done()
+	w := parleytest.New(t, nil)
+	s, _ := startApp(t, "Convener", time.Hour)
+	run(t, ctx, "create a channel", chromedp.Navigate(s.URL()),
+		chromedp.WaitVisible("#show-create"),
+		chromedp.Click("#show-create"),
+		chromedp.SendKeys("#create-name", "oslo"),
+		chromedp.SendKeys("#create-relay", w.Relay.URL),
+		chromedp.Click(`//form//button[.="Create"]`),
+		chromedp.WaitVisible(`//h2[contains(., "organizer")]`),
+		chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+		chromedp.WaitVisible(`//button[.="Make an invite"]`),
+		chromedp.Click(`//button[.="Make an invite"]`),
+		chromedp.WaitVisible("#invite-code"),
+		chromedp.WaitVisible("#invite-qr"))
+	code := strings.TrimSpace(text(t, ctx, "#invite-code"))
+	screenshot(t, ctx, "app-invite")
+	alice := w.Home("Alice")
+	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
+		t.Fatalf("joining with the code the page showed: %v", err)
+	}
+	safety := alice.Whoami().SafetyNumber
+	run(t, ctx, "admit", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+		chromedp.WaitVisible(`//div[@id="pending"]//td[contains(., "Alice")]`))
+	if shown := text(t, ctx, `//div[@id="pending"]//tr[contains(., "Alice")]`); !strings.Contains(shown, safety) {
+		t.Fatalf("the pending request shows %q, not Alice's safety number %s", shown, safety)
+	}
+	run(t, ctx, "admit", chromedp.Click(`//div[@id="pending"]//button[.="Admit"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Admitted Alice")]`))
+	if rep, err := alice.Sync(w.Ctx, "oslo"); err != nil || rep.Pending {
+		t.Fatalf("Alice after the page admitted her: %+v %v", rep, err)
+	}
+
+	// The confirmation dialog is accepted as a person would.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	run(t, ctx, "remove", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+		chromedp.WaitReady(`//select[@id="remove-who"]/option[contains(., "Alice")]`),
+		chromedp.Click(`//button[.="Remove"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Removed Alice")]`))
+	if got := parleytest.Texts(t, alice, "oslo"); !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "relay refuses") || strings.Contains(l, "you were removed") }) {
+		t.Fatalf("Alice after the removal: %q", got)
+	}
+	run(t, ctx, "burn needs the name", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+		chromedp.WaitVisible("#burn-confirm"),
+		chromedp.SendKeys("#burn-confirm", "osl"),
+		chromedp.Click(`//button[.="Burn"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "type the channel's name")]`),
+		chromedp.SendKeys("#burn-confirm", "o"),
+		chromedp.Click(`//button[.="Burn"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Burned oslo")]`))
+	c, _, err := s.home()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := c.Channels(); len(list) != 0 {
+		t.Fatalf("after the burn the home still lists %+v", list)
 	}
 }

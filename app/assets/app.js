@@ -249,7 +249,8 @@ async function renderOrganize(body) {
     ev.preventDefault();
     try {
       const r = await post(chPath("/invite"), { role: role.value, expires: expires.value });
-      code.replaceChildren(el("p", {}, "Hand this code over in person or over a channel you trust; it works once:"), el("p", { class: "code", id: "invite-code" }, r.code));
+      code.replaceChildren(el("p", {}, "Hand this code over in person or over a channel you trust; it works once:"), el("p", { class: "code", id: "invite-code" }, r.code),
+        r.qr_png ? el("figure", {}, el("img", { id: "invite-qr", src: "data:image/png;base64," + r.qr_png, alt: "The same invite as a QR code" }), el("figcaption", {}, "The same code as a QR code, to scan in person.")) : "");
     } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Invite"), el("label", {}, "Role ", role), " ", el("label", {}, "Valid for ", expires), " ", el("button", { type: "submit", class: "primary" }, "Make an invite"), code));
   const pending = el("div", { id: "pending" });
