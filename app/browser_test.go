@@ -274,7 +274,9 @@ func TestBrowserOrganizer(t *testing.T) {
 		chromedp.WaitReady(`//select[@id="remove-who"]/option[contains(., "Alice")]`),
 		chromedp.Click(`//button[.="Remove"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Removed Alice")]`))
-	if got := parleytest.Texts(t, alice, "oslo"); !slices.ContainsFunc(got, func(l string) bool { return strings.Contains(l, "relay refuses") || strings.Contains(l, "you were removed") }) {
+	if got := parleytest.Texts(t, alice, "oslo"); !slices.ContainsFunc(got, func(l string) bool {
+		return strings.Contains(l, "relay refuses") || strings.Contains(l, "you were removed")
+	}) {
 		t.Fatalf("Alice after the removal: %q", got)
 	}
 	run(t, ctx, "burn needs the name", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
