@@ -32,6 +32,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /api/state", s.state)
 	mux.HandleFunc("POST /api/unlock", s.postUnlock)
+	mux.HandleFunc("POST /api/init", s.postInit)
 	mux.HandleFunc("POST /api/lock", s.api(func(_ context.Context, _ *client.Client, _ *http.Request) (any, error) {
 		go s.lock()
 		return ok{}, nil
@@ -125,7 +126,10 @@ func decode(r *http.Request, v any) error {
 }
 
 type stateReply struct {
-	Locked       bool   `json:"locked"`
+	Locked bool `json:"locked"`
+	// NoHome is set when there is no home yet: the page offers to make
+	// one (what parley init does).
+	NoHome       bool   `json:"no_home,omitempty"`
 	CSRF         string `json:"csrf"`
 	Name         string `json:"name,omitempty"`
 	SafetyNumber string `json:"safety_number,omitempty"`
@@ -135,7 +139,7 @@ type stateReply struct {
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
 	cookie, _ := r.Cookie(sessionCookie)
 	csrf, _ := s.session(cookie.Value)
-	rep := stateReply{Locked: true, CSRF: csrf, IdleLockSecs: int(s.opts.IdleLock / time.Second)}
+	rep := stateReply{Locked: true, CSRF: csrf, IdleLockSecs: int(s.opts.IdleLock / time.Second), NoHome: !client.HomeExists(s.opts.Home)}
 	if c, _, err := s.home(); err == nil {
 		id := c.Whoami()
 		rep.Locked, rep.Name, rep.SafetyNumber = false, id.Name, id.SafetyNumber
@@ -149,6 +153,24 @@ func (s *Server) postUnlock(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := decode(r, &req); err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	if err := s.unlock(req.Passphrase); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	s.state(w, r)
+}
+
+// postInit makes the home, as parley init does, and opens it.
+func (s *Server) postInit(w http.ResponseWriter, r *http.Request) {
+	var req struct{ Name, Passphrase string }
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	if err := client.Init(s.opts.Home, strings.TrimSpace(req.Name), req.Passphrase); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error(), Locked: true})
 		return
 	}
 	if err := s.unlock(req.Passphrase); err != nil {

@@ -295,3 +295,70 @@ func TestBrowserOrganizer(t *testing.T) {
 		t.Fatalf("after the burn the home still lists %+v", list)
 	}
 }
+
+// A mentor who has nothing but `parley app`: the page makes the
+// identity, joins from the invite, shows the briefings only (never the
+// talks, never a way to write to them), answers a briefing, and after
+// Lock asks for the passphrase again.
+func TestBrowserMentorFromNothing(t *testing.T) {
+	ctx, done := newPage(t)
+	defer done()
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	home := filepath.Join(t.TempDir(), "home")
+	s, err := Start(Options{Home: home, Listen: "127.0.0.1:0", IdleLock: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleMentor, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "make the identity", chromedp.Navigate(s.URL()),
+		chromedp.WaitVisible("#setup-name"),
+		chromedp.SendKeys("#setup-name", "Mentor"),
+		chromedp.SendKeys("#setup-pass", "a long passphrase"),
+		chromedp.SendKeys("#setup-pass2", "a long passphrase"),
+		chromedp.Click(`//button[.="Create my identity"]`),
+		chromedp.WaitVisible("#show-join"))
+	if !strings.Contains(text(t, ctx, "#me"), "Mentor · safety number") {
+		t.Fatalf("header: %q", text(t, ctx, "#me"))
+	}
+	run(t, ctx, "join", chromedp.Click("#show-join"),
+		chromedp.SendKeys("#join-code", code),
+		chromedp.Click(`//form//button[.="Join"]`),
+		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Send(w.Ctx, "oslo", crypto.Talks, "talks only for the room"); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Send(w.Ctx, "oslo", crypto.Briefings, "a briefing for our mentors"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "read as a mentor",
+		chromedp.Click(`//nav//button[contains(., "oslo")]`),
+		chromedp.WaitVisible(`//h2[contains(., "mentor")]`),
+		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "a briefing for our mentors")]`))
+	if a := text(t, ctx, "#audience"); !strings.Contains(a, "mentors included") {
+		t.Fatalf("a mentor's audience line: %q", a)
+	}
+	page := text(t, ctx, "#main")
+	if strings.Contains(page, "talks only for the room") || strings.Contains(page, "Drafts") || strings.Contains(page, "Talks") {
+		t.Fatalf("the mentor's page shows the talks or a way to them:\n%s", page)
+	}
+	run(t, ctx, "answer", chromedp.SendKeys("#compose", "push on the timetable"),
+		chromedp.Click(`//form//button[.="Send"]`),
+		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "push on the timetable")]`))
+	if !contains(parleytest.Texts(t, org, "oslo"), "Mentor: push on the timetable") {
+		t.Fatal("the organizer did not get the mentor's briefing")
+	}
+	screenshot(t, ctx, "app-mentor")
+	run(t, ctx, "lock and unlock", chromedp.Click("#lock"),
+		chromedp.WaitVisible("#passphrase"),
+		chromedp.SendKeys("#passphrase", "a long passphrase"),
+		chromedp.Click(`//button[.="Unlock"]`),
+		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+}

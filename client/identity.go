@@ -50,6 +50,12 @@ func scryptLogN() int {
 	return 18
 }
 
+// HomeExists reports whether dir holds a home (an identity made by Init).
+func HomeExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, identityName))
+	return err == nil
+}
+
 // Init makes a new identity in dir, encrypted under passphrase.
 func Init(dir, name, passphrase string) error {
 	if err := checkName(name); err != nil {

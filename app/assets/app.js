@@ -53,6 +53,8 @@ function showUnlock() {
 async function start() {
   const s = await get("/api/state");
   state.csrf = s.csrf;
+  $("setup").hidden = true;
+  if (s.no_home) { $("app").hidden = true; $("unlock").hidden = true; $("setup").hidden = false; $("setup-name").focus(); return; }
   if (s.locked) return showUnlock();
   state.me = s.name;
   $("me").textContent = s.name + " · safety number " + s.safety_number;
@@ -293,6 +295,12 @@ document.addEventListener("DOMContentLoaded", () => {
     ev.preventDefault();
     try { await post("/api/unlock", { passphrase: $("passphrase").value }); $("unlock-error").textContent = ""; await start(); }
     catch (e) { $("unlock-error").textContent = e.message; }
+  });
+  $("setup-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if ($("setup-pass").value !== $("setup-pass2").value) { $("setup-error").textContent = "The two passphrases differ."; return; }
+    try { await post("/api/init", { name: $("setup-name").value, passphrase: $("setup-pass").value }); $("setup-error").textContent = ""; await start(); }
+    catch (e) { $("setup-error").textContent = e.message; }
   });
   $("lock").addEventListener("click", async () => { await post("/api/lock"); showUnlock(); });
   $("quit").addEventListener("click", async () => { await post("/api/quit"); document.body.replaceChildren(el("p", { class: "card" }, "Parley is locked and has quit. You can close this window.")); });

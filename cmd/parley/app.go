@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"time"
 
 	"parley/app"
+	"parley/client"
 )
 
 // cmdApp serves the graphical client on loopback and opens the system
@@ -31,13 +31,11 @@ func cmdApp(ctx context.Context, e *env, g *global, args []string) error {
 	if len(pos) != 0 || idle <= 0 {
 		return usagef("usage: parley app [--listen 127.0.0.1:0] [--no-browser] [--idle-lock D]")
 	}
-	if _, err := os.Stat(filepath.Join(g.home, "identity.age")); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no home at %s: run parley init --name NAME first (or --home DIR)", g.home)
-	}
 	// A passphrase given for scripting unlocks at once; otherwise the
-	// page asks for it (never the terminal: the point is not to need one).
+	// page asks for it (never the terminal: the point is not to need
+	// one). Without a home, the page offers to make one.
 	var passphrase string
-	if g.passphraseFile != "" || e.getenv("PARLEY_PASSPHRASE") != "" {
+	if client.HomeExists(g.home) && (g.passphraseFile != "" || e.getenv("PARLEY_PASSPHRASE") != "") {
 		if passphrase, err = g.passphrase(e, false); err != nil {
 			return err
 		}
