@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"parley/crypto"
@@ -45,10 +44,10 @@ func newPage(t *testing.T) (context.Context, func()) {
 		chromedp.WindowSize(1280, 900), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
-	// A bound for loaded machines, not an expectation. The timer cancels
-	// the chromedp context itself (a derived context would not stop a
-	// step).
-	stop := time.AfterFunc(90*time.Second, cancelCtx)
+	// A bound for loaded machines (make test runs every package at once,
+	// under the race detector), not an expectation. The timer cancels the
+	// chromedp context itself (a derived context would not stop a step).
+	stop := time.AfterFunc(5*time.Minute, cancelCtx)
 	return ctx, func() { stop.Stop(); cancelCtx(); cancelAlloc() }
 }
 
@@ -260,19 +259,11 @@ func TestBrowserOrganizer(t *testing.T) {
 		t.Fatalf("Alice after the page admitted her: %+v %v", rep, err)
 	}
 
-	// The confirmation dialog is accepted as a person would.
-	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-	go func() {
-		for _, err := range dialogs {
-			if err != nil {
-				return
-			}
-			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}()
 	run(t, ctx, "remove", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitReady(`//select[@id="remove-who"]/option[contains(., "Alice")]`),
 		chromedp.Click(`//button[.="Remove"]`),
+		chromedp.WaitVisible(`//button[.="Yes, remove Alice"]`),
+		chromedp.Click(`//button[.="Yes, remove Alice"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Removed Alice")]`))
 	if got := parleytest.Texts(t, alice, "oslo"); !slices.ContainsFunc(got, func(l string) bool {
 		return strings.Contains(l, "relay refuses") || strings.Contains(l, "you were removed")

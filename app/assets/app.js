@@ -237,10 +237,9 @@ async function renderPeople(body) {
     el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Role", "Safety number", ""].map((h) => el("th", {}, h)))),
       el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, m.name + (m.you ? " (you)" : "")), el("td", {}, m.role + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
         el("td", {}, el("code", {}, m.safety_number)),
-        el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", on: { click: async () => {
-          if (!confirm("Mark " + m.name + " verified? Only after comparing " + m.safety_number + " with them.")) return;
+        el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", title: "Only after comparing " + m.safety_number + " with " + m.name, on: { click: async () => {
           try { await post(chPath("/verify"), { member: m.name }); renderPeople(body); } catch (e) { notice(e.message, true); }
-        } } }, "Mark verified")))))));
+        } } }, "We compared it: mark verified")))))));
 }
 
 async function renderOrganize(body) {
@@ -268,11 +267,19 @@ async function renderOrganize(body) {
   let members = [];
   try { members = await get(chPath("/members")); } catch (_) { /* shown elsewhere */ }
   const who = el("select", { id: "remove-who", "aria-label": "Member to remove" }, members.filter((m) => !m.you).map((m) => el("option", { value: m.name }, m.name + " (" + m.role + ")")));
-  const remove = el("form", { on: { submit: async (ev) => {
+  const ask = el("div", { id: "remove-confirm" });
+  const remove = el("form", { on: { submit: (ev) => {
     ev.preventDefault();
-    if (!confirm("Remove " + who.value + "? A new epoch starts without them; they keep what they already had.")) return;
-    try { await post(chPath("/remove"), { member: who.value }); notice("Removed " + who.value + "."); await loadChannels(); render(); } catch (e) { notice(e.message, true); }
-  } } }, el("fieldset", {}, el("legend", {}, "Remove someone"), who, " ", el("button", { type: "submit", class: "danger" }, "Remove")));
+    const name = who.value;
+    // An in-page confirmation, not a browser dialog: it names who and
+    // what happens, and is read by screen readers like the rest.
+    ask.replaceChildren(el("p", { role: "alert" }, "Remove " + name + "? A new epoch starts without them; they keep what they already had and read nothing new."),
+      el("button", { type: "button", class: "danger", on: { click: async () => {
+        ask.replaceChildren();
+        try { await post(chPath("/remove"), { member: name }); notice("Removed " + name + "."); await loadChannels(); render(); } catch (e) { notice(e.message, true); }
+      } } }, "Yes, remove " + name), " ",
+      el("button", { type: "button", on: { click: () => ask.replaceChildren() } }, "Cancel"));
+  } } }, el("fieldset", {}, el("legend", {}, "Remove someone"), who, " ", el("button", { type: "submit", class: "danger" }, "Remove"), ask));
   const confirmName = el("input", { id: "burn-confirm", "aria-label": "Type the channel name to confirm" });
   const burn = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
