@@ -157,6 +157,12 @@ func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *c
 	if err := next.VerifyNext(cur); err != nil {
 		return fmt.Errorf("new roster does not verify: %w", err)
 	}
+	return c.queueProposal(tx, row, next, keys)
+}
+
+// queueProposal makes fresh secrets for the signed roster next, wraps them
+// in a bundle, and queues the access list and the bundle.
+func (c *Client) queueProposal(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) error {
 	secrets := crypto.NewEpochSecrets(next)
 	bundle, err := crypto.NewEpochBundle(next, secrets, keys)
 	*secrets = crypto.EpochSecrets{}
