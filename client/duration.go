@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,4 +21,22 @@ func FormatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// ParseDuration reads a duration as people write it: a Go duration
+// (90m, 12h) or whole days (7d), the unit people use for invites and
+// memberships.
+func ParseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 {
+			return 0, fmt.Errorf("bad duration %q", s)
+		}
+		return time.Duration(v) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q (use 90m, 12h or 7d)", s)
+	}
+	return v, nil
 }

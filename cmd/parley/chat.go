@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"os"
 
-	tea "github.com/charmbracelet/bubbletea"
-
+	"parley/chat"
 	"parley/client"
 )
 
-// cmdChat is parley chat CHANNEL: the full-screen terminal client. It
-// runs in the terminal's alternate screen, so nothing of the
-// conversation lands in the scrollback, and clears the screen on exit.
+// cmdChat is parley chat CHANNEL: the full-screen terminal client of
+// package chat. It runs in the terminal's alternate screen, so nothing of
+// the conversation lands in the scrollback, and clears the screen on exit.
 func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 	pos, err := flags("chat", args, func(*flag.FlagSet) {})
 	if err != nil {
@@ -34,7 +33,7 @@ func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	defer c.Close()
 	home := g.home
-	m, err := newChatModel(chatConfig{client: c, channel: pos[0], checkPassphrase: func(p string) error {
+	s, err := chat.New(chat.Config{Client: c, Channel: pos[0], CheckPassphrase: func(p string) error {
 		again, err := client.Open(home, p)
 		if err != nil {
 			return err
@@ -44,17 +43,9 @@ func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer m.close()
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
-	_, err = p.Run()
-	// The alternate screen is gone; clear the main one as well.
-	fmt.Fprint(out, "\x1b[H\x1b[2J")
-	m.close()
+	err = s.Run(ctx, in, out)
 	if n, qerr := c.Queued(pos[0]); qerr == nil && n > 0 {
 		fmt.Fprintf(e.stderr, "%s to be sent; parley sync %s sends them\n", client.Count(n, "item waits", "items wait"), shellQuote(pos[0]))
-	}
-	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
-		return nil
 	}
 	return err
 }

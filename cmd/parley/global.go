@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -159,7 +158,7 @@ func flags(name string, args []string, define func(fs *flag.FlagSet)) ([]string,
 }
 
 // days is a duration flag that also takes whole days ("7d"), the unit
-// people use for invites and memberships.
+// people use for invites and memberships (client.ParseDuration).
 type days struct{ d *time.Duration }
 
 func (f days) String() string {
@@ -170,17 +169,9 @@ func (f days) String() string {
 }
 
 func (f days) Set(s string) error {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 0 {
-			return fmt.Errorf("bad duration %q", s)
-		}
-		*f.d = time.Duration(v) * 24 * time.Hour
-		return nil
-	}
-	v, err := time.ParseDuration(s)
+	v, err := client.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("bad duration %q (use 90m, 12h or 7d)", s)
+		return err
 	}
 	*f.d = v
 	return nil

@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"context"
@@ -10,14 +10,14 @@ import (
 	"parley/client"
 )
 
-// chatSession connects the chat screen to the client library. One
+// session connects the chat screen to the client library. One
 // goroutine owns everything that talks to the relay: it runs
 // client.Follow for live updates and, when the user does something that
 // syncs or sends (send, draft put, remove, admit…), it stops Follow, does
 // the action and starts Follow again. Two syncs of one channel never run
 // at once in this process, so an outbox item is never posted twice.
 // Read-only calls (Read, Members, Drafts, Queued) run beside it.
-type chatSession struct {
+type session struct {
 	c       *client.Client
 	channel string
 
@@ -29,7 +29,7 @@ type chatSession struct {
 	jobCancel context.CancelFunc
 
 	events chan tea.Msg // entries, connection state, Follow's end
-	jobs   chan chatJob
+	jobs   chan job
 	done   chan struct{}
 	once   sync.Once
 
@@ -41,7 +41,7 @@ type chatSession struct {
 	mark int64
 }
 
-type chatJob struct {
+type job struct {
 	run   func(ctx context.Context) tea.Msg
 	reply chan tea.Msg
 }
@@ -62,8 +62,8 @@ type (
 	}
 )
 
-func startChatSession(c *client.Client, channel string, mark int64) *chatSession {
-	s := &chatSession{c: c, channel: channel, mark: mark, events: make(chan tea.Msg, 256), jobs: make(chan chatJob),
+func startSession(c *client.Client, channel string, mark int64) *session {
+	s := &session{c: c, channel: channel, mark: mark, events: make(chan tea.Msg, 256), jobs: make(chan job),
 		done: make(chan struct{}), retry: 5 * time.Second}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.jobCtx, s.jobCancel = context.WithCancel(context.Background())
@@ -72,14 +72,14 @@ func startChatSession(c *client.Client, channel string, mark int64) *chatSession
 }
 
 // emit hands a message to the screen unless the session is closing.
-func (s *chatSession) emit(msg tea.Msg) {
+func (s *session) emit(msg tea.Msg) {
 	select {
 	case s.events <- msg:
 	case <-s.ctx.Done():
 	}
 }
 
-func (s *chatSession) loop() {
+func (s *session) loop() {
 	defer close(s.done)
 	show := func(e client.Entry) { s.emit(entryMsg{e}) }
 	status := func(state string) { s.emit(connMsg{state}) }
@@ -118,7 +118,7 @@ func (s *chatSession) loop() {
 }
 
 // endState tells why Follow returned without an error of its own.
-func (s *chatSession) endState() string {
+func (s *session) endState() string {
 	list, err := s.c.Channels()
 	if err != nil {
 		return ""
@@ -134,7 +134,7 @@ func (s *chatSession) endState() string {
 	return "burned"
 }
 
-func (s *chatSession) serve() {
+func (s *session) serve() {
 	for {
 		select {
 		case j := <-s.jobs:
@@ -146,7 +146,7 @@ func (s *chatSession) serve() {
 }
 
 // listen is the command that waits for the session's next message.
-func (s *chatSession) listen() tea.Cmd {
+func (s *session) listen() tea.Cmd {
 	return func() tea.Msg {
 		select {
 		case msg := <-s.events:
@@ -159,11 +159,11 @@ func (s *chatSession) listen() tea.Cmd {
 
 // do is the command that runs an action on the session's goroutine,
 // with Follow paused, and returns its result.
-func (s *chatSession) do(run func(ctx context.Context) tea.Msg) tea.Cmd {
+func (s *session) do(run func(ctx context.Context) tea.Msg) tea.Cmd {
 	return func() tea.Msg {
 		reply := make(chan tea.Msg, 1)
 		select {
-		case s.jobs <- chatJob{run: run, reply: reply}:
+		case s.jobs <- job{run: run, reply: reply}:
 		case <-s.done:
 			return actionMsg{err: errSessionClosed}
 		}
@@ -173,7 +173,7 @@ func (s *chatSession) do(run func(ctx context.Context) tea.Msg) tea.Cmd {
 
 // close stops the session, letting an action in flight finish for up to
 // grace.
-func (s *chatSession) close(grace time.Duration) {
+func (s *session) close(grace time.Duration) {
 	s.once.Do(func() {
 		s.cancel()
 		select {

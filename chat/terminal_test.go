@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"os"
@@ -33,10 +33,7 @@ func TestChatTextIsNeverAKey(t *testing.T) {
 	const ch = "oslo"
 	org := w.Organizer("Convener", ch)
 	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
-	parley, err := exec.LookPath("parley") // this test binary, set up by TestMain
-	if err != nil {
-		t.Fatal(err)
-	}
+	parley := parleyBinary(t) // the real program, built by go build
 
 	master, slave := openPTY(t)
 	cmd := exec.Command(parley, "--home", w.Dir(alice), "chat", ch)

@@ -1,11 +1,8 @@
-package main
+package chat
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
@@ -30,36 +27,6 @@ var (
 	styleHunk   = lipgloss.NewStyle().Foreground(lipgloss.Color("6"))
 )
 
-// clean makes text from other members safe to put on a terminal:
-// control characters (escape sequences among them) and bidirectional
-// overrides, which could rewrite the screen or disguise text, become
-// U+FFFD; tabs become spaces. Newlines are kept.
-func clean(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString("    ")
-		case unicode.IsControl(r), isBidiControl(r):
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func isBidiControl(r rune) bool {
-	return r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
-// cleanLine is clean for one-line places (names, notices).
-func cleanLine(s string) string { return strings.ReplaceAll(clean(s), "\n", " ") }
-
-func isPrintableText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
-
 // wrap breaks text into lines of at most width cells, at spaces where it
 // can.
 func wrap(s string, width int) []string {
@@ -80,7 +47,7 @@ func fit(s string, width int) string {
 	return s
 }
 
-func (m *chatModel) View() string {
+func (m *model) View() string {
 	if m.quitting || m.width == 0 || m.height == 0 {
 		return "" // a blank last frame: nothing stays on the screen
 	}
@@ -97,8 +64,8 @@ func (m *chatModel) View() string {
 	return strings.Join([]string{m.headerView(), body, m.ruleView(), m.compose.View(), m.footerView()}, "\n")
 }
 
-func (m *chatModel) headerView() string {
-	left := " " + styleBold.Render(cleanLine(m.cfg.channel)) + "  "
+func (m *model) headerView() string {
+	left := " " + styleBold.Render(cleanLine(m.cfg.Channel)) + "  "
 	for i, comp := range m.tabs {
 		label := comp.String()
 		if n := m.unread[comp]; n > 0 {
@@ -119,7 +86,7 @@ func (m *chatModel) headerView() string {
 	return left + strings.Repeat(" ", pad) + right
 }
 
-func (m *chatModel) connView() string {
+func (m *model) connView() string {
 	var s string
 	switch {
 	case m.ended == "burned":
@@ -148,7 +115,7 @@ func (m *chatModel) connView() string {
 	return s
 }
 
-func (m *chatModel) ruleView() string {
+func (m *model) ruleView() string {
 	w := m.width
 	text, style := "", styleFaint
 	switch {
@@ -172,7 +139,7 @@ func (m *chatModel) ruleView() string {
 	return styleFaint.Render("── ") + style.Render(text) + " " + styleFaint.Render(strings.Repeat("─", rest))
 }
 
-func (m *chatModel) footerView() string {
+func (m *model) footerView() string {
 	var hints []string
 	switch m.mode {
 	case modeChat:
@@ -201,7 +168,7 @@ func (m *chatModel) footerView() string {
 	return styleFaint.Render(fit(line[1:], m.width))
 }
 
-func (m *chatModel) lockView() string {
+func (m *model) lockView() string {
 	lines := []string{
 		styleBold.Render("Parley is locked."),
 		"",
@@ -223,7 +190,7 @@ func (m *chatModel) lockView() string {
 
 // refreshBody renders the conversation of the current tab, keeping the
 // view at the newest line if it was there.
-func (m *chatModel) refreshBody() {
+func (m *model) refreshBody() {
 	if m.width == 0 {
 		return
 	}
@@ -234,7 +201,7 @@ func (m *chatModel) refreshBody() {
 	}
 }
 
-func (m *chatModel) renderConversation() string {
+func (m *model) renderConversation() string {
 	var lines []string
 	day := ""
 	comp := m.current()
@@ -261,7 +228,7 @@ func (m *chatModel) renderConversation() string {
 
 // renderEntry is one transcript entry: the time, then the text wrapped
 // under a hanging indent.
-func (m *chatModel) renderEntry(e client.Entry) []string {
+func (m *model) renderEntry(e client.Entry) []string {
 	const indent = 6
 	var text string
 	var first, rest func(string) string
@@ -303,7 +270,7 @@ func (m *chatModel) renderEntry(e client.Entry) []string {
 }
 
 // refreshPanel renders the open panel.
-func (m *chatModel) refreshPanel() {
+func (m *model) refreshPanel() {
 	if m.width == 0 || m.mode == modeChat {
 		return
 	}
@@ -346,7 +313,7 @@ func (m *chatModel) refreshPanel() {
 	}
 }
 
-func (m *chatModel) membersView() []string {
+func (m *model) membersView() []string {
 	var out []string
 	if m.policy != "" {
 		out = append(out, fmt.Sprintf(" %s · %s secrecy", client.Count(len(m.members), "member", "members"), m.policy), "")
@@ -376,14 +343,14 @@ func (m *chatModel) membersView() []string {
 	return append(out, "", styleFaint.Render(" Compare safety numbers in person; /verify --confirm NAME marks one verified."))
 }
 
-func (m *chatModel) endedText() string {
+func (m *model) endedText() string {
 	if m.ended != "" {
 		return "the channel is " + m.ended
 	}
 	return "loading"
 }
 
-func (m *chatModel) draftsView() []string {
+func (m *model) draftsView() []string {
 	if len(m.drafts) == 0 {
 		return []string{"  No drafts yet. /draft put FILE NAME publishes one."}
 	}
@@ -413,7 +380,7 @@ func (m *chatModel) draftsView() []string {
 
 // helpText lists keys and slash commands; organizer commands only for
 // organizers, draft commands only for those who receive the talks.
-func (m *chatModel) helpText() string {
+func (m *model) helpText() string {
 	var b strings.Builder
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-28s %s\n", k, v) }
 	b.WriteString("Keys\n")

@@ -1,8 +1,6 @@
-package main
+package chat
 
 import (
-	"parley/client"
-
 	"context"
 	"fmt"
 	"os"
@@ -13,11 +11,12 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"parley/client"
 	"parley/crypto"
 )
 
 // slash runs a slash command typed in the compose box.
-func (m *chatModel) slash(line string) tea.Cmd {
+func (m *model) slash(line string) tea.Cmd {
 	name, rest, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
 	rest = strings.TrimSpace(rest)
 	usage := func(u string) tea.Cmd {
@@ -72,7 +71,7 @@ func (m *chatModel) slash(line string) tea.Cmd {
 }
 
 // action runs fn on the session with Follow paused.
-func (m *chatModel) action(fn func(ctx context.Context) tea.Msg) tea.Cmd {
+func (m *model) action(fn func(ctx context.Context) tea.Msg) tea.Cmd {
 	if m.s == nil {
 		m.setNotice("this channel is closed to you", true)
 		return nil
@@ -81,8 +80,8 @@ func (m *chatModel) action(fn func(ctx context.Context) tea.Msg) tea.Cmd {
 	return m.s.do(fn)
 }
 
-func (m *chatModel) verify(member string, confirm bool) tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) verify(member string, confirm bool) tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	m.busy++
 	return func() tea.Msg {
 		sn, verified, err := c.Verify(ch, member, confirm)
@@ -97,7 +96,7 @@ func (m *chatModel) verify(member string, confirm bool) tea.Cmd {
 	}
 }
 
-func (m *chatModel) draftCommand(rest string) tea.Cmd {
+func (m *model) draftCommand(rest string) tea.Cmd {
 	if !m.canTalk() {
 		m.setNotice("drafts belong to the talks, which mentors do not receive", true)
 		return nil
@@ -122,7 +121,7 @@ func (m *chatModel) draftCommand(rest string) tea.Cmd {
 		if name == "" {
 			name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 		}
-		c, ch := m.c, m.cfg.channel
+		c, ch := m.c, m.cfg.Channel
 		m.setNotice(fmt.Sprintf("publishing %s as %q…", file, name), false)
 		return m.action(func(ctx context.Context) tea.Msg {
 			data, err := os.ReadFile(file)
@@ -173,8 +172,8 @@ func splitNumbers(s string, n int) (string, []int) {
 	return strings.Join(words, " "), nums
 }
 
-func (m *chatModel) organizerCommand(name, rest string) tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) organizerCommand(name, rest string) tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	switch name {
 	case "pending":
 		return m.action(func(ctx context.Context) tea.Msg {
@@ -237,10 +236,12 @@ func (m *chatModel) organizerCommand(name, rest string) tea.Cmd {
 		}
 		expires := 24 * time.Hour
 		if len(f) == 3 {
-			if err := (days{&expires}).Set(f[2]); err != nil {
+			d, err := client.ParseDuration(f[2])
+			if err != nil {
 				m.setNotice(err.Error(), true)
 				return nil
 			}
+			expires = d
 		}
 		file := f[1]
 		return m.action(func(ctx context.Context) tea.Msg {

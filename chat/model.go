@@ -1,4 +1,4 @@
-package main
+package chat
 
 import (
 	"context"
@@ -20,15 +20,6 @@ import (
 	"parley/client"
 	"parley/crypto"
 )
-
-// chatConfig is what the chat screen needs from the command.
-type chatConfig struct {
-	client  *client.Client
-	channel string
-	// checkPassphrase unlocks the locked screen: nil when the
-	// passphrase opens this home.
-	checkPassphrase func(string) error
-}
 
 // What the body of the screen shows.
 type chatMode int
@@ -81,11 +72,11 @@ type (
 	tickMsg   struct{}
 )
 
-// chatModel is the Bubble Tea model of parley chat.
-type chatModel struct {
-	cfg  chatConfig
+// model is the Bubble Tea model of parley chat.
+type model struct {
+	cfg  Config
 	c    *client.Client
-	s    *chatSession
+	s    *session
 	self string // our display name
 
 	width, height int
@@ -133,22 +124,22 @@ type chatModel struct {
 	quitting bool
 }
 
-// newChatModel loads the channel's transcript and starts following it.
-func newChatModel(cfg chatConfig) (*chatModel, error) {
-	c := cfg.client
-	info, err := channelInfo(c, cfg.channel)
+// newModel loads the channel's transcript and starts following it.
+func newModel(cfg Config) (*model, error) {
+	c := cfg.Client
+	info, err := channelInfo(c, cfg.Channel)
 	if err != nil {
 		return nil, err
 	}
 	switch info.Status {
 	case "pending":
-		return nil, fmt.Errorf("not admitted to %s yet: an organizer must admit you (then parley sync)", cfg.channel)
+		return nil, fmt.Errorf("not admitted to %s yet: an organizer must admit you (then parley sync)", cfg.Channel)
 	}
-	entries, mark, err := c.ReadAfter(cfg.channel, 0)
+	entries, mark, err := c.ReadAfter(cfg.Channel, 0)
 	if err != nil {
 		return nil, err
 	}
-	m := &chatModel{cfg: cfg, c: c, self: c.Whoami().Name, seen: map[string]bool{},
+	m := &model{cfg: cfg, c: c, self: c.Whoami().Name, seen: map[string]bool{},
 		unread: map[crypto.Compartment]int{}, conn: "connecting", draftMark: -1}
 	m.applyInfo(info)
 	if info.Status == "removed" || info.Status == "refused" {
@@ -180,7 +171,7 @@ func newChatModel(cfg chatConfig) (*chatModel, error) {
 	m.lockInput = li
 
 	if m.ended == "" {
-		m.s = startChatSession(c, cfg.channel, mark)
+		m.s = startSession(c, cfg.Channel, mark)
 	}
 	return m, nil
 }
@@ -199,14 +190,14 @@ func channelInfo(c *client.Client, name string) (*client.ChannelInfo, error) {
 }
 
 // close stops following; the screen is gone.
-func (m *chatModel) close() {
+func (m *model) close() {
 	if m.s != nil {
 		m.s.close(5 * time.Second)
 	}
 }
 
 // applyInfo takes the role (and so the tabs) from the channel list.
-func (m *chatModel) applyInfo(info *client.ChannelInfo) {
+func (m *model) applyInfo(info *client.ChannelInfo) {
 	if r, ok := crypto.ParseRole(info.Role); ok {
 		m.role = r
 	}
@@ -224,13 +215,13 @@ func (m *chatModel) applyInfo(info *client.ChannelInfo) {
 	m.tab = max(0, slices.Index(m.tabs, cur))
 }
 
-func (m *chatModel) current() crypto.Compartment { return m.tabs[m.tab] }
+func (m *model) current() crypto.Compartment { return m.tabs[m.tab] }
 
-func (m *chatModel) canTalk() bool { return slices.Contains(m.tabs, crypto.Talks) }
+func (m *model) canTalk() bool { return slices.Contains(m.tabs, crypto.Talks) }
 
-func (m *chatModel) isOrganizer() bool { return m.role == crypto.RoleOrganizer }
+func (m *model) isOrganizer() bool { return m.role == crypto.RoleOrganizer }
 
-func (m *chatModel) setPlaceholder() {
+func (m *model) setPlaceholder() {
 	switch {
 	case m.ended != "":
 		m.compose.Placeholder = "this channel is closed to you; ctrl+c leaves"
@@ -241,7 +232,7 @@ func (m *chatModel) setPlaceholder() {
 	}
 }
 
-func (m *chatModel) Init() tea.Cmd {
+func (m *model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.refreshMeta(), m.tick()}
 	if m.s != nil {
 		cmds = append(cmds, m.s.listen())
@@ -249,18 +240,18 @@ func (m *chatModel) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *chatModel) tick() tea.Cmd {
+func (m *model) tick() tea.Cmd {
 	return tea.Tick(5*time.Second, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
-func (m *chatModel) listen() tea.Cmd {
+func (m *model) listen() tea.Cmd {
 	if m.s == nil {
 		return nil
 	}
 	return m.s.listen()
 }
 
-func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.resize(msg.Width, msg.Height)
@@ -333,9 +324,9 @@ func (m *chatModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // box and a line of key hints.
 const composeHeight = 3
 
-func (m *chatModel) bodyHeight() int { return max(1, m.height-3-composeHeight) }
+func (m *model) bodyHeight() int { return max(1, m.height-3-composeHeight) }
 
-func (m *chatModel) resize(w, h int) {
+func (m *model) resize(w, h int) {
 	m.width, m.height = w, h
 	m.body.Width, m.body.Height = w, m.bodyHeight()
 	m.panel.Width, m.panel.Height = w, m.bodyHeight()
@@ -344,7 +335,7 @@ func (m *chatModel) resize(w, h int) {
 	m.refreshPanel()
 }
 
-func (m *chatModel) setNotice(s string, isErr bool) {
+func (m *model) setNotice(s string, isErr bool) {
 	m.notice, m.noticeErr, m.noticeAt = oneLine(s), isErr, time.Now()
 }
 
@@ -370,7 +361,7 @@ func tabOf(e client.Entry) crypto.Compartment {
 
 // merge adds entries not shown yet, in transcript order. count says
 // whether they count as unread on the tabs not shown.
-func (m *chatModel) merge(entries []client.Entry, count bool) {
+func (m *model) merge(entries []client.Entry, count bool) {
 	added := false
 	for _, e := range entries {
 		k := entryKey(e)
@@ -391,7 +382,7 @@ func (m *chatModel) merge(entries []client.Entry, count bool) {
 }
 
 // followed takes an entry from Follow.
-func (m *chatModel) followed(e client.Entry) tea.Cmd {
+func (m *model) followed(e client.Entry) tea.Cmd {
 	if e.Kind == client.KindDraft {
 		// Read numbers draft versions; Follow's entry has no number yet.
 		return tea.Batch(m.reload(), m.loadDrafts())
@@ -406,7 +397,7 @@ func (m *chatModel) followed(e client.Entry) tea.Cmd {
 	return nil
 }
 
-func (m *chatModel) followEnded(msg followEndedMsg) tea.Cmd {
+func (m *model) followEnded(msg followEndedMsg) tea.Cmd {
 	switch msg.state {
 	case "burned":
 		// The home has erased the channel; so does the screen.
@@ -433,16 +424,16 @@ func (m *chatModel) followEnded(msg followEndedMsg) tea.Cmd {
 	return nil
 }
 
-func (m *chatModel) reload() tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) reload() tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	return func() tea.Msg {
 		entries, err := c.Read(ch)
 		return reloadMsg{entries: entries, err: err}
 	}
 }
 
-func (m *chatModel) refreshMeta() tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) refreshMeta() tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	return func() tea.Msg {
 		var mm metaMsg
 		mm.info, _ = channelInfo(c, ch)
@@ -454,7 +445,7 @@ func (m *chatModel) refreshMeta() tea.Cmd {
 	}
 }
 
-func (m *chatModel) applyMeta(mm metaMsg) {
+func (m *model) applyMeta(mm metaMsg) {
 	if mm.info == nil {
 		return
 	}
@@ -473,18 +464,18 @@ func (m *chatModel) applyMeta(mm metaMsg) {
 	m.refreshBody()
 }
 
-func (m *chatModel) loadDrafts() tea.Cmd {
+func (m *model) loadDrafts() tea.Cmd {
 	if !m.canTalk() {
 		return nil
 	}
-	c, ch := m.c, m.cfg.channel
+	c, ch := m.c, m.cfg.Channel
 	return func() tea.Msg {
 		list, err := c.Drafts(ch)
 		return draftsMsg{list: list, err: err}
 	}
 }
 
-func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
+func (m *model) actionDone(msg actionMsg) tea.Cmd {
 	m.busy--
 	if msg.sent {
 		m.sending--
@@ -527,151 +518,25 @@ func (m *chatModel) actionDone(msg actionMsg) tea.Cmd {
 	return m.refreshMeta()
 }
 
-// key handles a key press.
-func (m *chatModel) key(k tea.KeyMsg) tea.Cmd {
-	if k.Type == tea.KeyCtrlC {
-		m.quitting = true
-		return tea.Quit
-	}
-	if m.locked {
-		return m.lockKey(k)
-	}
-	switch k.String() {
-	case "ctrl+l":
-		m.lock()
-		return nil
-	case "f1":
-		m.openPanel(modeHelp, "Help", m.helpText())
-		return nil
-	case "f2":
-		m.openMembers()
-		return m.refreshMeta()
-	case "f3":
-		return m.openDrafts()
-	}
-	if m.mode != modeChat {
-		if cmd, ok := m.panelKey(k); ok {
-			return cmd
-		}
-		m.closePanel()
-	}
-	switch k.String() {
-	case "pgup":
-		m.body.PageUp()
-		return nil
-	case "pgdown":
-		m.body.PageDown()
-		return nil
-	case "tab", "shift+tab":
-		if len(m.tabs) > 1 {
-			if k.String() == "tab" {
-				m.tab = (m.tab + 1) % len(m.tabs)
-			} else {
-				m.tab = (m.tab + len(m.tabs) - 1) % len(m.tabs)
-			}
-			m.unread[m.current()] = 0
-			m.setPlaceholder()
-			m.refreshBody()
-			m.body.GotoBottom()
-		}
-		return nil
-	case "enter":
-		return m.submit()
-	case "?":
-		if strings.TrimSpace(m.compose.Value()) == "" {
-			m.openPanel(modeHelp, "Help", m.helpText())
-			return nil
-		}
-	case "esc":
-		m.notice = ""
-		return nil
-	}
-	var cmd tea.Cmd
-	m.compose, cmd = m.compose.Update(k)
-	return cmd
-}
-
-// panelKey handles keys while a panel is open; ok false closes the
-// panel and gives the key to the compose box.
-func (m *chatModel) panelKey(k tea.KeyMsg) (tea.Cmd, bool) {
-	s := k.String()
-	switch s {
-	case "esc", "q":
-		if s == "q" && m.mode != modeHelp {
-			return nil, false
-		}
-		m.closePanel()
-		return nil, true
-	case "pgup":
-		m.panel.PageUp()
-		return nil, true
-	case "pgdown":
-		m.panel.PageDown()
-		return nil, true
-	}
-	if m.mode == modeDrafts {
-		switch s {
-		case "up", "k":
-			m.draftSel = max(0, m.draftSel-1)
-			m.refreshPanel()
-			return nil, true
-		case "down", "j":
-			m.draftSel = min(max(0, len(m.drafts)-1), m.draftSel+1)
-			m.refreshPanel()
-			return nil, true
-		case "enter":
-			if d, ok := m.selectedDraft(); ok {
-				return m.openDraft(d.Name, d.SHA256, fmt.Sprintf("version %d", d.Version)), true
-			}
-			return nil, true
-		case " ", "m":
-			if m.draftMark == m.draftSel {
-				m.draftMark = -1
-			} else {
-				m.draftMark = m.draftSel
-			}
-			m.refreshPanel()
-			return nil, true
-		case "d":
-			return m.diffSelected(), true
-		}
-		return nil, true
-	}
-	switch s {
-	case "up", "k":
-		m.panel.ScrollUp(1)
-		return nil, true
-	case "down", "j":
-		m.panel.ScrollDown(1)
-		return nil, true
-	case "?":
-		if m.mode == modeHelp {
-			m.closePanel()
-			return nil, true
-		}
-	}
-	return nil, false
-}
-
-func (m *chatModel) openPanel(mode chatMode, title, text string) {
+func (m *model) openPanel(mode chatMode, title, text string) {
 	m.mode, m.panelTitle, m.panelText = mode, title, text
 	m.refreshPanel()
 	m.panel.GotoTop()
 }
 
-func (m *chatModel) closePanel() {
+func (m *model) closePanel() {
 	m.mode = modeChat
 	m.unread[m.current()] = 0
 	m.refreshBody()
 }
 
-func (m *chatModel) openMembers() {
+func (m *model) openMembers() {
 	m.mode, m.panelTitle = modeMembers, "Members"
 	m.refreshPanel()
 	m.panel.GotoTop()
 }
 
-func (m *chatModel) openDrafts() tea.Cmd {
+func (m *model) openDrafts() tea.Cmd {
 	if !m.canTalk() {
 		m.setNotice("drafts belong to the talks, which mentors do not receive", true)
 		return nil
@@ -683,7 +548,7 @@ func (m *chatModel) openDrafts() tea.Cmd {
 	return m.loadDrafts()
 }
 
-func (m *chatModel) selectedDraft() (client.DraftVersion, bool) {
+func (m *model) selectedDraft() (client.DraftVersion, bool) {
 	if m.draftSel < 0 || m.draftSel >= len(m.drafts) {
 		return client.DraftVersion{}, false
 	}
@@ -692,7 +557,7 @@ func (m *chatModel) selectedDraft() (client.DraftVersion, bool) {
 
 // diffSelected diffs the marked version against the selected one, or,
 // with nothing marked, the selected version against the one before it.
-func (m *chatModel) diffSelected() tea.Cmd {
+func (m *model) diffSelected() tea.Cmd {
 	d, ok := m.selectedDraft()
 	if !ok {
 		return nil
@@ -718,8 +583,8 @@ func (m *chatModel) diffSelected() tea.Cmd {
 
 // openDraft shows the version of name that ref names (a number, a hash
 // prefix, or "" for the latest); label says which it is.
-func (m *chatModel) openDraft(name, ref, label string) tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) openDraft(name, ref, label string) tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	m.busy++
 	return func() tea.Msg {
 		data, err := c.GetDraft(ch, name, ref)
@@ -734,8 +599,8 @@ func (m *chatModel) openDraft(name, ref, label string) tea.Cmd {
 	}
 }
 
-func (m *chatModel) diffDraft(name, ref1, ref2, label string) tea.Cmd {
-	c, ch := m.c, m.cfg.channel
+func (m *model) diffDraft(name, ref1, ref2, label string) tea.Cmd {
+	c, ch := m.c, m.cfg.Channel
 	m.busy++
 	return func() tea.Msg {
 		d, err := c.DiffDraft(ch, name, ref1, ref2)
@@ -751,7 +616,7 @@ func (m *chatModel) diffDraft(name, ref1, ref2, label string) tea.Cmd {
 
 // submit sends the compose box: a message to the current tab, or a
 // slash command. "//" starts a message with a slash.
-func (m *chatModel) submit() tea.Cmd {
+func (m *model) submit() tea.Cmd {
 	text := strings.TrimRight(m.compose.Value(), " \t\n")
 	if strings.TrimSpace(text) == "" {
 		return nil
@@ -766,12 +631,12 @@ func (m *chatModel) submit() tea.Cmd {
 	return m.send(m.current(), text)
 }
 
-func (m *chatModel) send(comp crypto.Compartment, text string) tea.Cmd {
+func (m *model) send(comp crypto.Compartment, text string) tea.Cmd {
 	if m.ended != "" {
 		m.setNotice("this channel is closed to you: nothing can be sent", true)
 		return nil
 	}
-	c, ch := m.c, m.cfg.channel
+	c, ch := m.c, m.cfg.Channel
 	m.sending++
 	m.busy++
 	return m.s.do(func(ctx context.Context) tea.Msg {
@@ -781,24 +646,8 @@ func (m *chatModel) send(comp crypto.Compartment, text string) tea.Cmd {
 }
 
 // lock hides everything until the passphrase is typed again.
-func (m *chatModel) lock() {
+func (m *model) lock() {
 	m.locked, m.lockErr = true, ""
 	m.lockInput.Reset()
 	m.lockInput.Focus()
-}
-
-func (m *chatModel) lockKey(k tea.KeyMsg) tea.Cmd {
-	if k.Type == tea.KeyEnter {
-		p := m.lockInput.Value()
-		m.lockInput.Reset()
-		if p == "" || m.unlocking {
-			return nil
-		}
-		m.unlocking, m.lockErr = true, ""
-		check := m.cfg.checkPassphrase
-		return func() tea.Msg { return unlockMsg{err: check(p)} }
-	}
-	var cmd tea.Cmd
-	m.lockInput, cmd = m.lockInput.Update(k)
-	return cmd
 }
