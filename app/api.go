@@ -1,16 +1,19 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"rsc.io/qr"
 
 	"parley/client"
@@ -70,6 +73,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/channels/{ch}/admit", s.api(s.admit))
 	mux.HandleFunc("POST /api/channels/{ch}/remove", s.api(s.remove))
 	mux.HandleFunc("POST /api/channels/{ch}/burn", s.api(s.burn))
+	mux.HandleFunc("POST /api/channels/{ch}/leave", s.api(s.leave))
+	mux.HandleFunc("POST /api/channels/{ch}/export", s.export)
 	return s.guard(mux)
 }
 
@@ -354,6 +359,70 @@ func (s *Server) burn(ctx context.Context, c *client.Client, r *http.Request) (a
 		return nil, errors.New("type the channel's name to confirm the burn")
 	}
 	return ok{true}, c.Burn(ctx, r.PathValue("ch"))
+}
+
+// leave, like burn, needs the channel's name typed again.
+func (s *Server) leave(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Confirm string }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Confirm != r.PathValue("ch") {
+		return nil, errors.New("type the channel's name to confirm that you leave it")
+	}
+	return ok{true}, c.Leave(ctx, r.PathValue("ch"))
+}
+
+// export answers with the transcript encrypted to the age recipients
+// given (one per line). Unlike the command line, the page cannot name a
+// file of recipients: a request must not make the server read a path.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	c, _, err := s.home()
+	if err != nil {
+		writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	s.touch()
+	var req struct{ Recipients string }
+	if err := decode(r, &req); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	recipients, err := parseRecipients(req.Recipients)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	var out bytes.Buffer
+	if err := c.ExportTo(r.PathValue("ch"), &out, recipients); err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="transcript.age"`)
+	w.Write(out.Bytes())
+}
+
+// parseRecipients reads age recipients, one per line, from text only.
+func parseRecipients(text string) ([]age.Recipient, error) {
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l == "" {
+			continue
+		}
+		if !strings.HasPrefix(l, "age1") {
+			return nil, errors.New("give age recipients (age1… or age1pq1…), one a line")
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return nil, errors.New("give at least one age recipient to encrypt the export to")
+	}
+	rs, err := age.ParseRecipients(strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		return nil, fmt.Errorf("recipients: %v", err)
+	}
+	return rs, nil
 }
 
 // isText reports whether a draft can be shown as text.

@@ -352,4 +352,14 @@ func TestBrowserMentorFromNothing(t *testing.T) {
 		chromedp.SendKeys("#passphrase", "a long passphrase"),
 		chromedp.Click(`//button[.="Unlock"]`),
 		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+	run(t, ctx, "leave", chromedp.Click(`//nav//button[contains(., "oslo")]`),
+		chromedp.WaitVisible(`//h2[contains(., "mentor")]`),
+		chromedp.Click(`//div[@class="tabs"]/button[.="Keep or leave"]`),
+		chromedp.WaitVisible("#leave-confirm"),
+		chromedp.SendKeys("#leave-confirm", "oslo"),
+		chromedp.Click(`//button[.="Leave"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "You left oslo")]`))
+	if got := parleytest.Texts(t, org, "oslo"); !contains(got, "* Mentor left the channel") {
+		t.Fatalf("the organizer after the mentor left: %q", got)
+	}
 }

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"parley/client"
 	"parley/crypto"
@@ -206,4 +210,59 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// The page's export is age-encrypted to the recipients given, opens with
+// the matching identity, and never reads a file the request names;
+// leaving needs the name typed and erases the channel.
+func TestExportAndLeave(t *testing.T) {
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	s, _ := startApp(t, "Alice", time.Hour)
+	b := newBrowser(t, s)
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post("/api/join", map[string]string{"code": code}, nil)
+	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	b.post("/api/channels/oslo/send", map[string]string{"compartment": "talks", "text": "for the record"}, nil)
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code2, file := b.do(http.MethodPost, "/api/channels/oslo/export", map[string]string{"recipients": id.Recipient().String()}, nil)
+	if code2 != http.StatusOK {
+		t.Fatalf("export: %d %s", code2, file)
+	}
+	r, err := age.Decrypt(bytes.NewReader(file), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, _ := io.ReadAll(r)
+	if !strings.Contains(string(plain), "Alice: for the record") {
+		t.Fatalf("export opens to %q", plain)
+	}
+	if bytes.Contains(file, []byte("for the record")) {
+		t.Fatal("the export is not encrypted")
+	}
+	for _, bad := range []string{"", "/etc/passwd", "ssh-ed25519 AAAA"} {
+		if c, body := b.do(http.MethodPost, "/api/channels/oslo/export", map[string]string{"recipients": bad}, nil); c != http.StatusBadRequest || !strings.Contains(string(body), "age") {
+			t.Errorf("export to %q: %d %s", bad, c, body)
+		}
+	}
+	if c, _ := b.do(http.MethodPost, "/api/channels/oslo/leave", map[string]string{"confirm": "osl"}, nil); c != http.StatusBadRequest {
+		t.Fatalf("leave without the name: %d", c)
+	}
+	b.post("/api/channels/oslo/leave", map[string]string{"confirm": "oslo"}, nil)
+	var channels []client.ChannelInfo
+	b.get("/api/channels", &channels)
+	if len(channels) != 0 {
+		t.Fatalf("after leaving: %+v", channels)
+	}
+	if got := parleytest.Texts(t, org, "oslo"); !contains(got, "* Alice left the channel") {
+		t.Fatalf("the organizer after Alice left: %q", got)
+	}
 }

@@ -100,11 +100,12 @@ function render() {
   const tabs = [["conversation", "Conversation"], ["drafts", "Drafts"], ["people", "People"]];
   if (info.role === "organizer") tabs.push(["organize", "Organize"]);
   if (info.role === "mentor") tabs.splice(1, 1);
+  tabs.push(["channel", "Keep or leave"]);
   const bar = el("div", { class: "tabs", role: "tablist" }, tabs.map(([id, label]) =>
     el("button", { type: "button", role: "tab", "aria-selected": String(id === state.tab), on: { click: () => { state.tab = id; render(); } } }, label)));
   const body = el("div", { id: "tab-body" });
   $("main").replaceChildren(el("h2", { id: "channel-title" }, titleOf(info)), bar, body);
-  ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize })[state.tab](body, info);
+  ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize, channel: renderChannel })[state.tab](body, info);
 }
 
 function entryItem(e) {
@@ -289,6 +290,33 @@ async function renderOrganize(body) {
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
   body.replaceChildren(invite, el("h3", {}, "Waiting to be admitted"), pending, remove, burn);
   loadPending();
+}
+
+// renderChannel offers the encrypted export of the transcript and
+// leaving the channel.
+function renderChannel(body) {
+  const to = el("textarea", { id: "export-to", "aria-label": "age recipients, one a line", placeholder: "age1…" });
+  const exp = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    const r = await fetch(chPath("/export"), { method: "POST", credentials: "same-origin",
+      headers: { "X-Parley-Csrf": state.csrf, "Content-Type": "application/json" }, body: JSON.stringify({ recipients: to.value }) });
+    if (!r.ok) { let m = "export failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
+    const url = URL.createObjectURL(await r.blob());
+    const a = el("a", { href: url, download: state.current + "-transcript.age" });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    notice("The transcript was saved, encrypted to the recipients given.");
+  } } }, el("fieldset", {}, el("legend", {}, "Export the transcript, encrypted"),
+    el("p", {}, "The file can be opened only with the age identity of one of these recipients (the age tool, or another Parley home). Ask the person who will keep it for their age recipient."),
+    to, el("button", { type: "submit", class: "primary" }, "Save the encrypted transcript")));
+  const confirmName = el("input", { id: "leave-confirm", "aria-label": "Type the channel name to confirm" });
+  const leave = el("form", { on: { submit: async (ev) => {
+    ev.preventDefault();
+    try { await post(chPath("/leave"), { confirm: confirmName.value }); notice("You left " + state.current + "; it is erased from this computer."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "You left the channel.")); } catch (e) { notice(e.message, true); }
+  } } }, el("fieldset", {}, el("legend", {}, "Leave the channel"),
+    el("p", {}, "Leaving tells the others you left and erases " + state.current + " from this computer: messages, drafts and keys. Type the channel's name to confirm."),
+    confirmName, " ", el("button", { type: "submit", class: "danger" }, "Leave")));
+  body.replaceChildren(exp, leave);
 }
 
 function showForm(title, fields, submit) {
