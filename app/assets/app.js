@@ -265,9 +265,9 @@ async function renderOrganize(body) {
         } } }, "Admit")))))) : el("p", {}, "No join requests waiting."));
     } catch (e) { pending.replaceChildren(el("p", { class: "error" }, e.message)); }
   };
-  let members = [];
-  try { members = await get(chPath("/members")); } catch (_) { /* shown elsewhere */ }
-  const who = el("select", { id: "remove-who", "aria-label": "Member to remove" }, members.filter((m) => !m.you).map((m) => el("option", { value: m.name }, m.name + " (" + m.role + ")")));
+  // The view is drawn at once; the lists fill in when they arrive, so
+  // nothing drawn later replaces what a person is already using.
+  const who = el("select", { id: "remove-who", "aria-label": "Member to remove" });
   const ask = el("div", { id: "remove-confirm" });
   const remove = el("form", { on: { submit: (ev) => {
     ev.preventDefault();
@@ -290,6 +290,10 @@ async function renderOrganize(body) {
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
   body.replaceChildren(invite, el("h3", {}, "Waiting to be admitted"), pending, remove, burn);
   loadPending();
+  try {
+    const members = await get(chPath("/members"));
+    who.replaceChildren(...members.filter((m) => !m.you).map((m) => el("option", { value: m.name }, m.name + " (" + m.role + ")")));
+  } catch (e) { notice(e.message, true); }
 }
 
 // renderChannel offers the encrypted export of the transcript and
