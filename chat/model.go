@@ -336,7 +336,7 @@ func (m *model) resize(w, h int) {
 }
 
 func (m *model) setNotice(s string, isErr bool) {
-	m.notice, m.noticeErr, m.noticeAt = oneLine(s), isErr, time.Now()
+	m.notice, m.noticeErr, m.noticeAt = client.OneLine(s), isErr, time.Now()
 }
 
 // noticeLife is how long a notice that is not an error stays.

@@ -41,20 +41,3 @@ func isBidiControl(r rune) bool {
 func cleanLine(s string) string { return strings.ReplaceAll(clean(s), "\n", " ") }
 
 func isPrintableText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsRune(b, 0) }
-
-// oneLine makes an error one safe line: no line breaks, and no control
-// characters from a relay's or another member's text. (The same as the
-// command's, for notices.)
-func oneLine(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			r = ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			r = '\uFFFD'
-		}
-		out = append(out, r)
-	}
-	return string(out)
-}

@@ -139,3 +139,19 @@ func Clean(s string) string {
 	}
 	return b.String()
 }
+
+// OneLine makes an error one safe line for a terminal: no line breaks,
+// and no control characters from a relay's or another member's text.
+func OneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			r = ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			r = '\uFFFD'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}

@@ -375,7 +375,7 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 		fmt.Fprintln(e.stdout, queued.Error())
 		return nil
 	case errors.As(err, &unrecorded):
-		fmt.Fprintf(e.stderr, "parley: warning: %s\n", oneLine(unrecorded.Error()))
+		fmt.Fprintf(e.stderr, "parley: warning: %s\n", client.OneLine(unrecorded.Error()))
 		return nil
 	}
 	return err
@@ -409,7 +409,7 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 		rep, err := c.Sync(ctx, n)
 		switch {
 		case err != nil:
-			fmt.Fprintf(e.stdout, "%s: %v\n", n, oneLine(err.Error()))
+			fmt.Fprintf(e.stdout, "%s: %v\n", n, client.OneLine(err.Error()))
 			failed = fmt.Errorf("sync of %s failed: %w", n, err)
 		case rep.Burned:
 			fmt.Fprintf(e.stdout, "%s: the channel was burned; it is erased from this home\n", n)
@@ -493,7 +493,7 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 		case err != nil:
 			// What this home has is still worth reading; say how
 			// fresh it is.
-			fmt.Fprintf(e.stderr, "parley: warning: not synced (%s); showing this home's transcript as it is\n", oneLine(err.Error()))
+			fmt.Fprintf(e.stderr, "parley: warning: not synced (%s); showing this home's transcript as it is\n", client.OneLine(err.Error()))
 		case rep.Burned:
 			return errors.New("the channel was burned; it is erased from this home")
 		}

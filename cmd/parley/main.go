@@ -8,6 +8,7 @@
 package main
 
 import (
+	"parley/client"
 	"parley/internal/version"
 
 	"context"
@@ -53,28 +54,12 @@ func run(ctx context.Context, e *env, args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(e.stderr, "parley: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "parley: %s\n", client.OneLine(err.Error()))
 	var u usageError
 	if errors.As(err, &u) {
 		return 2
 	}
 	return 1
-}
-
-// oneLine makes an error one safe line: no line breaks, and no control
-// characters from a relay's or another member's text.
-func oneLine(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			r = ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			r = '\uFFFD'
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }
 
 const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
