@@ -276,18 +276,3 @@ func checkDHKey(pub []byte) error {
 	}
 	return nil
 }
-
-// pairKeys computes k's pair keys with every reader of compartment c in r,
-// in Roster.Readers order: the pairs argument of SealMessage.
-func (k *ChannelKeys) pairKeys(r *Roster, c Compartment) ([]PairKey, error) {
-	readers := r.Readers(c)
-	out := make([]PairKey, len(readers))
-	for i, m := range readers {
-		p, err := k.pairKey(r.Channel, &m.Keys)
-		if err != nil {
-			return nil, fmt.Errorf("pair key with %s: %w", m.ID(), err)
-		}
-		out[i] = p
-	}
-	return out, nil
-}

@@ -63,7 +63,7 @@ func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pairs, err := from.keys.pairKeys(from.roster, Talks)
+	pairs, err := NewEpochView(from.roster, from.keys).pairsFor(Talks)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -146,7 +146,7 @@ func TestMessageForgedSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, mk, _ := (&SendChain{Key: k}).advance()
-	pairs, _ := eve.keys.pairKeys(eve.roster, Talks)
+	pairs, _ := NewEpochView(eve.roster, eve.keys).pairsFor(Talks)
 	h := Header{Compartment: Talks, Epoch: eve.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
 	forged, err := sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
 	if err != nil {

@@ -16,7 +16,7 @@ func aliceToBob(t *testing.T, rep Report) (env []byte, mk MessageKey, bob *perso
 	bob = c.admit("Bob", RoleParticipant)
 	ck, _ := alice.secrets.SenderChain(Talks, alice.keys.ID())
 	n, mk, _ := (&SendChain{Key: ck}).advance()
-	pairs, err := alice.keys.pairKeys(alice.roster, Talks)
+	pairs, err := NewEpochView(alice.roster, alice.keys).pairsFor(Talks)
 	if err != nil {
 		t.Fatal(err)
 	}

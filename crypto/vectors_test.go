@@ -147,7 +147,7 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 func (w *vectorWorld) aliceMessage(t testing.TB) []byte {
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
 	n, mk, _ := (&SendChain{Key: ck}).advance()
-	pairs, err := w.aliceKeys.pairKeys(w.v2, Talks)
+	pairs, err := NewEpochView(w.v2, w.aliceKeys).pairsFor(Talks)
 	if err != nil {
 		t.Fatal(err)
 	}
