@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -68,6 +69,41 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// click clicks like a person: on the element's place on the screen,
+// once the element has stopped moving. A click computed before a late
+// redraw moved the element would land on whatever is there now.
+func click(sel string) chromedp.Action[chromedp.Void] {
+	find := "document.querySelector(" + jsString(sel) + ")"
+	if strings.HasPrefix(sel, "/") {
+		find = "document.evaluate(" + jsString(sel) + ", document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue"
+	}
+	where := "(() => { const n = " + find + "; if (!n) return \"\"; const r = n.getBoundingClientRect(); return [r.x, r.y, r.width, r.height].join(); })()"
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		if _, err := chromedp.WaitVisible(sel)(ctx, tg); err != nil {
+			return chromedp.Void{}, err
+		}
+		last := ""
+		for range 30 {
+			now, err := chromedp.Evaluate[string](where)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			if now != "" && now == last {
+				break
+			}
+			last = now
+			time.Sleep(150 * time.Millisecond)
+		}
+		return chromedp.Click(sel)(ctx, tg)
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
 // run takes each step in turn; a failure names the step and shows what
 // the page said.
 func run(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
@@ -129,21 +165,21 @@ func TestBrowserParticipant(t *testing.T) {
 	}
 	run(t, ctx, "open and join", chromedp.Navigate(s.URL()),
 		chromedp.WaitVisible("#show-join"),
-		chromedp.Click("#show-join"),
+		click("#show-join"),
 		chromedp.SendKeys("#join-code", code),
-		chromedp.Click(`//form//button[.="Join"]`),
+		click(`//form//button[.="Join"]`),
 		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
 	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
 		t.Fatal(err)
 	}
 	run(t, ctx, "open the channel",
-		chromedp.Click(`//nav//button[contains(., "oslo")]`),
+		click(`//nav//button[contains(., "oslo")]`),
 		chromedp.WaitVisible(`//h2[contains(., "participant")]`),
 		chromedp.WaitVisible("#compose"))
 	audience := text(t, ctx, "#audience")
 	run(t, ctx, "write to the talks",
 		chromedp.SendKeys("#compose", "our reading of article 4"),
-		chromedp.Click(`//form//button[.="Send"]`),
+		click(`//form//button[.="Send"]`),
 		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "our reading of article 4")]`))
 	if !strings.Contains(audience, "never by mentors") {
 		t.Fatalf("the audience line before sending: %q", audience)
@@ -168,9 +204,9 @@ func TestBrowserParticipant(t *testing.T) {
 		}
 	}
 	run(t, ctx, "compare two versions",
-		chromedp.Click(`//div[@class="tabs"]/button[.="Drafts"]`),
+		click(`//div[@class="tabs"]/button[.="Drafts"]`),
 		chromedp.WaitVisible(`//table//td[contains(., "version 2")]`),
-		chromedp.Click(`//button[.="Compare"]`),
+		click(`//button[.="Compare"]`),
 		chromedp.WaitVisible(`//div[@class="sbs"]`))
 	added := text(t, ctx, `//div[@class="sbs"]/div[@class="add"]`)
 	if strings.TrimSpace(added) != "Article 2." {
@@ -249,14 +285,14 @@ func TestBrowserOrganizer(t *testing.T) {
 	s, _ := startApp(t, "Convener", time.Hour)
 	run(t, ctx, "create a channel", chromedp.Navigate(s.URL()),
 		chromedp.WaitVisible("#show-create"),
-		chromedp.Click("#show-create"),
+		click("#show-create"),
 		chromedp.SendKeys("#create-name", "oslo"),
 		chromedp.SendKeys("#create-relay", w.Relay.URL),
-		chromedp.Click(`//form//button[.="Create"]`),
+		click(`//form//button[.="Create"]`),
 		chromedp.WaitVisible(`//h2[contains(., "organizer")]`),
-		chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+		click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitVisible(`//button[.="Make an invite"]`),
-		chromedp.Click(`//button[.="Make an invite"]`),
+		click(`//button[.="Make an invite"]`),
 		chromedp.WaitVisible("#invite-code"),
 		chromedp.WaitVisible("#invite-qr"))
 	code := strings.TrimSpace(text(t, ctx, "#invite-code"))
@@ -266,39 +302,40 @@ func TestBrowserOrganizer(t *testing.T) {
 		t.Fatalf("joining with the code the page showed: %v", err)
 	}
 	safety := alice.Whoami().SafetyNumber
-	run(t, ctx, "admit", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+	run(t, ctx, "admit", click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitVisible(`//div[@id="pending"]//td[contains(., "Alice")]`))
 	if shown := text(t, ctx, `//div[@id="pending"]//tr[contains(., "Alice")]`); !strings.Contains(shown, safety) {
 		t.Fatalf("the pending request shows %q, not Alice's safety number %s", shown, safety)
 	}
-	run(t, ctx, "admit", chromedp.Click(`//div[@id="pending"]//button[.="Admit"]`),
+	run(t, ctx, "admit", click(`//div[@id="pending"]//button[.="Admit"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Admitted Alice")]`))
 	if rep, err := alice.Sync(w.Ctx, "oslo"); err != nil || rep.Pending {
 		t.Fatalf("Alice after the page admitted her: %+v %v", rep, err)
 	}
 
-	run(t, ctx, "remove", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+	run(t, ctx, "remove", click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitReady(`//select[@id="remove-who"]/option[contains(., "Alice")]`),
-		chromedp.Click(`//button[.="Remove"]`),
+		chromedp.WaitVisible(`//div[@id="pending"]/p[.="No join requests waiting."]`),
+		click(`//button[.="Remove"]`),
 		chromedp.WaitVisible(`//button[.="Yes, remove Alice"]`),
-		chromedp.Click(`//button[.="Yes, remove Alice"]`),
+		click(`//button[.="Yes, remove Alice"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Removed Alice")]`))
 	if got := parleytest.Texts(t, alice, "oslo"); !slices.ContainsFunc(got, func(l string) bool {
 		return strings.Contains(l, "relay refuses") || strings.Contains(l, "you were removed")
 	}) {
 		t.Fatalf("Alice after the removal: %q", got)
 	}
-	run(t, ctx, "burn needs the name", chromedp.Click(`//div[@class="tabs"]/button[.="Organize"]`),
+	run(t, ctx, "burn needs the name", click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitVisible("#burn-confirm"),
 		chromedp.SendKeys("#burn-confirm", "osl"),
-		chromedp.Click(`//button[.="Burn"]`),
+		click(`//button[.="Burn"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "type the channel's name")]`))
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("burn-confirm").value = "") === ""`)); err != nil {
 		t.Fatal(err)
 	}
 	run(t, ctx, "burn with the name",
 		chromedp.SendKeys("#burn-confirm", "oslo"),
-		chromedp.Click(`//button[.="Burn"]`),
+		click(`//button[.="Burn"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Burned oslo")]`))
 	c, _, err := s.home()
 	if err != nil {
@@ -333,14 +370,14 @@ func TestBrowserMentorFromNothing(t *testing.T) {
 		chromedp.SendKeys("#setup-name", "Mentor"),
 		chromedp.SendKeys("#setup-pass", "a long passphrase"),
 		chromedp.SendKeys("#setup-pass2", "a long passphrase"),
-		chromedp.Click(`//button[.="Create my identity"]`),
+		click(`//button[.="Create my identity"]`),
 		chromedp.WaitVisible("#show-join"))
 	if !strings.Contains(text(t, ctx, "#me"), "Mentor · safety number") {
 		t.Fatalf("header: %q", text(t, ctx, "#me"))
 	}
-	run(t, ctx, "join", chromedp.Click("#show-join"),
+	run(t, ctx, "join", click("#show-join"),
 		chromedp.SendKeys("#join-code", code),
-		chromedp.Click(`//form//button[.="Join"]`),
+		click(`//form//button[.="Join"]`),
 		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
 	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
 		t.Fatal(err)
@@ -352,7 +389,7 @@ func TestBrowserMentorFromNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, ctx, "read as a mentor",
-		chromedp.Click(`//nav//button[contains(., "oslo")]`),
+		click(`//nav//button[contains(., "oslo")]`),
 		chromedp.WaitVisible(`//h2[contains(., "mentor")]`),
 		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "a briefing for our mentors")]`))
 	if a := text(t, ctx, "#audience"); !strings.Contains(a, "mentors included") {
@@ -363,23 +400,23 @@ func TestBrowserMentorFromNothing(t *testing.T) {
 		t.Fatalf("the mentor's page shows the talks or a way to them:\n%s", page)
 	}
 	run(t, ctx, "answer", chromedp.SendKeys("#compose", "push on the timetable"),
-		chromedp.Click(`//form//button[.="Send"]`),
+		click(`//form//button[.="Send"]`),
 		chromedp.WaitVisible(`//ul[@class="entries"]/li[contains(., "push on the timetable")]`))
 	if !contains(parleytest.Texts(t, org, "oslo"), "Mentor: push on the timetable") {
 		t.Fatal("the organizer did not get the mentor's briefing")
 	}
 	screenshot(t, ctx, "app-mentor")
-	run(t, ctx, "lock and unlock", chromedp.Click("#lock"),
+	run(t, ctx, "lock and unlock", click("#lock"),
 		chromedp.WaitVisible("#passphrase"),
 		chromedp.SendKeys("#passphrase", "a long passphrase"),
-		chromedp.Click(`//button[.="Unlock"]`),
+		click(`//button[.="Unlock"]`),
 		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
-	run(t, ctx, "leave", chromedp.Click(`//nav//button[contains(., "oslo")]`),
+	run(t, ctx, "leave", click(`//nav//button[contains(., "oslo")]`),
 		chromedp.WaitVisible(`//h2[contains(., "mentor")]`),
-		chromedp.Click(`//div[@class="tabs"]/button[.="Keep or leave"]`),
+		click(`//div[@class="tabs"]/button[.="Keep or leave"]`),
 		chromedp.WaitVisible("#leave-confirm"),
 		chromedp.SendKeys("#leave-confirm", "oslo"),
-		chromedp.Click(`//button[.="Leave"]`),
+		click(`//button[.="Leave"]`),
 		chromedp.WaitVisible(`//p[@id="notice" and contains(., "You left oslo")]`))
 	if got := parleytest.Texts(t, org, "oslo"); !contains(got, "* Mentor left the channel") {
 		t.Fatalf("the organizer after the mentor left: %q", got)

@@ -255,7 +255,9 @@ async function renderOrganize(body) {
         r.qr_png ? el("figure", {}, el("img", { id: "invite-qr", src: "data:image/png;base64," + r.qr_png, alt: "The same invite as a QR code" }), el("figcaption", {}, "The same code as a QR code, to scan in person.")) : "");
     } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Invite"), el("label", {}, "Role ", role), " ", el("label", {}, "Valid for ", expires), " ", el("button", { type: "submit", class: "primary" }, "Make an invite"), code));
-  const pending = el("div", { id: "pending" });
+  // A placeholder of the same height as "none waiting", so the forms
+  // below do not move when the list arrives.
+  const pending = el("div", { id: "pending" }, el("p", {}, "Looking for join requests…"));
   const loadPending = async () => {
     try {
       const list = await get(chPath("/pending"));
