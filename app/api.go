@@ -44,9 +44,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, ok{})
 		go s.quit()
 	})
-	mux.HandleFunc("GET /api/channels", s.api(func(_ context.Context, c *client.Client, _ *http.Request) (any, error) {
-		return orEmpty(c.Channels())
-	}))
+	mux.HandleFunc("GET /api/channels", s.api(s.channels))
 	mux.HandleFunc("POST /api/channels", s.api(s.createChannel))
 	mux.HandleFunc("POST /api/join", s.api(s.join))
 	mux.HandleFunc("GET /api/channels/{ch}/entries", s.api(s.entries))
@@ -57,20 +55,34 @@ func (s *Server) routes() http.Handler {
 		return ok{}, err
 	}))
 	mux.HandleFunc("GET /api/channels/{ch}/members", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
-		return orEmpty(c.Members(r.PathValue("ch")))
+		list, err := c.Members(r.PathValue("ch"))
+		for i := range list {
+			list[i].Name = cleanName(list[i].Name)
+		}
+		return orEmpty(list, err)
 	}))
 	mux.HandleFunc("POST /api/channels/{ch}/verify", s.api(s.verify))
 	mux.HandleFunc("GET /api/channels/{ch}/drafts", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
-		return orEmpty(c.Drafts(r.PathValue("ch")))
+		list, err := c.Drafts(r.PathValue("ch"))
+		for i := range list {
+			list[i].Name, list[i].Author = cleanName(list[i].Name), cleanName(list[i].Author)
+		}
+		return orEmpty(list, err)
 	}))
 	mux.HandleFunc("GET /api/channels/{ch}/drafts/{name}", s.api(s.draft))
+	mux.HandleFunc("GET /api/channels/{ch}/drafts/{name}/file", s.draftFile)
 	mux.HandleFunc("GET /api/channels/{ch}/diff/{name}", s.api(s.diff))
 	mux.HandleFunc("POST /api/channels/{ch}/drafts/{name}", s.api(s.putDraft))
 	mux.HandleFunc("POST /api/channels/{ch}/invite", s.api(s.invite))
 	mux.HandleFunc("GET /api/channels/{ch}/pending", s.api(func(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
-		return orEmpty(c.Pending(ctx, r.PathValue("ch")))
+		list, err := c.Pending(ctx, r.PathValue("ch"))
+		for i := range list {
+			list[i].Name = cleanName(list[i].Name)
+		}
+		return orEmpty(list, err)
 	}))
 	mux.HandleFunc("POST /api/channels/{ch}/admit", s.api(s.admit))
+	mux.HandleFunc("POST /api/channels/{ch}/refuse", s.api(s.refuseJoin))
 	mux.HandleFunc("POST /api/channels/{ch}/remove", s.api(s.remove))
 	mux.HandleFunc("POST /api/channels/{ch}/burn", s.api(s.burn))
 	mux.HandleFunc("POST /api/channels/{ch}/leave", s.api(s.leave))
@@ -110,7 +122,9 @@ func (s *Server) api(f func(ctx context.Context, c *client.Client, r *http.Reque
 			writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
 			return
 		}
-		s.touch()
+		if r.Header.Get(pollHeader) == "" {
+			s.touch() // a person did something; the page's own polling is not that
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), opTimeout)
 		defer cancel()
 		v, err := f(ctx, c, r)
@@ -220,10 +234,15 @@ type entriesReply struct {
 func (s *Server) entries(_ context.Context, c *client.Client, r *http.Request) (any, error) {
 	mark, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
 	list, next, err := c.ReadAfter(r.PathValue("ch"), mark)
-	if list == nil {
-		list = []client.Entry{}
+	if err != nil {
+		return nil, err
 	}
-	return entriesReply{Entries: list, Mark: next}, err
+	out := make([]client.Entry, len(list))
+	for i, e := range list {
+		out[i] = cleanEntry(e)
+	}
+	s.shown(r.PathValue("ch"), next)
+	return entriesReply{Entries: out, Mark: next}, nil
 }
 
 func (s *Server) send(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
@@ -267,13 +286,33 @@ func (s *Server) draft(_ context.Context, c *client.Client, r *http.Request) (an
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"text": string(data), "binary": !isText(data), "size": len(data)}, nil
+	if !isText(data) {
+		return map[string]any{"binary": true, "size": len(data)}, nil
+	}
+	return map[string]any{"text": cleanText(string(data)), "size": len(data)}, nil
+}
+
+// draftFile answers with a version's exact bytes, to save as a file.
+func (s *Server) draftFile(w http.ResponseWriter, r *http.Request) {
+	c, _, err := s.home()
+	if err != nil {
+		writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	s.touch()
+	data, err := c.GetDraft(r.PathValue("ch"), r.PathValue("name"), r.URL.Query().Get("version"))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(data)
 }
 
 func (s *Server) diff(_ context.Context, c *client.Client, r *http.Request) (any, error) {
 	q := r.URL.Query()
 	d, err := c.DiffDraft(r.PathValue("ch"), r.PathValue("name"), q.Get("a"), q.Get("b"))
-	return map[string]string{"diff": d}, err
+	return map[string]string{"diff": cleanText(d)}, err
 }
 
 func (s *Server) putDraft(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
@@ -388,18 +427,30 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
-	recipients, err := parseRecipients(req.Recipients)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
-		return
+	// No recipients asks for plain text, which the client allows for a
+	// soft channel only: the rule is the command line's, not the page's.
+	var recipients []age.Recipient
+	if strings.TrimSpace(req.Recipients) != "" {
+		if recipients, err = parseRecipients(req.Recipients); err != nil {
+			writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+			return
+		}
 	}
 	var out bytes.Buffer
 	if err := c.ExportTo(r.PathValue("ch"), &out, recipients); err != nil {
+		if errors.Is(err, client.ErrPlaintextExportRefused) {
+			err = errors.New("this channel's secrecy policy is hard: plaintext export is refused; give an age recipient")
+		}
 		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
 		return
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="transcript.age"`)
+	if recipients == nil {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="transcript.txt"`)
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="transcript.age"`)
+	}
 	w.Write(out.Bytes())
 }
 
@@ -414,9 +465,6 @@ func parseRecipients(text string) ([]age.Recipient, error) {
 			return nil, errors.New("give age recipients (age1… or age1pq1…), one a line")
 		}
 		lines = append(lines, l)
-	}
-	if len(lines) == 0 {
-		return nil, errors.New("give at least one age recipient to encrypt the export to")
 	}
 	rs, err := age.ParseRecipients(strings.NewReader(strings.Join(lines, "\n")))
 	if err != nil {

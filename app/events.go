@@ -28,18 +28,22 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
+	s.stream(+1)
+	defer s.stream(-1)
 	mark, _ := strconv.ParseInt(r.URL.Query().Get("after"), 10, 64)
+	channel := r.PathValue("ch")
 	out := make(chan string, 64)
 	done := make(chan struct{})
 	ctx := r.Context()
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil && lockCtx.Err() == nil {
-			err := c.Follow(mergeDone(ctx, lockCtx), r.PathValue("ch"), &mark, func(e client.Entry) {
+			err := c.Follow(mergeDone(ctx, lockCtx), channel, &mark, func(e client.Entry) {
 				raw, _ := json.Marshal(struct {
 					client.Entry
 					Mark int64 `json:"mark"`
-				}{e, mark})
+				}{cleanEntry(e), mark})
+				s.shown(channel, mark)
 				out <- "event: entry\ndata: " + string(raw) + "\n\n"
 			}, func(st string) {
 				out <- "event: status\ndata: " + strconv.Quote(st) + "\n\n"

@@ -8,6 +8,9 @@ import (
 const (
 	sessionCookie = "parley_session"
 	csrfHeader    = "X-Parley-Csrf"
+	// pollHeader marks the page's own periodic requests, which show that
+	// it is open but not that a person is there.
+	pollHeader = "X-Parley-Poll"
 )
 
 // securityHeaders go on every response: nothing from elsewhere, no
@@ -59,6 +62,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			refuse(w, http.StatusForbidden, "unknown session: open the address parley app printed")
 			return
 		}
+		s.markPresent()
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if r.Header.Get("Origin") != s.Origin() {
 				refuse(w, http.StatusForbidden, "refused: a change requested from another origin")

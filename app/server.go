@@ -15,8 +15,14 @@ import (
 	"parley/client"
 )
 
-// DefaultIdleLock is how long the home stays unlocked without a request.
+// DefaultIdleLock is how long the home stays unlocked without a person
+// doing anything in the page.
 const DefaultIdleLock = 10 * time.Minute
+
+// presenceLock is how long the home stays unlocked once no page is open:
+// an open page asks for the channel list every 15 seconds (a browser may
+// slow a hidden tab's timers to one a minute) and holds its live stream.
+const presenceLock = 3 * time.Minute
 
 // Options configure a Server.
 type Options struct {
@@ -31,6 +37,9 @@ type Options struct {
 	IdleLock time.Duration
 	// Now is the clock (tests). Default time.Now.
 	Now func() time.Time
+	// SyncEvery is how often every channel is synced in the background
+	// (DefaultSyncEvery when zero).
+	SyncEvery time.Duration
 }
 
 // Server is a running `parley app`.
@@ -44,8 +53,12 @@ type Server struct {
 	token    []byte // the launch secret; nil once spent
 	sessions map[string]string
 	client   *client.Client
-	lastSeen time.Time
-	lockCtx  context.Context // ends when the home locks
+	lastSeen time.Time            // a person's last action: the idle lock
+	present  time.Time            // any page's last request: the closed-tab lock
+	streams  int                  // live streams open
+	seen     map[string]int64     // per channel, the transcript mark the page has shown
+	links    map[string]linkState // per channel, the last background sync
+	lockCtx  context.Context      // ends when the home locks
 	lockEnd  context.CancelFunc
 	quitCh   chan struct{}
 	quitOnce sync.Once
@@ -61,6 +74,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.SyncEvery == 0 {
+		opts.SyncEvery = DefaultSyncEvery
 	}
 	host, _, err := net.SplitHostPort(opts.Listen)
 	if err != nil {
@@ -132,8 +148,10 @@ func (s *Server) unlock(passphrase string) error {
 		c.Close()
 		return nil
 	}
-	s.client, s.lastSeen = c, s.opts.Now()
+	s.client, s.lastSeen, s.present = c, s.opts.Now(), s.opts.Now()
 	s.lockCtx, s.lockEnd = context.WithCancel(context.Background())
+	s.seen, s.links = marks(c), map[string]linkState{}
+	go s.syncLoop(s.lockCtx, c)
 	return nil
 }
 
@@ -171,12 +189,39 @@ func (s *Server) touch() {
 	s.mu.Unlock()
 }
 
+// markPresent records that a page is still open.
+func (s *Server) markPresent() {
+	s.mu.Lock()
+	s.present = s.opts.Now()
+	s.mu.Unlock()
+}
+
+// stream counts live streams in (+1) and out (-1); a stream's end counts
+// as the page's last sign of life.
+func (s *Server) stream(delta int) {
+	s.mu.Lock()
+	s.streams += delta
+	s.present = s.opts.Now()
+	s.mu.Unlock()
+}
+
+// openStreams is how many live streams are open.
+func (s *Server) openStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams
+}
+
+// idleLoop locks the home when nobody has used the page for IdleLock, or
+// when no page has been open for presenceLock (the tab was closed, the
+// browser quit, the laptop slept).
 func (s *Server) idleLoop() {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for range t.C {
 		s.mu.Lock()
-		idle := s.client != nil && s.opts.Now().Sub(s.lastSeen) >= s.opts.IdleLock
+		now := s.opts.Now()
+		idle := s.client != nil && (now.Sub(s.lastSeen) >= s.opts.IdleLock || s.streams == 0 && now.Sub(s.present) >= presenceLock)
 		s.mu.Unlock()
 		if idle {
 			s.lock()

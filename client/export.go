@@ -131,13 +131,24 @@ func Clean(s string) string {
 			b.WriteString("\n    | ")
 		case r == '\t':
 			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+		case Unsafe(r):
 			b.WriteRune('\uFFFD')
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// Unsafe reports whether r, in text from other people, could change how
+// the rest of a screen reads: control characters, line and paragraph
+// separators, and the bidirectional embeddings, overrides and isolates
+// that reorder the text after them. Newline and tab are the caller's to
+// handle. Right-to-left letters themselves are safe: a display isolates
+// them (the terminal line, the page's bdi elements).
+func Unsafe(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // OneLine makes an error one safe line for a terminal: no line breaks,
@@ -148,7 +159,7 @@ func OneLine(s string) string {
 		switch {
 		case r == '\n' || r == '\r' || r == '\t':
 			r = ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case Unsafe(r):
 			r = '\uFFFD'
 		}
 		out = append(out, r)

@@ -24,8 +24,11 @@ function notice(text, bad) {
   n.className = bad ? "error" : "";
 }
 
-async function call(method, path, body) {
+async function call(method, path, body, poll) {
   const opts = { method, headers: {}, credentials: "same-origin" };
+  // The page's own polling says the window is open, not that a person
+  // is using it: the server's idle lock does not count it.
+  if (poll) opts.headers["X-Parley-Poll"] = "1";
   if (method !== "GET") {
     opts.headers["X-Parley-Csrf"] = state.csrf;
     opts.headers["Content-Type"] = "application/json";
@@ -63,12 +66,26 @@ async function start() {
   await loadChannels();
 }
 
-async function loadChannels() {
-  state.channels = await get("/api/channels");
+async function loadChannels(poll) {
+  state.channels = await call("GET", "/api/channels", null, poll);
   const ul = $("channels");
   ul.replaceChildren(...state.channels.map((c) => el("li", {},
     el("button", { type: "button", "aria-current": String(c.name === state.current), on: { click: () => openChannel(c.name) } },
-      c.name, " ", el("small", {}, "(" + (c.role || c.status) + ")")))));
+      el("bdi", {}, c.name), " ", el("small", {}, "(" + (c.role || c.status) + ")"),
+      c.unread && c.name !== state.current ? el("span", { class: "count", title: c.unread + " new" }, c.unread + " new") : "",
+      c.queued ? el("small", { class: "queued block" }, c.queued + " waiting to be sent") : "",
+      c.link && !c.link.ok ? el("small", { class: "error block", title: c.link.error }, "⚠ relay not reached") : ""))));
+}
+
+// poll refreshes the channel list every 15 seconds: new messages in the
+// other channels, what waits to be sent, whether the relay answers. It
+// also tells the server that this window is still open (a closed window
+// lets the home lock within minutes).
+function poll() {
+  setInterval(async () => {
+    if ($("app").hidden) return;
+    try { await loadChannels(true); } catch (_) { /* a 423 shows the unlock form */ }
+  }, 15000);
 }
 
 // refreshInfo reloads the channel list after a system line (an
@@ -113,7 +130,7 @@ function entryItem(e) {
   const time = el("span", { class: "time" }, t.toLocaleString());
   if (e.kind === "system") return el("li", { class: "system" + (e.alarm ? " alarm" : "") }, time, e.alarm ? "⚠ " : "", e.text);
   const badge = e.kind === "briefing" ? el("span", { class: "badge briefings" }, "briefing") : e.kind === "message" ? el("span", { class: "badge talks" }, "talks") : el("span", { class: "badge talks" }, e.kind);
-  return el("li", {}, time, badge, el("span", { class: "who" }, e.sender + ":"), e.text);
+  return el("li", {}, time, badge, el("bdi", { class: "who" }, e.sender), ": ", el("bdi", {}, e.text));
 }
 
 async function renderConversation(body, info) {
@@ -203,7 +220,11 @@ async function renderDrafts(body) {
     el("td", {}, el("button", { type: "button", on: { click: async () => {
       const r = await get(chPath("/drafts/" + encodeURIComponent(d.name) + "?version=" + d.sha256));
       out.replaceChildren(el("h3", {}, d.name + ", version " + d.version), r.binary ? el("p", {}, "A binary draft of " + r.size + " bytes.") : el("pre", {}, r.text));
-    } } }, "Open"))));
+    } } }, "Open"), " ", el("button", { type: "button", on: { click: async () => {
+      const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/file?version=" + d.sha256), { credentials: "same-origin" });
+      if (!r.ok) { let m = "download failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
+      save(await r.blob(), d.name + "-v" + d.version);
+    } } }, "Download"))));
   const a = pick("draft-a"), b = pick("draft-b");
   if (list.length > 1) b.selectedIndex = list.length - 1;
   const compare = el("button", { type: "button", on: { click: async () => {
@@ -217,6 +238,16 @@ async function renderDrafts(body) {
   const name = el("input", { id: "draft-name", "aria-label": "Draft name", placeholder: "declaration" });
   const text = el("textarea", { id: "draft-text", "aria-label": "Text of the new version" });
   const file = el("input", { type: "file", "aria-label": "Or choose a file", on: { change: async () => { if (file.files[0]) text.value = await file.files[0].text(); } } });
+  // A file dropped anywhere on the form fills the text: what will be
+  // published is shown before Publish.
+  const dropped = async (ev) => {
+    ev.preventDefault();
+    const f = ev.dataTransfer && ev.dataTransfer.files[0];
+    if (!f) return;
+    text.value = await f.text();
+    if (!name.value.trim()) name.value = f.name.replace(/\.[^.]*$/, "");
+    notice("Read " + f.name + ". Check the text, then Publish.");
+  };
   const put = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
     try {
@@ -224,7 +255,8 @@ async function renderDrafts(body) {
       notice("Published version " + r.version + " of " + name.value.trim() + ".");
       renderDrafts(body);
     } catch (e) { notice(e.message, true); }
-  } } }, el("fieldset", {}, el("legend", {}, "Put a new version (the talks: participants and organizers)"), el("label", {}, "Name ", name), file, text, el("button", { type: "submit", class: "primary" }, "Publish")));
+  } } }, el("fieldset", { class: "drop", on: { dragover: (ev) => ev.preventDefault(), drop: dropped } }, el("legend", {}, "Put a new version (the talks: participants and organizers)"),
+    el("p", {}, "Paste the text, choose a file, or drop a file here."), el("label", {}, "Name ", name), file, text, el("button", { type: "submit", class: "primary" }, "Publish")));
   body.replaceChildren(
     list.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Draft", "Version", "Author", "Time", "Size", "SHA-256", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)) : el("p", {}, "No drafts yet."),
     list.length > 1 ? el("p", {}, "Compare ", a, " with ", b, " ", compare) : "", out, put);
@@ -236,7 +268,7 @@ async function renderPeople(body) {
   state.members = members;
   body.replaceChildren(el("p", {}, "Compare each safety number with the person, in person or by a call you trust, before marking them verified."),
     el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Role", "Safety number", ""].map((h) => el("th", {}, h)))),
-      el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, m.name + (m.you ? " (you)" : "")), el("td", {}, m.role + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
+      el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, el("bdi", {}, m.name), m.you ? " (you)" : ""), el("td", {}, m.role + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
         el("td", {}, el("code", {}, m.safety_number)),
         el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", title: "Only after comparing " + m.safety_number + " with " + m.name, on: { click: async () => {
           try { await post(chPath("/verify"), { member: m.name }); renderPeople(body); } catch (e) { notice(e.message, true); }
@@ -261,10 +293,12 @@ async function renderOrganize(body) {
   const loadPending = async () => {
     try {
       const list = await get(chPath("/pending"));
-      pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, p.role), el("td", {}, el("code", {}, p.safety_number)),
+      pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, el("bdi", {}, p.name)), el("td", {}, p.role), el("td", {}, el("code", {}, p.safety_number)),
         el("td", {}, el("button", { type: "button", class: "primary", on: { click: async () => {
           try { await post(chPath("/admit"), { names: [p.name] }); notice("Admitted " + p.name + "."); await loadChannels(); loadPending(); } catch (e) { notice(e.message, true); }
-        } } }, "Admit")))))) : el("p", {}, "No join requests waiting."));
+        } } }, "Admit"), " ", el("button", { type: "button", on: { click: async () => {
+          try { await post(chPath("/refuse"), { names: [p.name] }); notice("Refused " + p.name + "'s request. They are not told; to them it stays unanswered."); loadPending(); } catch (e) { notice(e.message, true); }
+        } } }, "Refuse")))))) : el("p", {}, "No join requests waiting."));
     } catch (e) { pending.replaceChildren(el("p", { class: "error" }, e.message)); }
   };
   // The view is drawn at once; the lists fill in when they arrive, so
@@ -298,23 +332,25 @@ async function renderOrganize(body) {
   } catch (e) { notice(e.message, true); }
 }
 
-// renderChannel offers the encrypted export of the transcript and
-// leaving the channel.
-function renderChannel(body) {
+// renderChannel offers the export of the transcript (encrypted; plain
+// text only where the channel's policy allows it) and leaving the
+// channel.
+function renderChannel(body, info) {
   const to = el("textarea", { id: "export-to", "aria-label": "age recipients, one a line", placeholder: "age1…" });
   const exp = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
     const r = await fetch(chPath("/export"), { method: "POST", credentials: "same-origin",
       headers: { "X-Parley-Csrf": state.csrf, "Content-Type": "application/json" }, body: JSON.stringify({ recipients: to.value }) });
     if (!r.ok) { let m = "export failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
-    const url = URL.createObjectURL(await r.blob());
-    const a = el("a", { href: url, download: state.current + "-transcript.age" });
-    document.body.append(a); a.click(); a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10000);
-    notice("The transcript was saved, encrypted to the recipients given.");
-  } } }, el("fieldset", {}, el("legend", {}, "Export the transcript, encrypted"),
+    const plain = !to.value.trim();
+    save(await r.blob(), state.current + "-transcript" + (plain ? ".txt" : ".age"));
+    notice(plain ? "The transcript was saved as plain text: anyone with the file can read it." : "The transcript was saved, encrypted to the recipients given.");
+  } } }, el("fieldset", {}, el("legend", {}, "Export the transcript"),
     el("p", {}, "The file can be opened only with the age identity of one of these recipients (the age tool, or another Parley home). Ask the person who will keep it for their age recipient."),
-    to, el("button", { type: "submit", class: "primary" }, "Save the encrypted transcript")));
+    el("p", {}, info.policy === "soft"
+      ? "This channel is soft: with no recipient, the transcript is saved as plain text, readable by anyone who gets the file."
+      : "This channel is hard: the transcript leaves this computer only encrypted."),
+    to, el("button", { type: "submit", class: "primary" }, "Save the transcript")));
   const confirmName = el("input", { id: "leave-confirm", "aria-label": "Type the channel name to confirm" });
   const leave = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
@@ -323,6 +359,14 @@ function renderChannel(body) {
     el("p", {}, "Leaving tells the others you left and erases " + state.current + " from this computer: messages, drafts and keys. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Leave")));
   body.replaceChildren(exp, leave);
+}
+
+// save offers blob as a download named name.
+function save(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = el("a", { href: url, download: name });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function showForm(title, fields, submit) {
@@ -364,4 +408,5 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
   start().catch((e) => notice(e.message, true));
+  poll();
 });
