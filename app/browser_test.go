@@ -313,6 +313,28 @@ func TestBrowserOrganizer(t *testing.T) {
 		t.Fatalf("Alice after the page admitted her: %+v %v", rep, err)
 	}
 
+	// A second request, refused: it leaves the list and Bob is told
+	// nothing.
+	bob := w.Home("Bob")
+	home, _, err := s.home()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code2, err := home.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Join(w.Ctx, code2, "oslo"); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "refuse", click(`//div[@class="tabs"]/button[.="Organize"]`),
+		click(`//div[@id="pending"]//tr[contains(., "Bob")]//button[.="Refuse"]`),
+		chromedp.WaitVisible(`//p[@id="notice" and contains(., "Refused Bob")]`),
+		chromedp.WaitVisible(`//div[@id="pending"]/p[.="No join requests waiting."]`))
+	if rep, err := bob.Sync(w.Ctx, "oslo"); err != nil || !rep.Pending {
+		t.Fatalf("Bob after the page refused him: %+v %v", rep, err)
+	}
+
 	run(t, ctx, "remove", click(`//div[@class="tabs"]/button[.="Organize"]`),
 		chromedp.WaitReady(`//select[@id="remove-who"]/option[contains(., "Alice")]`),
 		chromedp.WaitVisible(`//div[@id="pending"]/p[.="No join requests waiting."]`),
@@ -421,4 +443,34 @@ func TestBrowserMentorFromNothing(t *testing.T) {
 	if got := parleytest.Texts(t, org, "oslo"); !contains(got, "* Mentor left the channel") {
 		t.Fatalf("the organizer after the mentor left: %q", got)
 	}
+}
+
+// Left alone, the page locks by itself and shows the passphrase form;
+// the passphrase brings the channels back.
+func TestBrowserIdleLock(t *testing.T) {
+	ctx, done := newPage(t)
+	defer done()
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	alice := w.Home("Alice")
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
+		t.Fatal(err)
+	}
+	alice.Close()
+	s, err := Start(Options{Home: w.Dir(alice), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run(t, ctx, "open", chromedp.Navigate(s.URL()),
+		chromedp.WaitVisible(`//ul[@id="channels"]//button[contains(., "oslo")]`))
+	// The page's own polling (every 15 s) finds the home locked.
+	run(t, ctx, "locks by itself", chromedp.WaitVisible("#passphrase"))
+	run(t, ctx, "unlock", chromedp.SendKeys("#passphrase", parleytest.Passphrase),
+		click(`//form[@id="unlock-form"]//button`),
+		chromedp.WaitVisible(`//ul[@id="channels"]//button[contains(., "oslo")]`))
 }

@@ -199,7 +199,9 @@ function sideBySide(diff) {
     dels = []; adds = [];
   };
   for (const line of diff.split("\n")) {
-    if (line.startsWith("---") || line.startsWith("+++")) continue;
+    // The two versions' names head their columns.
+    if (line.startsWith("--- ")) { grid.append(el("div", { class: "head" }, line.slice(4))); continue; }
+    if (line.startsWith("+++ ")) { grid.append(el("div", { class: "head" }, line.slice(4))); continue; }
     if (line.startsWith("@@")) { flush(); grid.append(el("div", {}, line), el("div", {}, line)); continue; }
     if (line.startsWith("-")) dels.push(line.slice(1));
     else if (line.startsWith("+")) adds.push(line.slice(1));
