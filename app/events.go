@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 
 // events streams a channel's new transcript entries as server-sent
 // events while the page is open: "entry" for each one, "status" for the
-// connection to the relay. It ends when the home locks.
+// connection to the relay, "problem" for an error; it ends with "locked"
+// when the home locks, or "gone" when the channel is no longer here.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	c, lockCtx, err := s.home()
 	if err != nil {
@@ -35,6 +37,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	out := make(chan string, 64)
 	done := make(chan struct{})
 	ctx := r.Context()
+	gone := false // the channel was erased here (burn, leave): the stream ends
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil && lockCtx.Err() == nil {
@@ -48,6 +51,10 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			}, func(st string) {
 				out <- "event: status\ndata: " + strconv.Quote(st) + "\n\n"
 			})
+			if errors.Is(err, client.ErrNoChannel) {
+				gone = true
+				return
+			}
 			if err != nil {
 				raw, _ := json.Marshal(err.Error())
 				out <- "event: problem\ndata: " + string(raw) + "\n\n"
@@ -65,6 +72,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, msg)
 			flusher.Flush()
 		case <-done:
+			if gone {
+				fmt.Fprint(w, "event: gone\ndata: true\n\n")
+				flusher.Flush()
+				return
+			}
 			fmt.Fprint(w, "event: locked\ndata: true\n\n")
 			flusher.Flush()
 			return

@@ -153,11 +153,19 @@ func TestClosedWindowLocks(t *testing.T) {
 	var offset atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 	advance := func(d time.Duration) { offset.Add(int64(d)) }
-	dir := filepath.Join(t.TempDir(), "home")
-	if err := client.Init(dir, "Alice", parleytest.Passphrase); err != nil {
+	// A home with a channel (pending), whose live stream stays open.
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	alice := w.Home("Alice")
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Start(Options{Home: dir, Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: 10 * time.Minute, Now: now})
+	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
+		t.Fatal(err)
+	}
+	alice.Close()
+	s, err := Start(Options{Home: w.Dir(alice), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: 10 * time.Minute, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +201,7 @@ func TestClosedWindowLocks(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	_, stop := b.events("/api/channels/none/events")
+	_, stop := b.events("/api/channels/oslo/events")
 	streams(1)
 	advance(presenceLock + time.Second)
 	time.Sleep(2 * time.Second)

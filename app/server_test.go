@@ -256,7 +256,19 @@ func TestExportAndLeave(t *testing.T) {
 	if c, _ := b.do(http.MethodPost, "/api/channels/oslo/leave", map[string]string{"confirm": "osl"}, nil); c != http.StatusBadRequest {
 		t.Fatalf("leave without the name: %d", c)
 	}
+	stream, stop := b.events("/api/channels/oslo/events")
+	defer stop()
 	b.post("/api/channels/oslo/leave", map[string]string{"confirm": "oslo"}, nil)
+	// The channel's live stream ends instead of reporting, every few
+	// seconds, that the channel is not there.
+	for ended := false; !ended; {
+		select {
+		case _, open := <-stream:
+			ended = !open
+		case <-time.After(time.Minute):
+			t.Fatal("the live stream of a channel left goes on")
+		}
+	}
 	var channels []client.ChannelInfo
 	b.get("/api/channels", &channels)
 	if len(channels) != 0 {

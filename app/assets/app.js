@@ -45,8 +45,14 @@ const get = (p) => call("GET", p);
 const post = (p, b) => call("POST", p, b);
 const chPath = (rest) => "/api/channels/" + encodeURIComponent(state.current) + rest;
 
-function showUnlock() {
+// stopEvents ends the live stream: before a channel is erased here, so
+// that its last words ("no channel named …") do not cover the outcome.
+function stopEvents() {
   if (state.events) { state.events.close(); state.events = null; }
+}
+
+function showUnlock() {
+  stopEvents();
   $("app").hidden = true;
   $("unlock").hidden = false;
   $("passphrase").value = "";
@@ -168,7 +174,7 @@ async function renderConversation(body, info) {
 // relay acknowledges it, which the live stream may already have passed.
 async function reloadEntries() {
   const list = state.list;
-  if (state.events) { state.events.close(); state.events = null; }
+  stopEvents();
   try {
     const r = await get(chPath("/entries"));
     list.replaceChildren(...r.entries.map(entryItem));
@@ -186,6 +192,7 @@ async function reloadEntries() {
   src.addEventListener("status", (m) => notice("Relay: " + JSON.parse(m.data)));
   src.addEventListener("problem", (m) => notice(JSON.parse(m.data), true));
   src.addEventListener("locked", () => { src.close(); start(); });
+  src.addEventListener("gone", () => src.close());
   state.events = src;
 }
 
@@ -322,7 +329,7 @@ async function renderOrganize(body) {
   const confirmName = el("input", { id: "burn-confirm", "aria-label": "Type the channel name to confirm" });
   const burn = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    try { await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
+    try { if (confirmName.value === state.current) stopEvents(); await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Burn the channel"),
     el("p", {}, "Burning erases " + state.current + " at the relay and, at their next sync, from every member's home: messages, drafts and keys. It cannot be undone. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
@@ -356,7 +363,7 @@ function renderChannel(body, info) {
   const confirmName = el("input", { id: "leave-confirm", "aria-label": "Type the channel name to confirm" });
   const leave = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    try { await post(chPath("/leave"), { confirm: confirmName.value }); notice("You left " + state.current + "; it is erased from this computer."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "You left the channel.")); } catch (e) { notice(e.message, true); }
+    try { if (confirmName.value === state.current) stopEvents(); await post(chPath("/leave"), { confirm: confirmName.value }); notice("You left " + state.current + "; it is erased from this computer."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "You left the channel.")); } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Leave the channel"),
     el("p", {}, "Leaving tells the others you left and erases " + state.current + " from this computer: messages, drafts and keys. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Leave")));
