@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -73,7 +74,7 @@ func FuzzParseInvite(f *testing.F) {
 			return
 		}
 		again, err := ParseInvite(inv.String())
-		if err != nil || *again != *inv {
+		if err != nil || !reflect.DeepEqual(again, inv) {
 			t.Fatalf("invite does not survive a second round trip: %v", err)
 		}
 	})

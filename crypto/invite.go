@@ -16,7 +16,8 @@ import (
 )
 
 const (
-	inviteFormat = 1
+	// Format 2 adds the channel's other relays.
+	inviteFormat = 2
 	// InvitePrefix starts every invite code.
 	InvitePrefix = "parley-invite-"
 	// MaxRelayURLLen bounds the relay URL inside an invite.
@@ -34,16 +35,26 @@ var inviteEncoding = base32.NewEncoding(inviteAlphabet).WithPadding(base32.NoPad
 type Invite struct {
 	RelayURL string
 	// Pin is the SHA-256 of the relay certificate's public key.
-	Pin       [32]byte
-	Channel   ChannelID
-	Secret    [32]byte
-	Organizer KeyID // the inviting organizer's pseudonym
-	Role      Role
-	Expires   time.Time
+	Pin [32]byte
+	// MoreRelays are the channel's other relays, to which the join
+	// request also goes.
+	MoreRelays []InviteRelay
+	Channel    ChannelID
+	Secret     [32]byte
+	Organizer  KeyID // the inviting organizer's pseudonym
+	Role       Role
+	Expires    time.Time
 	// Name is the organizer's name for the channel, which the invitee's
 	// client uses as its local name unless told otherwise. It travels
 	// only in the code, never to the relay.
 	Name string
+}
+
+// InviteRelay is one more relay of the channel: its address and the
+// SHA-256 of its certificate's public key.
+type InviteRelay struct {
+	URL string
+	Pin [32]byte
 }
 
 // NewInvite makes an invite with a fresh random secret.
@@ -69,6 +80,14 @@ func (inv *Invite) payload() ([]byte, error) {
 	if len(inv.Name) > MaxNameLen || !utf8.ValidString(inv.Name) {
 		return nil, malformed("invite", "bad channel name")
 	}
+	if len(inv.MoreRelays) >= MaxRelays {
+		return nil, malformed("invite", "too many relays")
+	}
+	for _, r := range inv.MoreRelays {
+		if len(r.URL) == 0 || len(r.URL) > MaxRelayURLLen || !utf8.ValidString(r.URL) {
+			return nil, malformed("invite", "bad relay URL")
+		}
+	}
 	var b cryptobyte.Builder
 	b.AddUint8(inviteFormat)
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(inv.RelayURL)) })
@@ -79,6 +98,11 @@ func (inv *Invite) payload() ([]byte, error) {
 	b.AddUint8(uint8(inv.Role))
 	b.AddUint64(unixSeconds(inv.Expires))
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(inv.Name)) })
+	b.AddUint8(uint8(len(inv.MoreRelays)))
+	for _, r := range inv.MoreRelays {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(r.URL)) })
+		b.AddBytes(r.Pin[:])
+	}
 	return b.Bytes()
 }
 
@@ -111,7 +135,7 @@ func ParseInvite(code string) (*Invite, error) {
 	}
 	s := cryptobyte.String(p)
 	inv := new(Invite)
-	var format, role uint8
+	var format, role, more uint8
 	var url, name cryptobyte.String
 	var expires uint64
 	if !s.ReadUint8(&format) || format != inviteFormat {
@@ -119,8 +143,20 @@ func ParseInvite(code string) (*Invite, error) {
 	}
 	if !s.ReadUint16LengthPrefixed(&url) || !s.CopyBytes(inv.Pin[:]) || !s.CopyBytes(inv.Channel[:]) ||
 		!s.CopyBytes(inv.Secret[:]) || !s.CopyBytes(inv.Organizer[:]) || !s.ReadUint8(&role) ||
-		!s.ReadUint64(&expires) || !s.ReadUint8LengthPrefixed(&name) || !s.Empty() {
+		!s.ReadUint64(&expires) || !s.ReadUint8LengthPrefixed(&name) || !s.ReadUint8(&more) || more >= MaxRelays {
 		return nil, malformed("invite", "truncated")
+	}
+	for range more {
+		var r InviteRelay
+		var u cryptobyte.String
+		if !s.ReadUint16LengthPrefixed(&u) || !s.CopyBytes(r.Pin[:]) {
+			return nil, malformed("invite", "truncated relay")
+		}
+		r.URL = string(u)
+		inv.MoreRelays = append(inv.MoreRelays, r)
+	}
+	if !s.Empty() {
+		return nil, malformed("invite", "trailing bytes")
 	}
 	inv.RelayURL, inv.Role, inv.Expires, inv.Name = string(url), Role(role), fromUnixSeconds(expires), string(name)
 	if inv.Expires.IsZero() {

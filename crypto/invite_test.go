@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 func TestInviteCode(t *testing.T) {
 	c := newChannel(t, PolicyHard)
 	inv := c.invite(RoleMentor)
+	inv.MoreRelays = []InviteRelay{{URL: "wss://127.0.0.1:7444/", Pin: [32]byte{2}}, {URL: "wss://127.0.0.1:7445/", Pin: [32]byte{3}}}
 	code := inv.String()
 	if !strings.HasPrefix(code, InvitePrefix) {
 		t.Fatalf("code %q lacks prefix", code)
@@ -21,7 +23,7 @@ func TestInviteCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *got != *inv {
+	if !reflect.DeepEqual(got, inv) {
 		t.Fatalf("round trip changed the invite:\n%+v\n%+v", got, inv)
 	}
 	// One mistyped character is caught by the checksum.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -11,8 +12,11 @@ import (
 )
 
 // rosterFormat is the first byte of an encoded roster.
-// Format 2 adds each member's KEMSig.
-const rosterFormat = 2
+// Format 2 adds each member's KEMSig; format 3 the channel's relays.
+const rosterFormat = 3
+
+// MaxRelays is the most relays a channel may name.
+const MaxRelays = 5
 
 // MaxNameLen is the longest display name, in bytes of UTF-8.
 const MaxNameLen = 64
@@ -54,6 +58,10 @@ type Roster struct {
 	// check version 1 without trusting whoever served it.
 	Founder ed25519.PublicKey
 	Nonce   [16]byte
+	// Relays are the addresses (with certificate pins) of the relays the
+	// channel lives on, in the organizers' order. They travel only inside
+	// the sealed roster, so no relay learns the others from its data.
+	Relays  []string
 	Members []Member
 
 	Signer    ed25519.PublicKey
@@ -69,6 +77,10 @@ func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
 	b.AddUint8(uint8(r.Policy))
 	b.AddBytes(r.Founder)
 	b.AddBytes(r.Nonce[:])
+	b.AddUint8(uint8(len(r.Relays)))
+	for _, u := range r.Relays {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(u)) })
+	}
 	b.AddUint8(uint8(len(r.Members)))
 	for i := range r.Members {
 		m := &r.Members[i]
@@ -104,6 +116,13 @@ func (r *Roster) checkShape() error {
 		return malformed("roster", "unknown policy")
 	case r.Version == 0:
 		return malformed("roster", "version 0")
+	case len(r.Relays) > MaxRelays:
+		return malformed("roster", "too many relays")
+	}
+	for i, u := range r.Relays {
+		if len(u) == 0 || len(u) > MaxRelayURLLen || !utf8.ValidString(u) || slices.Contains(r.Relays[:i], u) {
+			return malformed("roster", "bad or repeated relay address")
+		}
 	}
 	seen := make(map[KeyID]bool)
 	for i := range r.Members {
@@ -153,7 +172,7 @@ func (r *Roster) Marshal() ([]byte, error) {
 func ParseRoster(data []byte) (*Roster, error) {
 	s := cryptobyte.String(data)
 	r := new(Roster)
-	var format, policy, count uint8
+	var format, policy, count, relays uint8
 	var issued uint64
 	var ch, prev, founder, nonce []byte
 	if !s.ReadUint8(&format) || format != rosterFormat {
@@ -161,7 +180,20 @@ func ParseRoster(data []byte) (*Roster, error) {
 	}
 	if !s.ReadBytes(&ch, 16) || !s.ReadUint64(&r.Version) || !s.ReadBytes(&prev, 32) ||
 		!s.ReadUint64(&issued) || !s.ReadUint8(&policy) || !s.ReadBytes(&founder, 32) ||
-		!s.ReadBytes(&nonce, 16) || !s.ReadUint8(&count) {
+		!s.ReadBytes(&nonce, 16) || !s.ReadUint8(&relays) {
+		return nil, malformed("roster", "truncated header")
+	}
+	if relays > MaxRelays {
+		return nil, malformed("roster", "too many relays")
+	}
+	for range relays {
+		var u cryptobyte.String
+		if !s.ReadUint16LengthPrefixed(&u) {
+			return nil, malformed("roster", "truncated relay address")
+		}
+		r.Relays = append(r.Relays, string(u))
+	}
+	if !s.ReadUint8(&count) {
 		return nil, malformed("roster", "truncated header")
 	}
 	copy(r.Channel[:], ch)

@@ -3,14 +3,15 @@ package crypto
 import (
 	"bytes"
 	"crypto/rand"
+	"slices"
 	"time"
 )
 
-// NewGenesisRoster founds a channel: a fresh nonce, the channel id derived
-// from it and the founder's pseudonym, and a version-1 roster listing the
-// founder as its only organizer, signed.
-func NewGenesisRoster(id *Identity, name string, keys *ChannelKeys, policy Policy, now time.Time) (*Roster, error) {
-	r := &Roster{Version: 1, Issued: now.UTC().Truncate(time.Second), Policy: policy, Founder: keys.SigningPublicKey()}
+// NewGenesisRoster founds a channel on relays: a fresh nonce, the channel
+// id derived from it and the founder's pseudonym, and a version-1 roster
+// listing the founder as its only organizer, signed.
+func NewGenesisRoster(id *Identity, name string, keys *ChannelKeys, policy Policy, now time.Time, relays ...string) (*Roster, error) {
+	r := &Roster{Version: 1, Issued: now.UTC().Truncate(time.Second), Policy: policy, Founder: keys.SigningPublicKey(), Relays: slices.Clone(relays)}
 	rand.Read(r.Nonce[:])
 	r.Channel = NewChannelID(r.Founder, r.Nonce)
 	pub := keys.Public()
@@ -27,7 +28,7 @@ func NewGenesisRoster(id *Identity, name string, keys *ChannelKeys, policy Polic
 func (r *Roster) Next(now time.Time) *Roster {
 	n := &Roster{
 		Channel: r.Channel, Version: r.Version + 1, Prev: r.Hash(), Issued: now.UTC().Truncate(time.Second),
-		Policy: r.Policy, Founder: bytes.Clone(r.Founder), Nonce: r.Nonce,
+		Policy: r.Policy, Founder: bytes.Clone(r.Founder), Nonce: r.Nonce, Relays: slices.Clone(r.Relays),
 	}
 	for _, m := range r.Members {
 		n.Members = append(n.Members, m.clone())

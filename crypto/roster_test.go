@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -132,5 +133,44 @@ func TestRosterGenesisAndInvited(t *testing.T) {
 	inv = c.invite(RoleParticipant)
 	if err := c.roster.VerifyInvited(inv, outsider.keys.ID()); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("roster without the invitee: %v", err)
+	}
+}
+
+// A roster names the channel's relays: they survive the encoding, pass
+// to the next version, and more than MaxRelays or a repeated one is
+// refused.
+func TestRosterRelays(t *testing.T) {
+	org := newPerson(t, "Convener", RoleOrganizer)
+	relays := []string{"wss://127.0.0.1:7443/#pin=sha256:A", "wss://127.0.0.1:7444/#pin=sha256:B"}
+	r, err := NewGenesisRoster(org.id, org.name, org.keys, PolicyHard, testNow, relays...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseRoster(raw)
+	if err != nil || !slices.Equal(back.Relays, relays) || back.VerifyGenesis() != nil {
+		t.Fatalf("relays after the round trip: %v %v", back, err)
+	}
+	next := back.Next(testNow)
+	if !slices.Equal(next.Relays, relays) {
+		t.Fatalf("the next version names %v", next.Relays)
+	}
+	next.Relays[0] = "changed"
+	if back.Relays[0] != relays[0] {
+		t.Fatal("editing the next version changed the one it came from")
+	}
+	for name, bad := range map[string][]string{
+		"six relays": {"a", "b", "c", "d", "e", "f"},
+		"a repeat":   {"a", "a"},
+		"empty":      {""},
+	} {
+		r2 := back.Next(testNow)
+		r2.Relays = bad
+		if err := r2.Sign(org.keys); err == nil {
+			t.Errorf("%s: signed", name)
+		}
 	}
 }

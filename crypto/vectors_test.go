@@ -61,7 +61,8 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 	must(err)
 
 	issued := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	g := &Roster{Version: 1, Issued: issued, Policy: PolicyHard, Founder: w.orgKeys.SigningPublicKey()}
+	g := &Roster{Version: 1, Issued: issued, Policy: PolicyHard, Founder: w.orgKeys.SigningPublicKey(),
+		Relays: []string{"wss://127.0.0.1:7443/#pin=sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "wss://127.0.0.1:7444/#pin=sha256:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"}}
 	copy(g.Nonce[:], seeded(0x21, 16))
 	g.Channel = NewChannelID(g.Founder, g.Nonce)
 	member := func(id *Identity, name string, role Role, k *ChannelKeys) Member {
@@ -86,6 +87,7 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 
 	w.invite = &Invite{RelayURL: "wss://127.0.0.1:7443/", Channel: g.Channel, Organizer: w.orgKeys.ID(), Role: RoleParticipant, Expires: issued.Add(24 * time.Hour), Name: "Back channel"}
 	copy(w.invite.Pin[:], seeded(0x41, 32))
+	w.invite.MoreRelays = []InviteRelay{{URL: "wss://127.0.0.1:7444/", Pin: [32]byte(seeded(0x43, 32))}}
 	copy(w.invite.Secret[:], seeded(0x42, 32))
 	return w
 }
