@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/crypto"
@@ -16,15 +17,15 @@ import (
 // dialTimeout bounds connecting and authenticating.
 const dialTimeout = 20 * time.Second
 
-// connect opens an authenticated connection for a channel.
-func (c *Client) connect(ctx context.Context, st *channelState) (*relayclient.Conn, error) {
+// connect opens an authenticated connection to one relay of a channel.
+func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (*relayclient.Conn, error) {
 	k, err := st.keys()
 	if err != nil {
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, st.RelayURL)
+	conn, err := relayclient.Dial(dctx, r.URL)
 	if err != nil {
 		return nil, err
 	}
@@ -35,14 +36,24 @@ func (c *Client) connect(ctx context.Context, st *channelState) (*relayclient.Co
 	return conn, nil
 }
 
-// CreateChannel founds a channel at the relay with this home as its
-// organizer.
-func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, policy crypto.Policy) error {
+// CreateChannel founds a channel on one to five relays with this home as
+// its organizer. Every relay must take it: a channel that starts on
+// fewer relays than its roster names would start half-protected.
+func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, policy crypto.Policy, moreRelays ...string) error {
 	if err := checkName(name); err != nil {
 		return fmt.Errorf("channel %w", err)
 	}
-	if _, _, err := wire.ParseURL(relayURL); err != nil {
-		return err
+	relays := append([]string{relayURL}, moreRelays...)
+	if len(relays) > crypto.MaxRelays {
+		return fmt.Errorf("a channel lives on at most %d relays", crypto.MaxRelays)
+	}
+	for i, u := range relays {
+		if _, _, err := wire.ParseURL(u); err != nil {
+			return err
+		}
+		if slices.Contains(relays[:i], u) {
+			return fmt.Errorf("relay %s is named twice", u)
+		}
 	}
 	if err := c.nameFree(name, "choose another name"); err != nil {
 		return err
@@ -51,7 +62,11 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	if err != nil {
 		return err
 	}
-	r, err := crypto.NewGenesisRoster(c.id, c.name, keys, policy, c.Now())
+	var named []string
+	if len(relays) > 1 {
+		named = relays // a one-relay channel's roster stays as before
+	}
+	r, err := crypto.NewGenesisRoster(c.id, c.name, keys, policy, c.Now(), named...)
 	if err != nil {
 		return err
 	}
@@ -65,26 +80,20 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 		return err
 	}
 	raw, _ := bundle.Marshal()
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	conn, err := relayclient.Dial(dctx, relayURL)
-	if err != nil {
-		return err
+	st := &channelState{Name: name, Channel: r.Channel[:], Keys: kb(keys), KeysUpdated: c.Now(), Relays: newRelayStates(relays, c.Now())}
+	st.NextRelayID = len(relays) + 1
+	for _, rs := range st.Relays {
+		seq, err := createAt(ctx, rs.URL, list, keys, raw)
+		if err != nil {
+			if len(relays) > 1 {
+				return fmt.Errorf("%s: %w", rs.Name(), err)
+			}
+			return err
+		}
+		rs.LastSeq = seq
 	}
-	defer conn.Close()
-	if err := conn.Create(dctx, list); err != nil {
-		return err
-	}
-	if err := conn.Auth(dctx, r.Channel, keys); err != nil {
-		return err
-	}
-	seq, err := conn.Post(dctx, wire.KindBundle, raw)
-	if err != nil {
-		return err
-	}
-	kb, _ := keys.MarshalBinary()
-	st := &channelState{Name: name, RelayURL: relayURL, Channel: r.Channel[:], Keys: kb, LastSeq: seq, KeysUpdated: c.Now()}
-	if err := st.enterEpoch(r, secrets, keys.ID(), seq); err != nil {
+	st.Arrived = 1
+	if err := st.enterEpoch(r, secrets, keys.ID(), st.Arrived); err != nil {
 		return err
 	}
 	st.noteIdentities(r)
@@ -97,11 +106,101 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	if err != nil {
 		return err
 	}
-	if err := c.appendTranscript(tx, row.id, []Entry{{Seq: seq, Time: c.Now().UTC(), Kind: KindSystem,
+	digest := c.frameDigest(uint8(wire.KindBundle), raw)
+	for _, rs := range st.Relays {
+		if _, _, err := c.seenFrame(tx, row.id, digest, rs, true); err != nil {
+			return err
+		}
+	}
+	if err := c.appendTranscript(tx, row.id, []Entry{{Seq: st.Arrived, Time: c.Now().UTC(), Kind: KindSystem,
 		Text: fmt.Sprintf("%s created the channel (%s secrecy)", c.name, policy)}}); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+func kb(keys *crypto.ChannelKeys) []byte {
+	b, _ := keys.MarshalBinary()
+	return b
+}
+
+// createAt founds the channel at one relay: its access list, then the
+// epoch bundle. It returns the bundle's sequence number there.
+func createAt(ctx context.Context, url string, list *crypto.AccessList, keys *crypto.ChannelKeys, bundle []byte) (uint64, error) {
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := relayclient.Dial(dctx, url)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := conn.Create(dctx, list); err != nil {
+		return 0, err
+	}
+	if err := conn.Auth(dctx, list.Channel, keys); err != nil {
+		return 0, err
+	}
+	return conn.Post(dctx, wire.KindBundle, bundle)
+}
+
+// restoreRelay brings a relay that does not know the channel (it lost
+// its data, or was just added to the roster) up to date for new traffic:
+// an organizer founds the channel there again with the current access
+// list and starts a new epoch, whose bundle then goes to every relay.
+// Others can only wait for an organizer; they go on with the other
+// relays. Older frames are not copied: no client holds others' frames
+// in a form a relay would take from it, and relays never talk to each
+// other.
+func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (*relayclient.Conn, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return nil, err
+	}
+	cur, self, keys, err := row.st.self(0)
+	if err != nil || self.Role != crypto.RoleOrganizer || len(row.st.Relays) < 2 {
+		return nil, relayclient.ErrNotFound
+	}
+	list := crypto.AccessListFor(cur)
+	if err := list.Sign(keys); err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	conn, err := relayclient.Dial(dctx, r.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Create(dctx, list); err != nil && !errors.Is(err, relayclient.ErrExists) {
+		conn.Close()
+		return nil, err
+	}
+	if err := conn.Auth(dctx, list.Channel, keys); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	err = c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		rs := row.st.relay(r.ID)
+		if rs == nil {
+			return nil
+		}
+		// A fresh start there: its sequence numbers begin again.
+		rs.LastSeq, rs.Missing, rs.Forgot, rs.Added = 0, nil, false, c.Now().UTC()
+		e := Entry{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRelayRestored,
+			Text: fmt.Sprintf("%s did not know this channel (it lost its data, or was just added); this home founded it there again, and a new epoch brings it what new messages need", rs.Name())}
+		if pending, err := c.hasProposal(tx, row.id); err != nil || pending {
+			// The change waiting to be sent brings its own epoch.
+			return errors.Join(err, c.appendTranscript(tx, row.id, []Entry{e}))
+		}
+		if err := c.appendTranscript(tx, row.id, []Entry{e}); err != nil {
+			return err
+		}
+		return c.rekey(tx, row, cur.Next(c.Now()), keys)
+	})
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // self returns the caller's roster entry, failing if it is not an active

@@ -312,6 +312,9 @@ func (c *Client) applyRetention(channel string) error {
 			return err
 		}
 		scrubbed = len(dropped) > 0
+		if err := c.expireRelayRecords(tx, row, cutoff); err != nil {
+			return err
+		}
 		return c.compact(tx, row)
 	})
 	if err != nil || !scrubbed {

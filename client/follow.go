@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"time"
@@ -23,26 +24,15 @@ func (c *Client) Follow(ctx context.Context, name string, mark *int64, show func
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		row, err := c.view(name)
-		if err != nil {
-			return err
-		}
-		conn, err := c.connect(ctx, row.st)
+		rep := &SyncReport{}
+		conns, err := c.connectAll(ctx, name, rep)
 		switch {
-		case errors.Is(err, relayclient.ErrBurned):
-			rep := &SyncReport{}
-			if err := c.burned(ctx, name, rep); err != nil {
-				return err
-			}
+		case err == nil && rep.Burned:
 			show(Entry{Time: c.Now().UTC(), Kind: KindSystem, Text: "the channel was burned; it is erased from this home"})
 			return nil
-		case errors.Is(err, relayclient.ErrNotFound):
-			return ErrRelayForgot
-		case errors.Is(err, relayclient.ErrUnauthorized):
-			rep, err := c.Sync(ctx, name)
-			if err != nil {
-				return err
-			}
+		case errors.Is(err, ErrRelayForgot) || errors.Is(err, ErrNoChannel):
+			return err
+		case err == nil && len(conns) == 0: // pending, or the relay refuses our key
 			if err := c.showAfter(name, mark, show); err != nil {
 				return err
 			}
@@ -62,8 +52,8 @@ func (c *Client) Follow(ctx context.Context, name string, mark *int64, show func
 		}
 		backoff = time.Second
 		status("connected")
-		err = c.followOn(ctx, conn, name, mark, show)
-		conn.Close()
+		err = c.followOn(ctx, conns, name, mark, show)
+		closeAll(conns)
 		if err != nil && !errors.Is(err, relayclient.ErrClosed) {
 			return err
 		}
@@ -87,9 +77,17 @@ func (c *Client) showAfter(name string, mark *int64, show func(Entry)) error {
 	return nil
 }
 
-func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name string, mark *int64, show func(Entry)) error {
+// retryRelaysEvery is how often Follow, while it lacks some relays of
+// the channel, connects again to reach them.
+const retryRelaysEvery = time.Minute
+
+// followOn syncs with every connected relay, then again whenever any of
+// them pushes a frame. It returns when a relay's connection ends (to
+// reconnect to all), or, while some relay is missing, after
+// retryRelaysEvery.
+func (c *Client) followOn(ctx context.Context, conns []relayConn, name string, mark *int64, show func(Entry)) error {
 	sync := func() error {
-		err := c.syncOn(ctx, conn, name, &SyncReport{})
+		err := c.syncAll(ctx, conns, name, &SyncReport{})
 		if serr := c.showAfter(name, mark, show); err == nil {
 			err = serr
 		}
@@ -98,28 +96,57 @@ func (c *Client) followOn(ctx context.Context, conn *relayclient.Conn, name stri
 	if err := sync(); err != nil {
 		return err
 	}
+	pushes := make(chan struct{}, 1)
+	ended := make(chan error, len(conns))
+	burned := make(chan struct{}, 1)
+	for _, rc := range conns {
+		go func(conn *relayclient.Conn) {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-conn.Done():
+					ended <- conn.Err()
+					return
+				case <-conn.Pushes():
+					// Drain what else arrived, then fetch: the fetch
+					// gets every frame in order, pushed or not.
+					for len(conn.Pushes()) > 0 {
+						<-conn.Pushes()
+					}
+					select {
+					case pushes <- struct{}{}:
+					default:
+					}
+				case ev := <-conn.Events():
+					if ev.Type == wire.TBurned {
+						select {
+						case burned <- struct{}{}:
+						default:
+						}
+					}
+				}
+			}
+		}(rc.conn)
+	}
+	var retry <-chan time.Time
+	if row, err := c.view(name); err == nil && len(conns) < len(row.st.Relays) {
+		retry = time.After(retryRelaysEvery)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-conn.Done():
-			return conn.Err()
-		case <-conn.Pushes():
-			// Drain what else arrived, then fetch: the fetch gets every
-			// frame in order, pushed or not.
-			for len(conn.Pushes()) > 0 {
-				<-conn.Pushes()
-			}
+		case err := <-ended:
+			return err
+		case <-retry:
+			return nil
+		case <-burned:
+			// Reconnecting finds the tombstone.
+			return nil
+		case <-pushes:
 			if err := sync(); err != nil {
 				return err
-			}
-		case ev := <-conn.Events():
-			if ev.Type == wire.TBurned {
-				select { // reconnecting finds the tombstone
-				case <-conn.Done():
-				case <-ctx.Done():
-				}
-				return nil
 			}
 		}
 	}
@@ -136,14 +163,29 @@ func (c *Client) Burn(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := c.connect(ctx, row.st)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
+	// At every relay that can be reached; one is enough for members to
+	// erase the channel (each relay's notice suffices), and a relay
+	// missed here still holds nothing it can read.
 	notice := crypto.NewBurnNotice(keys, row.st.channelID(), c.Now())
-	if err := conn.Burn(ctx, notice); err != nil {
-		return err
+	var firstErr error
+	burned := 0
+	for _, r := range row.st.Relays {
+		err := func() error {
+			conn, err := c.connect(ctx, row.st, r)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return conn.Burn(ctx, notice)
+		}()
+		if err == nil || errors.Is(err, relayclient.ErrBurned) {
+			burned++
+			continue
+		}
+		firstErr = cmp.Or(firstErr, err)
+	}
+	if burned == 0 {
+		return firstErr
 	}
 	return c.erase(row.id)
 }

@@ -12,14 +12,26 @@ import (
 // an expired message, or one the relay withholds. A mentor's fetch skips
 // the talks, so its gaps mean nothing; a pending member's gaps are from
 // before its admission.
-func (st *channelState) unseen(seq uint64) uint64 {
-	if st.Status != statusActive || st.LastSeq == 0 || seq <= st.LastSeq+1 {
+//
+// With several relays a gap at one of them says little (another may have
+// delivered those frames); the seen table names a relay that lacks what
+// others delivered (withheld.go), so only a one-relay channel reports
+// gaps this way.
+func (st *channelState) unseen(r *relayState, seq uint64) uint64 {
+	if len(st.Relays) > 1 || !st.gapMatters(r, seq) {
 		return 0
 	}
-	if _, m, _, err := st.self(0); err != nil || !m.Role.CanRead(crypto.Talks) {
-		return 0
+	return seq - r.LastSeq - 1
+}
+
+// gapMatters reports whether the relay skipping the numbers before seq
+// means frames this home should have had.
+func (st *channelState) gapMatters(r *relayState, seq uint64) bool {
+	if st.Status != statusActive || r.LastSeq == 0 || seq <= r.LastSeq+1 {
+		return false
 	}
-	return seq - st.LastSeq - 1
+	_, m, _, err := st.self(0)
+	return err == nil && m.Role.CanRead(crypto.Talks)
 }
 
 // missingLine is the transcript line for n messages the relay did not

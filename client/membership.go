@@ -1,6 +1,8 @@
 package client
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -32,15 +34,23 @@ func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expi
 	if err != nil {
 		return "", err
 	}
-	dial, pin, err := wire.ParseURL(row.st.RelayURL)
+	var addrs []crypto.InviteRelay
+	for _, r := range row.st.Relays {
+		dial, pin, err := wire.ParseURL(r.URL)
+		if err != nil {
+			return "", err
+		}
+		addrs = append(addrs, crypto.InviteRelay{URL: dial, Pin: pin})
+	}
+	inv, err := crypto.NewInvite(addrs[0].URL, addrs[0].Pin, row.st.channelID(), keys.ID(), role, c.Now().Add(expires), name)
 	if err != nil {
 		return "", err
 	}
-	inv, err := crypto.NewInvite(dial, pin, row.st.channelID(), keys.ID(), role, c.Now().Add(expires), name)
-	if err != nil {
-		return "", err
-	}
+	inv.MoreRelays = addrs[1:]
 	code := inv.String()
+	if code == "" {
+		return "", errors.New("the invite cannot be encoded (relay addresses too long)")
+	}
 	// Record the invite before the relay learns of it, so a join request
 	// can always be opened.
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
@@ -49,13 +59,23 @@ func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expi
 	}); err != nil {
 		return "", err
 	}
-	conn, err := c.connect(ctx, row.st)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires); err != nil {
-		return "", err
+	// Every relay must know the invite, or the join request the invitee
+	// posts there is refused; one that cannot be reached now is named.
+	for _, r := range row.st.Relays {
+		err := func() error {
+			conn, err := c.connect(ctx, row.st, r)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires)
+		}()
+		if err != nil {
+			if len(row.st.Relays) > 1 {
+				return "", fmt.Errorf("%s: %w (no invite was made)", r.Name(), err)
+			}
+			return "", err
+		}
 	}
 	return code, nil
 }
@@ -96,9 +116,12 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	url := wire.JoinURL(inv.RelayURL, inv.Pin)
-	kb, _ := keys.MarshalBinary()
-	st := &channelState{Name: name, RelayURL: url, Channel: inv.Channel[:], Keys: kb, Status: statusPending, Invite: inv.String(), KeysUpdated: c.Now()}
+	urls := []string{wire.JoinURL(inv.RelayURL, inv.Pin)}
+	for _, r := range inv.MoreRelays {
+		urls = append(urls, wire.JoinURL(r.URL, r.Pin))
+	}
+	st := &channelState{Name: name, Channel: inv.Channel[:], Keys: kb(keys), Status: statusPending, Invite: inv.String(), KeysUpdated: c.Now(), Relays: newRelayStates(urls, c.Now())}
+	st.NextRelayID = len(urls) + 1
 	// Commit the pending channel (and its keys) before the relay spends
 	// the invite, so a crash cannot leave an admitted pseudonym whose
 	// keys nobody holds.
@@ -119,17 +142,29 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 	if err := tx.Commit(); err != nil {
 		return "", err
 	}
-	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	err = func() error {
-		conn, err := relayclient.Dial(dctx, url)
-		if err != nil {
-			return err
+	// The same sealed request goes to every relay; the organizer takes
+	// the first copy. One relay that takes it is enough.
+	var firstErr error
+	sent := 0
+	for _, u := range urls {
+		err := func() error {
+			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+			defer cancel()
+			conn, err := relayclient.Dial(dctx, u)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return conn.Join(dctx, inv.Channel, inv.Token(), sealed)
+		}()
+		if err == nil {
+			sent++
+		} else {
+			firstErr = cmp.Or(firstErr, err)
 		}
-		defer conn.Close()
-		return conn.Join(dctx, inv.Channel, inv.Token(), sealed)
-	}()
-	if err != nil {
+	}
+	if sent == 0 {
+		err := firstErr
 		c.erase(row.id)
 		if errors.Is(err, relayclient.ErrInviteInvalid) {
 			return "", errors.New("the relay refused the invite: it was used already, has expired, or is unknown")
@@ -156,13 +191,25 @@ func (c *Client) Pending(ctx context.Context, name string) ([]PendingJoin, error
 	if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return nil, err
 	}
-	conn, err := c.connect(ctx, row.st)
-	if err != nil {
-		return nil, err
+	var firstErr error
+	pulled := 0
+	for _, r := range row.st.Relays {
+		err := func() error {
+			conn, err := c.connect(ctx, row.st, r)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return c.pullJoins(ctx, conn, name)
+		}()
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		pulled++
 	}
-	defer conn.Close()
-	if err := c.pullJoins(ctx, conn, name); err != nil {
-		return nil, err
+	if pulled == 0 && firstErr != nil {
+		return nil, firstErr
 	}
 	row, err = c.view(name)
 	if err != nil {
@@ -201,8 +248,8 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 		var alerts []Entry
 		for _, j := range joins {
 			ids = append(ids, j.ID)
-			if slices.ContainsFunc(st.Pending, func(p pendingJoin) bool { return p.RelayID == j.ID }) {
-				continue
+			if slices.ContainsFunc(st.Pending, func(p pendingJoin) bool { return bytes.Equal(p.Sealed, j.Sealed) }) {
+				continue // the same request, from another relay
 			}
 			for i, inv := range st.Invites {
 				code, _ := crypto.ParseInvite(inv.Code)
@@ -300,23 +347,37 @@ func (c *Client) Admit(ctx context.Context, name string, names []string, all boo
 	return admitted, c.push(ctx, name)
 }
 
-// push connects and sends the outbox.
+// push connects to the channel's relays and sends the outbox to each.
 func (c *Client) push(ctx context.Context, name string) error {
-	row, err := c.view(name)
-	if err != nil {
-		return err
+	conns, err := c.connectAll(ctx, name, &SyncReport{})
+	if err == nil && len(conns) == 0 {
+		err = errors.New("no relay takes this home's key now")
 	}
-	conn, err := c.connect(ctx, row.st)
 	if err != nil {
 		return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
 	}
-	defer conn.Close()
-	if err := c.flush(ctx, conn, name); err != nil {
-		return err
+	defer closeAll(conns)
+	var firstErr error
+	for _, rc := range conns {
+		err := c.flush(ctx, rc, name)
+		if err == nil {
+			// Take in what was just sent (a new epoch is entered only
+			// when its bundle comes back) and anything sequenced
+			// before it.
+			err = c.fetch(ctx, rc, name, &SyncReport{})
+		}
+		if err != nil {
+			if errors.Is(err, errProposalLost) {
+				return err
+			}
+			firstErr = cmp.Or(firstErr, err)
+			c.noteRelay(name, rc.id, err)
+		}
 	}
-	// Take in what was just sent (a new epoch is entered only when its
-	// bundle comes back) and anything sequenced before it.
-	return c.fetch(ctx, conn, name, &SyncReport{})
+	if q, _ := c.Queued(name); q == 0 {
+		return nil // at one relay at least; the others get copies at the next sync
+	}
+	return firstErr
 }
 
 // Member is one line of members.

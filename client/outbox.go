@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/crypto"
@@ -40,7 +41,16 @@ type outboxItem struct {
 	// Attempted is set, and committed, before a message is posted: from
 	// then on the relay may have it, and it can no longer be taken back.
 	Attempted bool `json:"attempted,omitempty"`
+	// Acked lists the relays (IDs) that acknowledged an item now kept
+	// in the copies table for the others; FirstAck is when the first
+	// did.
+	Acked    []int     `json:"acked,omitempty"`
+	FirstAck time.Time `json:"first_ack,omitempty"`
+	// copy is set for an item loaded from the copies table.
+	copy bool
 }
+
+
 
 func (c *Client) queue(tx *sql.Tx, channel int64, item outboxItem) error {
 	plain, _ := json.Marshal(item)
@@ -54,7 +64,13 @@ func (c *Client) queue(tx *sql.Tx, channel int64, item outboxItem) error {
 }
 
 func (c *Client) outbox(tx *sql.Tx, channel int64) ([]outboxItem, error) {
-	rows, err := tx.Query(`SELECT id, item FROM outbox WHERE channel = ? ORDER BY id`, channel)
+	return c.items(tx, "outbox", channel)
+}
+
+// items loads the sealed items of table (outbox or copies) for a
+// channel, oldest first.
+func (c *Client) items(tx *sql.Tx, table string, channel int64) ([]outboxItem, error) {
+	rows, err := tx.Query(`SELECT id, item FROM `+table+` WHERE channel = ? ORDER BY id`, channel)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +82,7 @@ func (c *Client) outbox(tx *sql.Tx, channel int64) ([]outboxItem, error) {
 		if err := rows.Scan(&id, &sealed); err != nil {
 			return nil, err
 		}
-		plain, err := c.seal.open(fmt.Sprintf("outbox/%d", id), sealed)
+		plain, err := c.seal.open(fmt.Sprintf("%s/%d", table, id), sealed)
 		if err != nil {
 			return nil, err
 		}
@@ -74,15 +90,26 @@ func (c *Client) outbox(tx *sql.Tx, channel int64) ([]outboxItem, error) {
 		if err := json.Unmarshal(plain, &it); err != nil {
 			return nil, errCorrupt
 		}
-		it.id = id
+		it.id, it.copy = id, table == "copies"
 		out = append(out, it)
 	}
 	return out, rows.Err()
 }
 
-// delivered removes an item the relay has, recording its transcript
-// entry under the sequence number the relay gave it.
-func (c *Client) delivered(tx *sql.Tx, channel int64, it outboxItem, seq uint64) error {
+// acknowledged records that relay r has an item. The first relay to
+// acknowledge a queued item makes it sent: it leaves the outbox, its
+// transcript entry is recorded, and, when the channel has other relays,
+// it waits in the copies table until each has it. A copy leaves when
+// every relay of the channel has it.
+func (c *Client) acknowledged(tx *sql.Tx, row *channelRow, it outboxItem, r *relayState) error {
+	// The seen table is not told: our own frame, fetched back, must be
+	// taken in once (an epoch is entered when its bundle comes back).
+	if it.copy {
+		if !slices.Contains(it.Acked, r.ID) {
+			it.Acked = append(it.Acked, r.ID)
+		}
+		return c.saveCopy(tx, row, it)
+	}
 	res, err := tx.Exec(`DELETE FROM outbox WHERE id = ?`, it.id)
 	if err != nil {
 		return err
@@ -92,23 +119,54 @@ func (c *Client) delivered(tx *sql.Tx, channel int64, it outboxItem, seq uint64)
 	}
 	if it.Entry != nil {
 		e := *it.Entry
-		e.Seq = seq
-		return c.appendTranscript(tx, channel, []Entry{e})
+		row.st.Arrived++
+		e.Seq = row.st.Arrived
+		if err := c.appendTranscript(tx, row.id, []Entry{e}); err != nil {
+			return err
+		}
 	}
-	return nil
+	it.Acked, it.FirstAck, it.id = []int{r.ID}, c.Now().UTC(), 0
+	return c.saveCopy(tx, row, it)
 }
 
-// matchOwnFrame handles a frame of our own seen while fetching: if it is
-// an outbox item whose acknowledgement was lost (a crash between post and
-// commit), the item is done and is not sent twice.
-func (c *Client) matchOwnFrame(tx *sql.Tx, channel int64, f wire.Stored) (bool, error) {
-	items, err := c.outbox(tx, channel)
-	if err != nil {
-		return false, err
+// saveCopy keeps a copy for the relays that lack it, or drops it when
+// none of the channel's relays does.
+func (c *Client) saveCopy(tx *sql.Tx, row *channelRow, it outboxItem) error {
+	lacking := slices.ContainsFunc(row.st.Relays, func(r *relayState) bool { return !slices.Contains(it.Acked, r.ID) })
+	if !lacking {
+		if it.id != 0 {
+			_, err := tx.Exec(`DELETE FROM copies WHERE id = ?`, it.id)
+			return err
+		}
+		return nil
 	}
-	for _, it := range items {
-		if (it.Kind == outMessage || it.Kind == outBundle) && bytes.Equal(it.Payload, f.Payload) {
-			return true, c.delivered(tx, channel, it, f.Seq)
+	if it.id == 0 {
+		res, err := tx.Exec(`INSERT INTO copies (channel, item) VALUES (?, x'')`, row.id)
+		if err != nil {
+			return err
+		}
+		it.id, _ = res.LastInsertId()
+	}
+	it.Entry = nil // recorded already; a copy is only bytes for a relay
+	plain, _ := json.Marshal(it)
+	_, err := tx.Exec(`UPDATE copies SET item = ? WHERE id = ?`, c.seal.seal(fmt.Sprintf("copies/%d", it.id), plain), it.id)
+	return err
+}
+
+// matchOwnFrame handles a frame of our own fetched from relay r: if it
+// is an outbox item whose acknowledgement was lost (a crash between post
+// and commit), or a copy r was still to get, r has it now and it is not
+// sent there again.
+func (c *Client) matchOwnFrame(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) (bool, error) {
+	for _, table := range []string{"outbox", "copies"} {
+		items, err := c.items(tx, table, row.id)
+		if err != nil {
+			return false, err
+		}
+		for _, it := range items {
+			if (it.Kind == outMessage || it.Kind == outBundle) && bytes.Equal(it.Payload, f.Payload) {
+				return true, c.acknowledged(tx, row, it, r)
+			}
 		}
 	}
 	return false, nil
@@ -132,11 +190,11 @@ func (c *Client) hasProposal(tx *sql.Tx, channel int64) (bool, error) {
 	return false, nil
 }
 
-// flush sends the channel's outbox over an authenticated connection, in
-// order, committing each item's delivery as its acknowledgement comes.
-// A lock on the home keeps two parley processes from sending one item
-// twice.
-func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string) error {
+// flush sends the channel's outbox to one relay, in order, committing
+// each acknowledgement as it comes: first the copies other relays have
+// and this one lacks, then what no relay has yet. A lock on the home
+// keeps two parley processes from sending one item twice.
+func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 	unlock, err := c.lock()
 	if err != nil {
 		return err
@@ -151,15 +209,46 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 		tx.Rollback()
 		return err
 	}
+	copies, err := c.items(tx, "copies", row.id)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
 	items, err := c.outbox(tx, row.id)
 	tx.Rollback()
 	if err != nil {
 		return err
 	}
+	conn := rc.conn
+	for _, it := range copies {
+		if slices.Contains(it.Acked, rc.id) {
+			continue
+		}
+		var err error
+		switch it.Kind {
+		case outAccess:
+			// Another relay took this change first; if this one holds
+			// another organizer's change of the same version, it keeps
+			// it until the next version (see docs/protocol.md §18).
+			if err = c.sendAccess(ctx, conn, it); errors.Is(err, errProposalLost) {
+				err = nil
+			}
+		case outBundle:
+			_, err = conn.Post(ctx, wire.KindBundle, it.Payload)
+		case outMessage:
+			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
+		}
+		if err != nil {
+			var answered *relayclient.Error
+			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
+		}
+		if err := c.recordDelivery(name, it, rc.id); err != nil {
+			return &unrecordedError{id: it.id, err: err}
+		}
+	}
 	var stale error
 	for i := 0; i < len(items); i++ {
 		it := items[i]
-		var seq uint64
 		switch it.Kind {
 		case outAccess:
 			err = c.sendAccess(ctx, conn, it)
@@ -176,7 +265,7 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 				return err
 			}
 		case outBundle:
-			seq, err = conn.Post(ctx, wire.KindBundle, it.Payload)
+			_, err = conn.Post(ctx, wire.KindBundle, it.Payload)
 		case outMessage:
 			if it, err = c.prepareToPost(name, it); errors.Is(err, ErrStale) {
 				// A talks message waits for a fresh epoch; briefings
@@ -186,13 +275,13 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 			} else if err != nil {
 				return err
 			}
-			seq, err = conn.Post(ctx, wire.KindMessage, it.Payload)
+			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
 		if err != nil {
 			var answered *relayclient.Error
 			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
 		}
-		if err := c.recordDelivery(row.id, it, seq); err != nil {
+		if err := c.recordDelivery(name, it, rc.id); err != nil {
 			return &unrecordedError{id: it.id, err: err}
 		}
 	}
@@ -203,21 +292,19 @@ func (c *Client) flush(ctx context.Context, conn *relayclient.Conn, name string)
 // a delivery fail as a full disk does.
 var failRecord func() error
 
-func (c *Client) recordDelivery(channel int64, it outboxItem, seq uint64) error {
+func (c *Client) recordDelivery(name string, it outboxItem, relayID int) error {
 	if failRecord != nil {
 		if err := failRecord(); err != nil {
 			return err
 		}
 	}
-	tx, err := c.db.Begin()
-	if err != nil {
-		return err
-	}
-	if err := c.delivered(tx, channel, it, seq); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		r := row.st.relay(relayID)
+		if r == nil {
+			return nil // the roster dropped this relay meanwhile
+		}
+		return c.acknowledged(tx, row, it, r)
+	})
 }
 
 // unrecordedError is an outbox item the relay acknowledged that this

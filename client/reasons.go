@@ -56,13 +56,19 @@ const (
 	ReasonRefused Reason = "refused"
 	// ReasonDraftConflict: two versions of a draft share a number.
 	ReasonDraftConflict Reason = "draft-conflict"
+	// ReasonRelayWithheld: one relay of the channel lacks frames that
+	// another delivered well before.
+	ReasonRelayWithheld Reason = "relay-withheld"
+	// ReasonRelayRestored: a relay that did not know the channel was
+	// given it again by this (organizer's) home.
+	ReasonRelayRestored Reason = "relay-restored"
 )
 
 // Alarm reports whether the reason means an attack may be under way.
 func (r Reason) Alarm() bool {
 	switch r {
 	case ReasonWithheld, ReasonWithheldFromPeer, ReasonFork, ReasonUndecryptable, ReasonEpochWithheld,
-		ReasonRestored, ReasonAdmissionAltered, ReasonForged, ReasonReplay:
+		ReasonRestored, ReasonAdmissionAltered, ReasonForged, ReasonReplay, ReasonRelayWithheld:
 		return true
 	}
 	return false

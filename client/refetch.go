@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"slices"
 	"time"
-
-	"parley/internal/relayclient"
 )
 
 // A relay that delays a frame past later ones would, if the client only
@@ -25,64 +23,72 @@ type missingSeq struct {
 	Since time.Time `json:"since"`
 }
 
-// noteMissing records the sequence numbers between the last processed
-// frame and seq.
-func (st *channelState) noteMissing(seq uint64, now time.Time) {
-	for s := max(st.LastSeq+1, seq-min(seq, maxMissing)); s < seq; s++ {
-		st.Missing = append(st.Missing, missingSeq{Seq: s, Since: now})
+// noteMissing records the sequence numbers between the last frame
+// taken from the relay and seq.
+func (r *relayState) noteMissing(seq uint64, now time.Time) {
+	for s := max(r.LastSeq+1, seq-min(seq, maxMissing)); s < seq; s++ {
+		r.Missing = append(r.Missing, missingSeq{Seq: s, Since: now})
 	}
-	if len(st.Missing) > maxMissing {
-		st.Missing = st.Missing[len(st.Missing)-maxMissing:]
+	if len(r.Missing) > maxMissing {
+		r.Missing = r.Missing[len(r.Missing)-maxMissing:]
 	}
 }
 
 // forgetExpired drops the skipped numbers the relay can no longer hold.
-func (st *channelState) forgetExpired(now time.Time) {
-	r, err := st.roster()
+func (r *relayState) forgetExpired(st *channelState, now time.Time) {
+	ros, err := st.roster()
 	if err != nil {
 		return
 	}
-	st.Missing = slices.DeleteFunc(st.Missing, func(m missingSeq) bool { return now.Sub(m.Since) > r.Policy.Retention() })
+	r.Missing = slices.DeleteFunc(r.Missing, func(m missingSeq) bool { return now.Sub(m.Since) > ros.Policy.Retention() })
 }
 
-// isMissing reports whether seq was skipped, and forgets it.
-func (st *channelState) takeMissing(seq uint64) bool {
-	i := slices.IndexFunc(st.Missing, func(m missingSeq) bool { return m.Seq == seq })
+// takeMissing reports whether seq was skipped, and forgets it.
+func (r *relayState) takeMissing(seq uint64) bool {
+	i := slices.IndexFunc(r.Missing, func(m missingSeq) bool { return m.Seq == seq })
 	if i < 0 {
 		return false
 	}
-	st.Missing = slices.Delete(st.Missing, i, i+1)
+	r.Missing = slices.Delete(r.Missing, i, i+1)
 	return true
 }
 
-// refetch asks the relay again for the frames it skipped, and processes
+// refetch asks a relay again for the frames it skipped, and takes
 // those that it now delivers.
-func (c *Client) refetch(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
+func (c *Client) refetch(ctx context.Context, rc relayConn, name string, rep *SyncReport) error {
 	row, err := c.view(name)
-	if err != nil || len(row.st.Missing) == 0 {
+	if err != nil {
 		return err
 	}
-	slices.SortFunc(row.st.Missing, func(a, b missingSeq) int { return cmp.Compare(a.Seq, b.Seq) })
-	since := row.st.Missing[0].Seq - 1
-	last := row.st.Missing[len(row.st.Missing)-1].Seq
+	r := row.st.relay(rc.id)
+	if r == nil || len(r.Missing) == 0 {
+		return nil
+	}
+	slices.SortFunc(r.Missing, func(a, b missingSeq) int { return cmp.Compare(a.Seq, b.Seq) })
+	since := r.Missing[0].Seq - 1
+	last := r.Missing[len(r.Missing)-1].Seq
 	for since < last {
-		frames, more, err := conn.Fetch(ctx, since)
+		frames, more, err := rc.conn.Fetch(ctx, since)
 		if err != nil || len(frames) == 0 {
 			return err
 		}
 		since = frames[len(frames)-1].Seq
 		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			row.st.forgetExpired(c.Now())
+			r := row.st.relay(rc.id)
+			if r == nil {
+				return nil
+			}
+			r.forgetExpired(row.st, c.Now())
 			var entries []Entry
 			for _, f := range frames {
-				if !row.st.takeMissing(f.Seq) {
+				if !r.takeMissing(f.Seq) {
 					continue
 				}
-				es, err := c.process(tx, row, f)
+				es, err := c.take(tx, row, r, f)
 				if err != nil {
 					return err
 				}
-				entries = append(entries, stamp(es, f.Seq, c.Now())...)
+				entries = append(entries, es...)
 			}
 			rep.New = append(rep.New, entries...)
 			return c.appendTranscript(tx, row.id, entries)

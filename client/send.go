@@ -330,6 +330,8 @@ func (c *Client) erase(id int64) error {
 	for _, q := range []string{
 		`DELETE FROM transcript WHERE channel = ?`,
 		`DELETE FROM outbox WHERE channel = ?`,
+		`DELETE FROM copies WHERE channel = ?`,
+		`DELETE FROM seen WHERE channel = ?`,
 		`DELETE FROM channels WHERE id = ?`,
 	} {
 		if _, err := tx.Exec(q, id); err != nil {

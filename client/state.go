@@ -24,9 +24,20 @@ const (
 // as one sealed row and changed only inside a transaction that reloads it,
 // so two parley processes on one home never work from stale state.
 type channelState struct {
-	Name     string `json:"name"`
-	RelayURL string `json:"relay"`
-	Channel  []byte `json:"channel"`
+	Name string `json:"name"`
+	// Relays are the channel's relays (relays.go); NextRelayID the
+	// lowest ID not yet given to one.
+	Relays      []*relayState `json:"relays,omitempty"`
+	NextRelayID int           `json:"next_relay_id,omitempty"`
+	// Arrived counts the frames this home has taken in, from any relay:
+	// the order of its transcript.
+	Arrived uint64 `json:"arrived,omitempty"`
+	// OldRelayURL, OldLastSeq and OldMissing are a state from before
+	// channels had several relays, until migrateRelays moves them.
+	OldRelayURL string       `json:"relay,omitempty"`
+	OldLastSeq  uint64       `json:"last_seq,omitempty"`
+	OldMissing  []missingSeq `json:"missing,omitempty"`
+	Channel     []byte       `json:"channel"`
 	Keys     []byte `json:"keys"`
 	Status   string `json:"status"`
 	// Invite is the code we joined with, until the first roster.
@@ -34,8 +45,7 @@ type channelState struct {
 	// Roster is the current roster; Epochs the receive state of the
 	// current and previous epoch.
 	Roster  []byte        `json:"roster,omitempty"`
-	Epochs  []*epochState `json:"epochs,omitempty"`
-	LastSeq uint64        `json:"last_seq"`
+	Epochs []*epochState `json:"epochs,omitempty"`
 	// Synced is when this home last fetched every frame there was; it
 	// goes into the report of each message it seals.
 	Synced time.Time `json:"synced,omitempty"`
@@ -46,9 +56,9 @@ type channelState struct {
 	// at the relay that it does not remember sending: it was restored
 	// from an older copy. Reported once per epoch.
 	RestoredIn uint64 `json:"restored_in,omitempty"`
-	// Missing holds sequence numbers the relay skipped, asked for again
-	// at every sync (refetch.go).
-	Missing []missingSeq `json:"missing,omitempty"`
+	// setAside is set while a frame is processed that must be read
+	// again once a missing epoch arrives (not stored).
+	setAside bool
 	// Closed holds, per compartment, our last epoch with messages sent
 	// and how many; Past what we received in epochs whose keys are gone
 	// (report.go).
@@ -257,6 +267,7 @@ func (c *Client) decodeChannel(id int64, sealed []byte) (*channelRow, error) {
 	if err := json.Unmarshal(plain, st); err != nil {
 		return nil, errCorrupt
 	}
+	st.migrateRelays()
 	return &channelRow{id: id, st: st}, nil
 }
 

@@ -20,9 +20,28 @@ CREATE TABLE IF NOT EXISTS channels (
 	name_ix BLOB NOT NULL UNIQUE,
 	state BLOB NOT NULL
 );
-` + outboxTable + transcriptTable + `
+` + outboxTable + transcriptTable + copiesTable + seenTable + `
 CREATE INDEX IF NOT EXISTS transcript_channel ON transcript (channel);
 `
+
+// copies holds frames some relays of a channel have acknowledged and
+// others not yet (relays.go); seen, a keyed hash of every frame fetched
+// or posted, with its record sealed.
+const (
+	copiesTable = `
+CREATE TABLE IF NOT EXISTS copies (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	channel INTEGER NOT NULL,
+	item BLOB NOT NULL
+);`
+	seenTable = `
+CREATE TABLE IF NOT EXISTS seen (
+	channel INTEGER NOT NULL,
+	digest BLOB NOT NULL,
+	info BLOB NOT NULL,
+	PRIMARY KEY (channel, digest)
+);`
+)
 
 // Outbox and transcript ids are AUTOINCREMENT: an id is never given out
 // twice, even after the row with the highest id is deleted. Readers keep

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -31,114 +32,219 @@ type SyncReport struct {
 // Nothing in the home changes.
 var ErrRelayForgot = errors.New("the relay does not know this channel: it lost its data, or this is another relay with the same key; nothing was changed in this home, and you were not removed")
 
-// Sync fetches everything new for a channel, verifies and stores it, does
-// an organizer's pending duties (removing members who left or expired),
-// and sends the outbox.
+// Sync fetches everything new for a channel from each of its relays,
+// verifies and stores it, does an organizer's pending duties (removing
+// members who left or expired), and sends the outbox to each relay. It
+// fails only when no relay could be synced; what each relay did is kept
+// for `parley channel relays`.
 func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
-	row, err := c.view(name)
-	if err != nil {
-		return nil, err
-	}
 	rep := &SyncReport{}
-	conn, err := c.connect(ctx, row.st)
-	switch {
-	case errors.Is(err, relayclient.ErrBurned):
-		return rep, c.burned(ctx, name, rep)
-	case errors.Is(err, relayclient.ErrNotFound):
-		return nil, ErrRelayForgot
-	case errors.Is(err, relayclient.ErrUnauthorized) && row.st.Status == statusPending:
-		rep.Pending = true
-		return rep, nil
-	case errors.Is(err, relayclient.ErrUnauthorized):
-		// The relay's word alone: shown, and checked again at every
-		// sync, so a relay cannot lock a member out for good by lying
-		// once.
-		rep.Removed = true
-		return rep, c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			if row.st.Status == statusRemoved {
-				return nil
-			}
-			row.st.Status = statusRemoved
-			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRefused, Text: row.st.refusedLine(c.Now())}
-			rep.New = append(rep.New, e)
-			return c.appendTranscript(tx, row.id, []Entry{e})
-		})
-	case err != nil:
-		return nil, err
+	conns, err := c.connectAll(ctx, name, rep)
+	if err != nil || rep.Burned {
+		return rep, err
 	}
-	defer conn.Close()
-	if row.st.Status == statusRemoved && !row.st.RemovedSigned {
-		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			row.st.Status = statusActive
-			e := Entry{Seq: row.st.LastSeq, Time: c.Now().UTC(), Kind: KindSystem, Text: "the relay accepts this member's key again"}
-			rep.New = append(rep.New, e)
-			return c.appendTranscript(tx, row.id, []Entry{e})
-		}); err != nil {
-			return rep, err
-		}
-	}
-	if err := c.syncOn(ctx, conn, name, rep); err != nil {
+	defer closeAll(conns)
+	if err := c.syncAll(ctx, conns, name, rep); err != nil {
 		return rep, err
 	}
 	return rep, nil
 }
 
-// syncOn does a sync's work over an authenticated connection.
-func (c *Client) syncOn(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
-	if err := c.refetch(ctx, conn, name, rep); err != nil {
-		return err
+// relayConn is an authenticated connection to one relay of a channel.
+type relayConn struct {
+	id   int // relayState.ID
+	conn *relayclient.Conn
+}
+
+func closeAll(conns []relayConn) {
+	for _, rc := range conns {
+		rc.conn.Close()
 	}
-	if err := c.fetch(ctx, conn, name, rep); err != nil {
-		return err
+}
+
+// connectAll connects to every relay of a channel, one after another. A
+// relay that shows a burn notice ends it all (burned). With no relay
+// reached, the relays' answers decide: all forgot the channel, the key
+// is refused (pending, or removed on the relay's word), or the first
+// error.
+func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) ([]relayConn, error) {
+	row, err := c.view(name)
+	if err != nil {
+		return nil, err
 	}
-	if err := c.organizerDuties(name, rep); err != nil {
-		return err
+	var conns []relayConn
+	var firstErr error
+	var refused, forgot int
+	for _, r := range row.st.Relays {
+		conn, err := c.connect(ctx, row.st, r)
+		switch {
+		case errors.Is(err, relayclient.ErrBurned):
+			closeAll(conns)
+			return nil, c.burned(ctx, name, rep, r)
+		case errors.Is(err, relayclient.ErrNotFound):
+			forgot++
+			if conn, err = c.restoreRelay(ctx, name, r); err == nil {
+				conns = append(conns, relayConn{r.ID, conn})
+				continue
+			}
+		case errors.Is(err, relayclient.ErrUnauthorized):
+			refused++
+		case err == nil:
+			conns = append(conns, relayConn{r.ID, conn})
+		}
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			c.noteRelay(name, r.ID, err)
+		}
 	}
-	if err := c.flush(ctx, conn, name); err != nil {
-		return err
+	if len(conns) > 0 {
+		if row.st.Status == statusRemoved && !row.st.RemovedSigned {
+			if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+				row.st.Status = statusActive
+				e := Entry{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Text: "the relay accepts this member's key again"}
+				rep.New = append(rep.New, e)
+				return c.appendTranscript(tx, row.id, []Entry{e})
+			}); err != nil {
+				closeAll(conns)
+				return nil, err
+			}
+		}
+		return conns, nil
 	}
-	if err := c.fetch(ctx, conn, name, rep); err != nil {
-		return err
+	switch {
+	case forgot == len(row.st.Relays):
+		return nil, ErrRelayForgot
+	case refused > 0 && row.st.Status == statusPending:
+		rep.Pending = true
+		return nil, nil
+	case refused > 0:
+		// The relay's word alone: shown, and checked again at every
+		// sync, so a relay cannot lock a member out for good by lying
+		// once.
+		rep.Removed = true
+		return nil, c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			if row.st.Status == statusRemoved {
+				return nil
+			}
+			row.st.Status = statusRemoved
+			e := Entry{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRefused, Text: row.st.refusedLine(c.Now())}
+			rep.New = append(rep.New, e)
+			return c.appendTranscript(tx, row.id, []Entry{e})
+		})
+	}
+	return nil, firstErr
+}
+
+// syncAll does a sync's work on every connection, then what a sync
+// does once: warnings, withheld frames, retention. It fails only when
+// every relay failed.
+func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, rep *SyncReport) error {
+	var firstErr error
+	ok := 0
+	for _, rc := range conns {
+		err := c.syncOn(ctx, rc, name, rep)
+		if err != nil {
+			if errors.Is(err, ErrNoChannel) {
+				return err
+			}
+			firstErr = cmp.Or(firstErr, err)
+			c.noteRelay(name, rc.id, err)
+			continue
+		}
+		ok++
+	}
+	if ok == 0 {
+		return firstErr
 	}
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		warn := append(row.st.staleWarning(c.Now()), row.st.keyUpdateOverdue(c.Now())...)
+		withheld, err := c.withheldLines(tx, row)
+		if err != nil {
+			return err
+		}
+		warn = append(warn, withheld...)
 		rep.New = append(rep.New, warn...)
 		return c.appendTranscript(tx, row.id, warn)
 	}); err != nil {
 		return err
 	}
-	return c.applyRetention(name)
+	if err := c.applyRetention(name); err != nil {
+		return err
+	}
+	// An error from one relay while others worked is the relay's state,
+	// kept for `parley channel relays`, not the sync's.
+	return nil
 }
 
-// fetch pulls frames after the last one processed until none remain.
-func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string, rep *SyncReport) error {
+// noteRelay records that a relay could not be used now.
+func (c *Client) noteRelay(name string, id int, err error) {
+	c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		if r := row.st.relay(id); r != nil {
+			r.Failed, r.Error = c.Now().UTC(), OneLine(err.Error())
+			r.Forgot = errors.Is(err, relayclient.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// syncOn does a sync's work with one relay.
+func (c *Client) syncOn(ctx context.Context, rc relayConn, name string, rep *SyncReport) error {
+	if err := c.refetch(ctx, rc, name, rep); err != nil {
+		return err
+	}
+	if err := c.fetch(ctx, rc, name, rep); err != nil {
+		return err
+	}
+	if err := c.organizerDuties(name, rep); err != nil {
+		return err
+	}
+	if err := c.flush(ctx, rc, name); err != nil {
+		return err
+	}
+	return c.fetch(ctx, rc, name, rep)
+}
+
+// fetch pulls a relay's frames after the last one taken from it until
+// none remain.
+func (c *Client) fetch(ctx context.Context, rc relayConn, name string, rep *SyncReport) error {
 	for {
 		row, err := c.view(name)
 		if err != nil {
 			return err
 		}
-		frames, more, err := conn.Fetch(ctx, row.st.LastSeq)
+		r := row.st.relay(rc.id)
+		if r == nil {
+			return nil // the roster dropped this relay meanwhile
+		}
+		frames, more, err := rc.conn.Fetch(ctx, r.LastSeq)
 		if err != nil {
 			return err
 		}
 		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			r := row.st.relay(rc.id)
+			if r == nil {
+				return nil
+			}
 			var entries []Entry
 			for _, f := range frames {
-				if f.Seq <= row.st.LastSeq {
+				if f.Seq <= r.LastSeq {
 					continue // another process got here first
 				}
-				if n := row.st.unseen(f.Seq); n > 0 {
-					entries = append(entries, Entry{Seq: f.Seq, Kind: KindSystem, Reason: ReasonGap, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
-					row.st.noteMissing(f.Seq, c.Now())
+				if n := row.st.unseen(r, f.Seq); n > 0 {
+					entries = append(entries, Entry{Seq: row.st.Arrived, Kind: KindSystem, Reason: ReasonGap, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
 				}
-				es, err := c.process(tx, row, f)
+				if row.st.gapMatters(r, f.Seq) {
+					r.noteMissing(f.Seq, c.Now())
+				}
+				es, err := c.take(tx, row, r, f)
 				if err != nil {
 					return err
 				}
-				entries = append(entries, stamp(es, f.Seq, c.Now())...)
-				row.st.LastSeq = f.Seq
+				entries = append(entries, es...)
+				r.LastSeq = f.Seq
 			}
 			if !more {
+				r.Synced, r.Error, r.Forgot = c.Now().UTC(), "", false
 				row.st.Synced = c.Now().UTC()
 			}
 			rep.New = append(rep.New, entries...)
@@ -152,24 +258,53 @@ func (c *Client) fetch(ctx context.Context, conn *relayclient.Conn, name string,
 	}
 }
 
+// take processes a frame fetched from relay r, unless another relay's
+// copy was taken already: then it only records that r had it too. The
+// frame's entries are numbered in the order this home took frames in.
+func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) ([]Entry, error) {
+	digest := c.frameDigest(uint8(f.Kind), f.Payload)
+	dup, replay, err := c.seenFrame(tx, row.id, digest, r, f.Kind == wire.KindBundle)
+	if err != nil || dup {
+		return nil, err
+	}
+	// A replay (the same relay, the same bytes again) is processed as
+	// any frame: the ratchet and the roster checks refuse it, by name.
+	row.st.Arrived++
+	local := f
+	local.Seq = row.st.Arrived
+	row.st.setAside = false
+	es, err := c.process(tx, row, r, local)
+	if err != nil {
+		return nil, err
+	}
+	if row.st.setAside && !replay {
+		// Read again, from this relay, once the epoch it needs arrives.
+		r.Missing = append(r.Missing, missingSeq{Seq: f.Seq, Since: c.Now()})
+		if err := c.forgetSeen(tx, row.id, digest); err != nil {
+			return nil, err
+		}
+	}
+	return stamp(es, local.Seq, c.Now()), nil
+}
+
 // process verifies one frame and returns what to add to the transcript.
 // Frames that fail a check become system lines saying what was seen;
 // nothing unauthenticated is ever shown as a message.
-func (c *Client) process(tx *sql.Tx, row *channelRow, f wire.Stored) ([]Entry, error) {
+func (c *Client) process(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) ([]Entry, error) {
 	keys, err := row.st.keys()
 	if err != nil {
 		return nil, err
 	}
 	switch f.Kind {
 	case wire.KindBundle:
-		return c.processBundle(tx, row, f, keys)
+		return c.processBundle(tx, row, r, f, keys)
 	case wire.KindMessage:
-		return c.processMessage(tx, row, f, keys)
+		return c.processMessage(tx, row, r, f, keys)
 	}
 	return []Entry{notice(ReasonMalformed, "rejected a frame of unknown kind %d", f.Kind)}, nil
 }
 
-func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
+func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
 	st := row.st
 	b, err := crypto.ParseEpochBundle(f.Payload)
 	if err != nil {
@@ -202,6 +337,9 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
 			return nil, err
 		}
+		if err := st.followRoster(r, c.Now()); err != nil {
+			return nil, err
+		}
 		text := fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))
 		if by := r.Member(crypto.KeyIDOf(b.Signer)); by != nil {
 			text += fmt.Sprintf(". %s admitted you: compare their safety number with them in person, %s, then mark it (parley verify %s %s --confirm)", by.Name, by.Identity.SafetyNumber(), st.Name, by.Name)
@@ -219,7 +357,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		if slices.Equal(b.Signer, keys.SigningPublicKey()) {
 			// Our own bundle again (a resend whose first copy we
 			// already took in).
-			_, err := c.matchOwnFrame(tx, row.id, f)
+			_, err := c.matchOwnFrame(tx, row, relay, f)
 			return nil, err
 		}
 		if b.VerifySignature() != nil || !cur.IsOrganizer(b.Signer) {
@@ -241,7 +379,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 	if slices.Equal(b.Signer, keys.SigningPublicKey()) {
 		// Our own proposal: if its acknowledgement was lost, this is it
 		// arriving, and it must not be posted again.
-		if _, err := c.matchOwnFrame(tx, row.id, f); err != nil {
+		if _, err := c.matchOwnFrame(tx, row, relay, f); err != nil {
 			return nil, err
 		}
 	}
@@ -251,7 +389,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 		// missing epoch admits, so it cannot be checked yet; a made-up
 		// one only pauses our talks messages, as a relay can anyway.)
 		st.NewerEpoch = max(st.NewerEpoch, b.Epoch)
-		st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()})
+		st.setAside = true
 		return []Entry{notice(ReasonEpochWithheld, "epoch %d arrived before epoch %d, which this home has not received: the relay may be withholding it; talks messages wait until it arrives", b.Epoch, cur.Version+1)}, nil
 	}
 	var secrets *crypto.EpochSecrets
@@ -284,13 +422,16 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, f wire.Stored, keys 
 	if err := st.enterEpoch(r, secrets, keys.ID(), f.Seq); err != nil {
 		return nil, err
 	}
+	if err := st.followRoster(r, c.Now()); err != nil {
+		return nil, err
+	}
 	st.Leaving = slices.DeleteFunc(st.Leaving, func(n string) bool {
 		return !slices.ContainsFunc(r.Members, func(m crypto.Member) bool { return m.Name == n })
 	})
 	return entries, nil
 }
 
-func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
+func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
 	st := row.st
 	if st.Status != statusActive {
 		return nil, nil
@@ -302,7 +443,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 	if h.Sender == keys.ID() {
 		// Our own frame: either an acknowledgement lost in a crash, or
 		// a relay reflecting it back; never shown twice.
-		matched, err := c.matchOwnFrame(tx, row.id, f)
+		matched, err := c.matchOwnFrame(tx, row, relay, f)
 		if err != nil || matched {
 			return nil, err
 		}
@@ -316,7 +457,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, f wire.Stored, keys
 			// pauses our talks messages (which a relay can stop anyway)
 			// and asserts nothing more.
 			st.NewerEpoch = max(st.NewerEpoch, h.Epoch)
-			st.Missing = append(st.Missing, missingSeq{Seq: f.Seq, Since: c.Now()}) // read once the epoch arrives
+			st.setAside = true // read once the epoch arrives
 			return []Entry{notice(ReasonEpochWithheld, "a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
 		}
 		return nil, nil // before our admission, or an epoch already deleted
@@ -450,15 +591,17 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 
 // burned handles a relay that says the channel was burned: the notice
 // must be signed by an organizer of the roster we hold, then every trace
-// of the channel is erased from this home.
-func (c *Client) burned(ctx context.Context, name string, rep *SyncReport) error {
+// of the channel is erased from this home. One relay's valid notice is
+// enough: an organizer burns at every relay, and a relay that hides the
+// notice only delays the erasure.
+func (c *Client) burned(ctx context.Context, name string, rep *SyncReport, relay *relayState) error {
 	row, err := c.view(name)
 	if err != nil {
 		return err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, row.st.RelayURL)
+	conn, err := relayclient.Dial(dctx, relay.URL)
 	if err != nil {
 		return err
 	}
