@@ -50,8 +50,6 @@ type outboxItem struct {
 	copy bool
 }
 
-
-
 func (c *Client) queue(tx *sql.Tx, channel int64, item outboxItem) error {
 	plain, _ := json.Marshal(item)
 	res, err := tx.Exec(`INSERT INTO outbox (channel, item) VALUES (?, x'')`, channel)

@@ -38,13 +38,13 @@ type channelState struct {
 	OldLastSeq  uint64       `json:"last_seq,omitempty"`
 	OldMissing  []missingSeq `json:"missing,omitempty"`
 	Channel     []byte       `json:"channel"`
-	Keys     []byte `json:"keys"`
-	Status   string `json:"status"`
+	Keys        []byte       `json:"keys"`
+	Status      string       `json:"status"`
 	// Invite is the code we joined with, until the first roster.
 	Invite string `json:"invite,omitempty"`
 	// Roster is the current roster; Epochs the receive state of the
 	// current and previous epoch.
-	Roster  []byte        `json:"roster,omitempty"`
+	Roster []byte        `json:"roster,omitempty"`
 	Epochs []*epochState `json:"epochs,omitempty"`
 	// Synced is when this home last fetched every frame there was; it
 	// goes into the report of each message it seals.
