@@ -397,7 +397,13 @@ func (s *Server) burn(ctx context.Context, c *client.Client, r *http.Request) (a
 	if req.Confirm != r.PathValue("ch") {
 		return nil, errors.New("type the channel's name to confirm the burn")
 	}
-	return ok{true}, c.Burn(ctx, r.PathValue("ch"))
+	var partial *client.BurnIncompleteError
+	if err := c.Burn(ctx, r.PathValue("ch")); errors.As(err, &partial) {
+		return map[string]string{"note": partial.Error()}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return ok{true}, nil
 }
 
 // leave, like burn, needs the channel's name typed again.

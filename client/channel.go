@@ -33,6 +33,21 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 		conn.Close()
 		return nil, err
 	}
+	if last := conn.LastSeq(); r.Forgot || last > 0 && last < r.LastSeq {
+		// The relay said it did not know the channel, or numbers from
+		// 1 again: it lost its data (and was given the channel again).
+		// Read it from the start; the seen table keeps what this home
+		// has from taking effect twice.
+		if err := c.update(st.Name, func(tx *sql.Tx, row *channelRow) error {
+			if rs := row.st.relay(r.ID); rs != nil {
+				rs.LastSeq, rs.Missing, rs.Added, rs.Forgot = 0, nil, c.Now().UTC(), false
+			}
+			return nil
+		}); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
 	return conn, nil
 }
 

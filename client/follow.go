@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"parley/crypto"
@@ -152,8 +153,10 @@ func (c *Client) followOn(ctx context.Context, conns []relayConn, name string, m
 	}
 }
 
-// Burn burns a channel (organizer): the relay erases it and every
+// Burn burns a channel (organizer): each relay erases it and every
 // member's client wipes it on its next sync; this home erases it now.
+// When some relays could not be reached, the channel is burned at the
+// others and erased here, and a *BurnIncompleteError says so.
 func (c *Client) Burn(ctx context.Context, name string) error {
 	row, err := c.view(name)
 	if err != nil {
@@ -187,5 +190,25 @@ func (c *Client) Burn(ctx context.Context, name string) error {
 	if burned == 0 {
 		return firstErr
 	}
-	return c.erase(row.id)
+	if err := c.erase(row.id); err != nil {
+		return err
+	}
+	if burned < len(row.st.Relays) {
+		return &BurnIncompleteError{Burned: burned, Of: len(row.st.Relays), Err: firstErr}
+	}
+	return nil
+}
+
+// BurnIncompleteError is what Burn returns when it burned the channel at
+// some of its relays only. The channel is burned (members erase it as
+// soon as any relay shows them the notice) and erased from this home;
+// the relays missed keep ciphertext they cannot read until their
+// retention passes.
+type BurnIncompleteError struct {
+	Burned, Of int
+	Err        error
+}
+
+func (e *BurnIncompleteError) Error() string {
+	return fmt.Sprintf("burned at %d of %d relays and erased here; the others could not be reached (%v): they keep the channel's ciphertext until their retention passes, and a member who reaches only them erases the channel once another relay shows the notice", e.Burned, e.Of, e.Err)
 }

@@ -266,3 +266,24 @@ func (c *Client) expireRelayRecords(tx *sql.Tx, row *channelRow, cutoff time.Tim
 	}
 	return nil
 }
+
+// datedSeen dates a frame's record by the earliest time its entries
+// carry (a message's send time, a roster's issue time), if earlier than
+// its arrival.
+func (c *Client) datedSeen(tx *sql.Tx, channel int64, digest []byte, es []Entry) error {
+	var earliest time.Time
+	for _, e := range es {
+		if !e.Time.IsZero() && (earliest.IsZero() || e.Time.Before(earliest)) {
+			earliest = e.Time
+		}
+	}
+	if earliest.IsZero() {
+		return nil
+	}
+	info, err := c.loadSeen(tx, channel, digest)
+	if err != nil || info == nil || earliest.Unix() >= info.At {
+		return err
+	}
+	info.At = earliest.Unix()
+	return c.storeSeen(tx, channel, digest, info)
+}

@@ -139,21 +139,49 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 // does once: warnings, withheld frames, retention. It fails only when
 // every relay failed.
 func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, rep *SyncReport) error {
-	var firstErr error
-	ok := 0
-	for _, rc := range conns {
-		err := c.syncOn(ctx, rc, name, rep)
-		if err != nil {
-			if errors.Is(err, ErrNoChannel) {
-				return err
+	// In phases: take in what every relay has before sending anything,
+	// so that what this home sends follows everything it could know.
+	var firstErr, fatal, stale error
+	live := slices.Clone(conns)
+	phase := func(step func(rc relayConn) error) {
+		live = slices.DeleteFunc(live, func(rc relayConn) bool {
+			if fatal != nil {
+				return false
+			}
+			err := step(rc)
+			switch {
+			case err == nil:
+				return false
+			case errors.Is(err, ErrStale):
+				// Talks wait for a fresh epoch: no fault of the relay.
+				stale = err
+				return false
+			case errors.Is(err, ErrNoChannel), errors.Is(err, errProposalLost):
+				fatal = err
+				return false
 			}
 			firstErr = cmp.Or(firstErr, err)
 			c.noteRelay(name, rc.id, err)
-			continue
-		}
-		ok++
+			return true
+		})
 	}
-	if ok == 0 {
+	phase(func(rc relayConn) error {
+		if err := c.refetch(ctx, rc, name, rep); err != nil {
+			return err
+		}
+		return c.fetch(ctx, rc, name, rep)
+	})
+	if len(live) > 0 && fatal == nil {
+		if err := c.organizerDuties(name, rep); err != nil {
+			return err
+		}
+	}
+	phase(func(rc relayConn) error { return c.flush(ctx, rc, name) })
+	phase(func(rc relayConn) error { return c.fetch(ctx, rc, name, rep) })
+	switch {
+	case fatal != nil:
+		return fatal
+	case len(live) == 0:
 		return firstErr
 	}
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
@@ -173,7 +201,7 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 	}
 	// An error from one relay while others worked is the relay's state,
 	// kept for `parley channel relays`, not the sync's.
-	return nil
+	return stale
 }
 
 // noteRelay records that a relay could not be used now.
@@ -185,23 +213,6 @@ func (c *Client) noteRelay(name string, id int, err error) {
 		}
 		return nil
 	})
-}
-
-// syncOn does a sync's work with one relay.
-func (c *Client) syncOn(ctx context.Context, rc relayConn, name string, rep *SyncReport) error {
-	if err := c.refetch(ctx, rc, name, rep); err != nil {
-		return err
-	}
-	if err := c.fetch(ctx, rc, name, rep); err != nil {
-		return err
-	}
-	if err := c.organizerDuties(name, rep); err != nil {
-		return err
-	}
-	if err := c.flush(ctx, rc, name); err != nil {
-		return err
-	}
-	return c.fetch(ctx, rc, name, rep)
 }
 
 // fetch pulls a relay's frames after the last one taken from it until
@@ -276,6 +287,14 @@ func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored)
 	es, err := c.process(tx, row, r, local)
 	if err != nil {
 		return nil, err
+	}
+	if !dup && !replay && !row.st.setAside {
+		// A frame counts from when it was posted (the time its sender
+		// gave it), not from when this home first got it: a relay added
+		// or emptied later is not expected to hold older frames.
+		if err := c.datedSeen(tx, row.id, digest, es); err != nil {
+			return nil, err
+		}
 	}
 	if row.st.setAside && !replay {
 		// Read again, from this relay, once the epoch it needs arrives.

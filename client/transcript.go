@@ -2,10 +2,12 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"time"
 
@@ -116,9 +118,37 @@ func (c *Client) chunksAfter(q querier, channel, mark int64) ([]Entry, int64, er
 
 // Read returns the transcript of a channel, oldest first. Draft entries
 // carry their version number and no content (GetDraft has it).
+//
+// Messages, briefings and drafts are in the order they were said: by
+// the time each carries (its sender's clock, to the millisecond), then
+// sender and text, so every member holding the same messages sees them
+// in the same order, however relays delivered them. System lines stay
+// where they arrived, and a message that arrived late is marked where it
+// arrived ("late"). What is new after a mark (ReadAfter, read --follow)
+// comes in order of arrival.
 func (c *Client) Read(name string) ([]Entry, error) {
 	entries, _, err := c.ReadAfter(name, 0)
+	canonicalOrder(entries)
 	return entries, err
+}
+
+// canonicalOrder sorts the said entries among the places said entries
+// hold, leaving system lines in place.
+func canonicalOrder(entries []Entry) {
+	var slots []int
+	var said []Entry
+	for i, e := range entries {
+		if e.Kind != KindSystem {
+			slots = append(slots, i)
+			said = append(said, e)
+		}
+	}
+	slices.SortStableFunc(said, func(a, b Entry) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Sender, b.Sender), cmp.Compare(a.Text, b.Text))
+	})
+	for k, i := range slots {
+		entries[i] = said[k]
+	}
 }
 
 // ReadAfter returns what the channel's transcript gained after mark (0:

@@ -69,7 +69,7 @@ func (c *Client) withheldLines(tx *sql.Tx, row *channelRow) ([]Entry, error) {
 					from += fmt.Sprintf("%d from %s", n, o.Name())
 				}
 			}
-			e := notice(ReasonRelayWithheld, "%s has not delivered %d frame(s) that other relays delivered at least %s earlier (%s): it withholds them, or their senders could not reach it; this home reads them from the other relays",
+			e := notice(ReasonRelayWithheld, "%s has not delivered %d frame(s) that other relays delivered at least %s earlier (%s): it withholds them, lost them, or their senders could not reach it; this home reads them from the other relays",
 				r.Name(), l.Frames, FormatDuration(withheldAfter), from)
 			e.Seq, e.Time = row.st.Arrived, c.Now().UTC()
 			out = append(out, e)

@@ -344,6 +344,10 @@ const (
 	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 32 + 16 + 1 + 32 + SignatureSize
 	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + 2*SignatureSize
 	rosterLenPrefix = 4
+	// relaysMaxSize is the largest relay list: its count, then each
+	// address with its length. Padding to it hides how many relays a
+	// channel has, and their addresses' lengths.
+	relaysMaxSize = 1 + MaxRelays*(2+MaxRelayURLLen)
 )
 
 // padRoster pads an encoded roster of n members to the size of n members
@@ -351,7 +355,7 @@ const (
 // relay the member count (which the access list shows anyway) and nothing
 // about names.
 func padRoster(raw []byte, n int) []byte {
-	out := make([]byte, rosterLenPrefix+rosterFixedSize+n*(memberFixedSize+MaxNameLen))
+	out := make([]byte, rosterLenPrefix+rosterFixedSize+relaysMaxSize+n*(memberFixedSize+MaxNameLen))
 	binary.BigEndian.PutUint32(out, uint32(len(raw)))
 	copy(out[rosterLenPrefix:], raw)
 	return out

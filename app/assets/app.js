@@ -329,7 +329,7 @@ async function renderOrganize(body) {
   const confirmName = el("input", { id: "burn-confirm", "aria-label": "Type the channel name to confirm" });
   const burn = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    try { if (confirmName.value === state.current) stopEvents(); await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
+    try { if (confirmName.value === state.current) stopEvents(); const r = await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "." + (r.note ? " " + r.note : "")); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Burn the channel"),
     el("p", {}, "Burning erases " + state.current + " at the relay and, at their next sync, from every member's home: messages, drafts and keys. It cannot be undone. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));

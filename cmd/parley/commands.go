@@ -65,16 +65,17 @@ func cmdWhoami(e *env, g *global, args []string) error {
 }
 
 func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) error {
-	var relayURL, secrecy string
+	var relays stringList
+	var secrecy string
 	pos, err := flags("channel create", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&relayURL, "relay", "", "relay URL with its pin")
+		fs.Var(&relays, "relay", "relay URL with its pin (1 to 5 times)")
 		fs.StringVar(&secrecy, "secrecy", "hard", "hard or soft")
 	})
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || relayURL == "" {
-		return usagef("usage: parley channel create CHANNEL --relay URL [--secrecy hard|soft]")
+	if len(pos) != 1 || len(relays) == 0 {
+		return usagef("usage: parley channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]")
 	}
 	policy, ok := crypto.ParsePolicy(secrecy)
 	if !ok {
@@ -85,10 +86,14 @@ func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) err
 		return err
 	}
 	defer c.Close()
-	if err := c.CreateChannel(ctx, pos[0], relayURL, policy); err != nil {
+	if err := c.CreateChannel(ctx, pos[0], relays[0], policy, relays[1:]...); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "created %s (%s secrecy); you are its organizer\n", pos[0], policy)
+	on := ""
+	if len(relays) > 1 {
+		on = fmt.Sprintf(" on %d relays", len(relays))
+	}
+	fmt.Fprintf(e.stdout, "created %s (%s secrecy)%s; you are its organizer\n", pos[0], policy, on)
 	return nil
 }
 
@@ -580,7 +585,11 @@ func cmdBurn(ctx context.Context, e *env, g *global, args []string) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Burn(ctx, pos[0]); err != nil {
+	var partial *client.BurnIncompleteError
+	if err := c.Burn(ctx, pos[0]); errors.As(err, &partial) {
+		fmt.Fprintf(e.stdout, "burned %s: %s\n", pos[0], client.OneLine(partial.Error()))
+		return nil
+	} else if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "burned %s\n", pos[0])

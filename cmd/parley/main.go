@@ -69,8 +69,9 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
 
   init --name NAME                       make this home's identity
   whoami [--json]                        your name and safety number
-  channel create CHANNEL --relay URL [--secrecy hard|soft]
+  channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]
   channel list [--json]
+  channel relays CHANNEL [--json] [add URL | remove URL|N]   a channel's relays; changes: organizer
   invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]
   join CODE [--as CHANNEL]               send a join request (CODE - reads it from stdin)
   pending CHANNEL [--json]               join requests waiting (organizer)
@@ -121,13 +122,15 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdWhoami(e, g, rest)
 	case "channel":
 		if len(rest) == 0 {
-			return usagef("channel needs create or list")
+			return usagef("channel needs create, list or relays")
 		}
 		switch rest[0] {
 		case "create":
 			return cmdChannelCreate(ctx, e, g, rest[1:])
 		case "list":
 			return cmdChannelList(e, g, rest[1:])
+		case "relays":
+			return cmdChannelRelays(ctx, e, g, rest[1:])
 		}
 		return usagef("unknown channel command %q", rest[0])
 	case "invite":

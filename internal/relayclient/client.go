@@ -73,6 +73,10 @@ type Conn struct {
 	pushes chan wire.Stored
 	events chan wire.Frame // Burned and unsolicited errors (revocation)
 	done   chan struct{}
+
+	// lastSeq is the channel's last sequence number at the relay, as
+	// Auth's answer said.
+	lastSeq uint64
 }
 
 // DialWebSocket opens a raw WebSocket to the relay at relayURL, checking
@@ -328,9 +332,16 @@ func (c *Conn) Auth(ctx context.Context, channel crypto.ChannelID, keys *crypto.
 	a.Channel = channel
 	copy(a.Key[:], keys.SigningPublicKey())
 	copy(a.Signature[:], keys.SignRelayChallenge(c.pin, channel, c.challenge))
-	_, err := c.okCall(ctx, a.Encode)
+	last, err := c.okCall(ctx, a.Encode)
+	c.lastSeq = last
 	return err
 }
+
+// LastSeq is the sequence number of the channel's newest frame at the
+// relay when the connection authenticated (0: none, or a relay too old
+// to say). A relay whose numbers went back lost its data and started
+// again.
+func (c *Conn) LastSeq() uint64 { return c.lastSeq }
 
 // Create registers a channel with its genesis access list.
 func (c *Conn) Create(ctx context.Context, list *crypto.AccessList) error {

@@ -1,0 +1,162 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/client"
+	"parley/crypto"
+)
+
+// libHome is a home driven through the client library (whose clock a
+// test can move), against real relay processes.
+func libHome(t *testing.T, name string) *client.Client {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "home")
+	if err := client.Init(dir, name, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Open(dir, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// messages returns a home's transcript after a sync: its message lines,
+// in order, and its system entries.
+func messages(t *testing.T, ctx context.Context, c *client.Client) (said []string, system []client.Entry) {
+	t.Helper()
+	if _, err := c.Sync(ctx, "c"); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	entries, err := c.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Kind == client.KindSystem {
+			system = append(system, e)
+			continue
+		}
+		said = append(said, e.Sender+": "+e.Text)
+	}
+	return said, system
+}
+
+// A channel on three relay processes: one killed with kill -9 in the
+// middle of the talks, one that comes back empty, one whose operator
+// hides every message of Alice from Bob. Every member still gets every
+// message exactly once, in the same order, and Bob is told which relay
+// withheld.
+func TestThreeRelays(t *testing.T) {
+	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
+	defer cancel()
+	r1, r2 := startRelay(t), startRelay(t)
+	r3 := startHostile(t)
+	org, alice, bob := libHome(t, "Convener"), libHome(t, "Alice"), libHome(t, "Bob")
+	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url, r3.url); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*client.Client{alice, bob} {
+		code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Join(ctx, code, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	keyOf := func(h *client.Client) string {
+		if rep, err := h.Sync(ctx, "c"); err != nil || rep.Pending {
+			t.Fatalf("sync after admission: %+v %v", rep, err)
+		}
+		return lastLine(t, r3.callers) // relay 3 is synced last
+	}
+	r3.set(relayRules{Hide: []hideRule{{Reader: keyOf(bob), Sender: keyOf(alice)}}})
+	say := func(h *client.Client, text string) {
+		t.Helper()
+		if err := h.Send(ctx, "c", crypto.Talks, text); err != nil {
+			t.Fatalf("send %q: %v", text, err)
+		}
+	}
+
+	say(alice, "one")
+	r1.kill() // kill -9, mid-conversation
+	say(alice, "two")
+	say(org, "three")
+
+	// Relay 2 comes back empty (its disk lost, its certificate kept):
+	// the organizer's next sync gives it the channel again.
+	r2.kill()
+	for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
+		os.Remove(filepath.Join(r2.dir, f))
+	}
+	r2.start()
+	if _, err := bob.Sync(ctx, "c"); err != nil { // sees relay 2 without the channel; the others serve
+		t.Fatal(err)
+	}
+	_, orgSystem := messages(t, ctx, org)
+	if !slices.ContainsFunc(orgSystem, func(e client.Entry) bool { return e.Reason == client.ReasonRelayRestored }) {
+		t.Fatalf("the organizer did not restore the empty relay: %+v", orgSystem)
+	}
+	say(alice, "four")
+	say(bob, "five")
+
+	r1.start() // back, with what it had
+	want := []string{"Alice: one", "Alice: two", "Convener: three", "Alice: four", "Bob: five"}
+	var got [3][]string
+	for round := 0; round < 2; round++ { // the second round takes in the copies the first sent
+		for i, h := range []*client.Client{org, alice, bob} {
+			got[i], _ = messages(t, ctx, h)
+		}
+	}
+	for i, who := range []string{"Convener", "Alice", "Bob"} {
+		if !slices.Equal(got[i], want) {
+			t.Errorf("%s's transcript: %q, want %q", who, got[i], want)
+		}
+	}
+	for _, h := range []*client.Client{org, alice} {
+		info, err := h.Relays("c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range info {
+			if !r.Reachable || r.ToCopy != 0 {
+				t.Errorf("relay %d after every relay came back: %+v", r.ID, r)
+			}
+		}
+	}
+
+	// Ten minutes on, relay 3 still lacks Alice's messages for Bob: it
+	// is named.
+	later := time.Now().Add(11 * time.Minute)
+	bob.Now = func() time.Time { return later }
+	_, bobSystem := messages(t, ctx, bob)
+	i := slices.IndexFunc(bobSystem, func(e client.Entry) bool { return e.Reason == client.ReasonRelayWithheld })
+	if i < 0 || !e2eContains(bobSystem[i].Text, "relay 3 (") || !bobSystem[i].Alarm {
+		info, _ := bob.Relays("c")
+		t.Fatalf("Bob was not told relay 3 withheld: %+v\nrelays: %+v", bobSystem, info)
+	}
+	info, _ := bob.Relays("c")
+	if info[2].Withheld == 0 || info[0].Withheld != 0 {
+		t.Fatalf("Bob's relays: %+v", info)
+	}
+	for _, r := range info[:2] {
+		if r.Withheld != 0 {
+			t.Errorf("an honest relay named: %+v", r)
+		}
+	}
+}
+
+func e2eContains(s, sub string) bool { return strings.Contains(s, sub) }
