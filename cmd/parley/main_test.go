@@ -28,7 +28,9 @@ func TestMain(m *testing.M) {
 // folder in $RELAY_DATA) and cheap scrypt for speed.
 //
 // The command relay-restart stops the script's relay and starts it again
-// on the same address and data folder.
+// on the same address and data folder. A second relay ($RELAY2) is there
+// for channels on several relays; the relay-* commands act on it when
+// given the argument 2.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
@@ -41,6 +43,13 @@ func TestScripts(t *testing.T) {
 			e.Defer(h.stop)
 			e.Setenv("RELAY", h.r.URL)
 			e.Setenv("RELAY_DATA", h.dir)
+			h2 := &relayHolder{dir: filepath.Join(e.WorkDir, "relay2-data"), addr: "127.0.0.1:0"}
+			if err := h2.start(); err != nil {
+				return err
+			}
+			e.Values[relay2Key{}] = h2
+			e.Defer(h2.stop)
+			e.Setenv("RELAY2", h2.r.URL)
 			e.Setenv("PARLEY_SCRYPT_LOGN", "10")
 			return nil
 		},
@@ -87,15 +96,15 @@ func TestScripts(t *testing.T) {
 			// relay-stop and relay-start take the relay away and bring
 			// it back on the same address and data folder.
 			"relay-stop": func(ts *testscript.TestScript, neg bool, args []string) {
-				ts.Value(relayKey{}).(*relayHolder).stop()
+				holder(ts, args).stop()
 			},
 			"relay-start": func(ts *testscript.TestScript, neg bool, args []string) {
-				ts.Check(ts.Value(relayKey{}).(*relayHolder).start())
+				ts.Check(holder(ts, args).start())
 			},
 			// relay-wipe restarts the relay without its database, as
 			// if its disk were lost: same address, same certificate.
 			"relay-wipe": func(ts *testscript.TestScript, neg bool, args []string) {
-				h := ts.Value(relayKey{}).(*relayHolder)
+				h := holder(ts, args)
 				h.stop()
 				for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
 					if err := os.Remove(filepath.Join(h.dir, f)); err != nil && !os.IsNotExist(err) {
@@ -105,7 +114,7 @@ func TestScripts(t *testing.T) {
 				ts.Check(h.start())
 			},
 			"relay-restart": func(ts *testscript.TestScript, neg bool, args []string) {
-				h := ts.Value(relayKey{}).(*relayHolder)
+				h := holder(ts, args)
 				h.stop()
 				ts.Check(h.start())
 			},
@@ -114,6 +123,17 @@ func TestScripts(t *testing.T) {
 }
 
 type relayKey struct{}
+
+type relay2Key struct{}
+
+// holder is the relay a relay-* command acts on: the second with the
+// argument 2.
+func holder(ts *testscript.TestScript, args []string) *relayHolder {
+	if len(args) > 0 && args[0] == "2" {
+		return ts.Value(relay2Key{}).(*relayHolder)
+	}
+	return ts.Value(relayKey{}).(*relayHolder)
+}
 
 // relayHolder is a script's relay, restartable in place.
 type relayHolder struct {
