@@ -5,7 +5,7 @@ RELAY_DATA ?= data/relay
 LISTEN ?= 127.0.0.1:7443
 FUZZTIME ?= 60s
 
-.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo bench bench-quick bench-smoke clean
+.PHONY: all build run test vet fmt-check unit fuzz-smoke fuzz demo demo-multi bench bench-quick bench-smoke clean
 
 all: build
 
@@ -39,6 +39,9 @@ fuzz-smoke:
 # and a search of every file for what was said.
 demo: build
 	./scripts/demo.sh
+
+demo-multi: build
+	./scripts/demo-multi.sh
 
 # Longer fuzzing: every target for $(FUZZTIME); a bare deadline at the
 # end of a time budget is reported as the toolchain's flake, not failed.

@@ -52,6 +52,8 @@ type channelState struct {
 	// NewerEpoch is the highest epoch seen in a message header that this
 	// home has not entered: evidence that a bundle was kept from it.
 	NewerEpoch uint64 `json:"newer_epoch,omitempty"`
+	// AheadWarned is the newest such epoch already reported.
+	AheadWarned uint64 `json:"ahead_warned,omitempty"`
 	// RestoredIn is the epoch in which this home found its own messages
 	// at the relay that it does not remember sending: it was restored
 	// from an older copy. Reported once per epoch.

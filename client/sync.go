@@ -186,6 +186,7 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 	}
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		warn := append(row.st.staleWarning(c.Now()), row.st.keyUpdateOverdue(c.Now())...)
+		warn = append(warn, row.st.epochAheadLine(c.Now())...)
 		withheld, err := c.withheldLines(tx, row)
 		if err != nil {
 			return err
@@ -409,6 +410,9 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		// one only pauses our talks messages, as a relay can anyway.)
 		st.NewerEpoch = max(st.NewerEpoch, b.Epoch)
 		st.setAside = true
+		if len(st.Relays) > 1 {
+			return nil, nil // another relay may have the epoch: said after all have been fetched (epochAheadLine)
+		}
 		return []Entry{notice(ReasonEpochWithheld, "epoch %d arrived before epoch %d, which this home has not received: the relay may be withholding it; talks messages wait until it arrives", b.Epoch, cur.Version+1)}, nil
 	}
 	var secrets *crypto.EpochSecrets
@@ -477,6 +481,9 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 			// and asserts nothing more.
 			st.NewerEpoch = max(st.NewerEpoch, h.Epoch)
 			st.setAside = true // read once the epoch arrives
+			if len(st.Relays) > 1 {
+				return nil, nil // another relay may have the epoch: said after all have been fetched (epochAheadLine)
+			}
 			return []Entry{notice(ReasonEpochWithheld, "a message of epoch %d arrived, but this home has not received that epoch: the relay may be withholding it from you; talks messages wait until it arrives", h.Epoch)}, nil
 		}
 		return nil, nil // before our admission, or an epoch already deleted

@@ -86,3 +86,18 @@ func (st *channelState) retention() time.Duration {
 	}
 	return 72 * time.Hour
 }
+
+// epochAheadLine says, once per epoch, that frames of an epoch this home
+// has not entered arrived and no relay delivered the epoch itself. With
+// several relays it is said after every relay was fetched: one relay is
+// often a little ahead of another.
+func (st *channelState) epochAheadLine(now time.Time) []Entry {
+	cur := st.current()
+	if len(st.Relays) < 2 || cur == nil || st.NewerEpoch <= cur.Epoch || st.AheadWarned >= st.NewerEpoch {
+		return nil
+	}
+	st.AheadWarned = st.NewerEpoch
+	e := notice(ReasonEpochWithheld, "frames of epoch %d arrived, but no relay has delivered that epoch to this home (it holds %d): the relays may be withholding it from you; talks messages wait until it arrives", st.NewerEpoch, cur.Epoch)
+	e.Seq, e.Time = st.Arrived, now.UTC()
+	return []Entry{e}
+}
