@@ -75,8 +75,30 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 	var conns []relayConn
 	var firstErr error
 	var refused, forgot int
-	for _, r := range row.st.Relays {
-		conn, err := c.connect(ctx, row.st, r)
+	// Dialled at once (a TLS handshake and an authentication each), and
+	// taken in the roster's order.
+	type dialled struct {
+		conn *relayclient.Conn
+		err  error
+	}
+	results := make([]chan dialled, len(row.st.Relays))
+	for i, r := range row.st.Relays {
+		results[i] = make(chan dialled, 1)
+		go func() {
+			conn, err := c.connect(ctx, row.st, r)
+			results[i] <- dialled{conn, err}
+		}()
+	}
+	for i, r := range row.st.Relays {
+		d := <-results[i]
+		conn, err := d.conn, d.err
+		if errors.Is(err, relayclient.ErrBurned) {
+			for _, rest := range results[i+1:] {
+				if d := <-rest; d.conn != nil {
+					d.conn.Close()
+				}
+			}
+		}
 		switch {
 		case errors.Is(err, relayclient.ErrBurned):
 			closeAll(conns)
