@@ -214,7 +214,13 @@ func (s *Server) createChannel(ctx context.Context, c *client.Client, r *http.Re
 	default:
 		return nil, errors.New("secrecy is hard or soft")
 	}
-	return ok{true}, c.CreateChannel(ctx, strings.TrimSpace(req.Name), strings.TrimSpace(req.Relay), policy)
+	// One relay address a line (or separated by spaces): a channel may
+	// live on several relays.
+	relays := strings.Fields(req.Relay)
+	if len(relays) == 0 {
+		return nil, errors.New("give the address of at least one relay")
+	}
+	return ok{true}, c.CreateChannel(ctx, strings.TrimSpace(req.Name), relays[0], policy, relays[1:]...)
 }
 
 func (s *Server) join(ctx context.Context, c *client.Client, r *http.Request) (any, error) {

@@ -113,9 +113,17 @@ func TestChannelListAndText(t *testing.T) {
 // can be saved as plain text from the page.
 func TestRefuseAndSoftExport(t *testing.T) {
 	w := parleytest.New(t, nil)
+	second := parleytest.New(t, nil) // a second relay: the page makes channels on several
 	s, _ := startApp(t, "Convener", time.Hour)
 	b := newBrowser(t, s)
-	b.post("/api/channels", map[string]string{"name": "oslo", "relay": w.Relay.URL, "secrecy": "soft"}, nil)
+	b.post("/api/channels", map[string]string{"name": "oslo", "relay": w.Relay.URL + "\n" + second.Relay.URL + "\n", "secrecy": "soft"}, nil)
+	home, _, err := s.home()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if relays, err := home.Relays("oslo"); err != nil || len(relays) != 2 {
+		t.Fatalf("the channel the page made is on %+v (%v), not on the two relays given", relays, err)
+	}
 	var inv inviteReply
 	b.post("/api/channels/oslo/invite", map[string]string{"role": "participant"}, &inv)
 	bob := w.Home("Bob")

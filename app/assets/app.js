@@ -407,10 +407,10 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
   $("show-create").addEventListener("click", () => {
-    const name = el("input", { id: "create-name", "aria-label": "Channel name" }), relay = el("input", { id: "create-relay", "aria-label": "Relay address" });
+    const name = el("input", { id: "create-name", "aria-label": "Channel name" }), relay = el("textarea", { id: "create-relay", rows: 2, "aria-label": "Relay addresses, one a line" });
     const sec = [["hard", "Hard: at most 12 members, messages kept 3 days, no plaintext export."], ["soft", "Soft: up to 50 members, kept 30 days, plaintext export allowed."]]
       .map(([v, l]) => el("label", { class: "block" }, el("input", { type: "radio", name: "secrecy", value: v, checked: v === "hard" }), " " + l));
-    showForm("Create", [el("label", {}, "Name ", name), el("label", {}, "Relay address ", relay), el("fieldset", {}, el("legend", {}, "Secrecy"), sec)], async () => {
+    showForm("Create", [el("label", {}, "Name ", name), el("label", { class: "block" }, "Relay address (from whoever runs the relay; for several relays, one a line, up to five) ", relay), el("fieldset", {}, el("legend", {}, "Secrecy"), sec)], async () => {
       await post("/api/channels", { name: name.value, relay: relay.value, secrecy: document.querySelector("input[name=secrecy]:checked").value });
       notice("Created " + name.value.trim() + "; you are its organizer.");
       await loadChannels(); openChannel(name.value.trim());
