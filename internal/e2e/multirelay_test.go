@@ -160,3 +160,68 @@ func TestThreeRelays(t *testing.T) {
 }
 
 func e2eContains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// The Protocol v2 attack "removed member keeps reading", with one
+// hostile relay among three: the relay keeps the epoch that removes
+// Carol from Bob. With one relay Bob's talks pause (reported); here Bob
+// takes the epoch from an honest relay, his talks go on, sealed to the
+// roster without Carol.
+func TestThreeRelaysSurviveAWithheldEpoch(t *testing.T) {
+	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
+	defer cancel()
+	r1, r2 := startRelay(t), startRelay(t)
+	r3 := startHostile(t)
+	org, bob, carol := libHome(t, "Convener"), libHome(t, "Bob"), libHome(t, "Carol")
+	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url, r3.url); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*client.Client{bob, carol} {
+		code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Join(ctx, code, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	bobKey := lastLine(t, r3.callers)
+	if err := org.Remove(ctx, "c", "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	r3.set(relayRules{Hide: []hideRule{{Reader: bobKey, Seqs: []uint64{r3.lastBundle()}}}})
+	if err := bob.Send(ctx, "c", crypto.Talks, "after Carol left"); err != nil {
+		t.Fatalf("Bob's talks with the epoch withheld by one relay of three: %v", err)
+	}
+	said, system := messages(t, ctx, bob)
+	if !slices.Contains(said, "Bob: after Carol left") {
+		t.Fatalf("Bob: %q", said)
+	}
+	for _, e := range system {
+		if e.Reason == client.ReasonEpochWithheld || e.Reason == client.ReasonStaleEpoch {
+			t.Fatalf("Bob was held back: %+v", e)
+		}
+	}
+	if got, _ := messages(t, ctx, org); !slices.Contains(got, "Bob: after Carol left") {
+		t.Fatalf("the organizer: %q", got)
+	}
+	if got, _ := messages(t, ctx, carol); slices.Contains(got, "Bob: after Carol left") {
+		t.Fatal("Carol, removed, read what Bob sent after")
+	}
+	// And relay 3 did hold the epoch back: ten minutes on, it is named.
+	later := time.Now().Add(11 * time.Minute)
+	bob.Now = func() time.Time { return later }
+	messages(t, ctx, bob)
+	if info, _ := bob.Relays("c"); info[2].Withheld == 0 || info[0].Withheld+info[1].Withheld != 0 {
+		t.Fatalf("Bob's relays: %+v", info)
+	}
+}
