@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"time"
 
 	"parley/crypto"
 	"parley/internal/relayclient"
@@ -50,6 +52,12 @@ func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
 	return rep, nil
 }
 
+// slowRelay is how long a sync waits for a relay once another relay of
+// the channel has answered.
+const slowRelay = 5 * time.Second
+
+var errSlowRelay = errors.New("no answer in time while another relay answered; tried again at the next sync")
+
 // relayConn is an authenticated connection to one relay of a channel.
 type relayConn struct {
 	id   int // relayState.ID
@@ -82,15 +90,40 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 		err  error
 	}
 	results := make([]chan dialled, len(row.st.Relays))
+	anyUp := make(chan struct{})
+	var once sync.Once
 	for i, r := range row.st.Relays {
 		results[i] = make(chan dialled, 1)
 		go func() {
 			conn, err := c.connect(ctx, row.st, r)
+			if err == nil {
+				once.Do(func() { close(anyUp) })
+			}
 			results[i] <- dialled{conn, err}
 		}()
 	}
+	// Once one relay is up, the others get slowRelay more: a relay that
+	// hangs must not hold every send for the whole dial timeout.
+	var late <-chan time.Time
 	for i, r := range row.st.Relays {
-		d := <-results[i]
+		var d dialled
+		select {
+		case d = <-results[i]:
+		case <-anyUp:
+			if late == nil {
+				late = time.After(slowRelay)
+			}
+			select {
+			case d = <-results[i]:
+			case <-late:
+				d.err = errSlowRelay
+				go func(ch chan dialled) { // closed when it does answer
+					if d := <-ch; d.conn != nil {
+						d.conn.Close()
+					}
+				}(results[i])
+			}
+		}
 		conn, err := d.conn, d.err
 		if errors.Is(err, relayclient.ErrBurned) {
 			for _, rest := range results[i+1:] {

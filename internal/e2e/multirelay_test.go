@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -223,5 +224,52 @@ func TestThreeRelaysSurviveAWithheldEpoch(t *testing.T) {
 	messages(t, ctx, bob)
 	if info, _ := bob.Relays("c"); info[2].Withheld == 0 || info[0].Withheld+info[1].Withheld != 0 {
 		t.Fatalf("Bob's relays: %+v", info)
+	}
+}
+
+// A relay that hangs (its process stopped: connections are accepted by
+// the system and never answered) does not hold up the talks: once
+// another relay answers, a sync waits a few seconds more for it, then
+// goes on, and says why.
+func TestHungRelayDoesNotHoldSends(t *testing.T) {
+	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
+	defer cancel()
+	r1, r2 := startRelay(t), startRelay(t)
+	org, alice := libHome(t, "Convener"), libHome(t, "Alice")
+	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url); err != nil {
+		t.Fatal(err)
+	}
+	code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Join(ctx, code, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	r2.cmd.Process.Signal(syscall.SIGSTOP)
+	defer r2.cmd.Process.Signal(syscall.SIGCONT)
+	if err := alice.Send(ctx, "c", crypto.Talks, "while relay 2 hangs"); err != nil {
+		t.Fatalf("send with one relay hanging: %v", err)
+	}
+	info, _ := alice.Relays("c")
+	if info[1].Reachable || !strings.Contains(info[1].Error, "no answer in time") || info[1].ToCopy != 1 {
+		t.Fatalf("relay 2 while it hangs: %+v", info[1])
+	}
+	if got, _ := messages(t, ctx, org); !slices.Contains(got, "Alice: while relay 2 hangs") {
+		t.Fatalf("the organizer: %q", got)
+	}
+	r2.cmd.Process.Signal(syscall.SIGCONT)
+	if _, err := alice.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := alice.Relays("c"); !info[1].Reachable || info[1].ToCopy != 0 {
+		t.Fatalf("relay 2 once it answers again: %+v", info[1])
 	}
 }
