@@ -371,7 +371,7 @@ func (c *Client) push(ctx context.Context, name string) error {
 				return err
 			}
 			firstErr = cmp.Or(firstErr, err)
-			c.noteRelay(name, rc.id, err)
+			c.noteRelay(name, rc.id, err, nil)
 		}
 	}
 	if q, _ := c.Queued(name); q == 0 {

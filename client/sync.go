@@ -26,6 +26,9 @@ type SyncReport struct {
 	Burned bool
 	// Removed is set when the relay no longer accepts our key.
 	Removed bool
+	// RelayProblems says, one line each, which relays of a channel on
+	// several could not be used in this sync, and why (the others were).
+	RelayProblems []string
 }
 
 // ErrRelayForgot is returned when the channel's relay does not know the
@@ -149,7 +152,7 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 		}
 		if err != nil {
 			firstErr = cmp.Or(firstErr, err)
-			c.noteRelay(name, r.ID, err)
+			c.noteRelay(name, r.ID, err, rep)
 		}
 	}
 	if len(conns) > 0 {
@@ -216,7 +219,7 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 				return false
 			}
 			firstErr = cmp.Or(firstErr, err)
-			c.noteRelay(name, rc.id, err)
+			c.noteRelay(name, rc.id, err, rep)
 			return true
 		})
 	}
@@ -260,12 +263,16 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 	return stale
 }
 
-// noteRelay records that a relay could not be used now.
-func (c *Client) noteRelay(name string, id int, err error) {
+// noteRelay records that a relay could not be used now, for `parley
+// channel relays`, and in rep (when given) for the command that synced.
+func (c *Client) noteRelay(name string, id int, err error, rep *SyncReport) {
 	c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		if r := row.st.relay(id); r != nil {
 			r.Failed, r.Error = c.Now().UTC(), OneLine(err.Error())
 			r.Forgot = errors.Is(err, relayclient.ErrNotFound)
+			if rep != nil && len(row.st.Relays) > 1 {
+				rep.RelayProblems = append(rep.RelayProblems, r.Name()+": "+r.Error)
+			}
 		}
 		return nil
 	})

@@ -428,6 +428,11 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 			}
 			fmt.Fprintf(e.stdout, "%s: %d new\n", n, len(rep.New))
 		}
+		if rep != nil {
+			for _, p := range rep.RelayProblems {
+				fmt.Fprintf(e.stdout, "%s: %s\n", n, client.OneLine(p))
+			}
+		}
 	}
 	return failed
 }

@@ -145,7 +145,7 @@ func TestThreeRelays(t *testing.T) {
 	bob.Now = func() time.Time { return later }
 	_, bobSystem := messages(t, ctx, bob)
 	i := slices.IndexFunc(bobSystem, func(e client.Entry) bool { return e.Reason == client.ReasonRelayWithheld })
-	if i < 0 || !e2eContains(bobSystem[i].Text, "relay 3 (") || !bobSystem[i].Alarm {
+	if i < 0 || !strings.Contains(bobSystem[i].Text, "relay 3 (") || !bobSystem[i].Alarm {
 		info, _ := bob.Relays("c")
 		t.Fatalf("Bob was not told relay 3 withheld: %+v\nrelays: %+v", bobSystem, info)
 	}
@@ -158,9 +158,25 @@ func TestThreeRelays(t *testing.T) {
 			t.Errorf("an honest relay named: %+v", r)
 		}
 	}
-}
 
-func e2eContains(s, sub string) bool { return strings.Contains(s, sub) }
+	// Nothing in one relay's files names another: the list is only in
+	// the sealed roster.
+	hostPort := func(url string) string { return strings.SplitN(strings.TrimPrefix(url, "wss://"), "/", 2)[0] }
+	for dir, own := range map[string]string{r1.dir: r1.url, r2.dir: r2.url} {
+		filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return err
+			}
+			data, _ := os.ReadFile(path)
+			for _, other := range []string{r1.url, r2.url, r3.url} {
+				if other != own && strings.Contains(string(data), hostPort(other)) {
+					t.Errorf("%s names another relay (%s)", path, hostPort(other))
+				}
+			}
+			return nil
+		})
+	}
+}
 
 // The Protocol v2 attack "removed member keeps reading", with one
 // hostile relay among three: the relay keeps the epoch that removes
