@@ -146,7 +146,7 @@ func (c *Client) frameDigest(kind uint8, payload []byte) []byte {
 type seenInfo struct {
 	Relays int64 `json:"r"`
 	First  int   `json:"f"`
-	At     int64 `json:"t"`
+	At     int64 `json:"t"` // Unix milliseconds
 	Bundle bool  `json:"b,omitempty"`
 }
 
@@ -194,7 +194,7 @@ func (c *Client) seenFrame(tx *sql.Tx, channel int64, digest []byte, relay *rela
 		info.Relays |= relay.bit()
 		return true, false, c.storeSeen(tx, channel, digest, info)
 	}
-	return false, false, c.storeSeen(tx, channel, digest, &seenInfo{Relays: relay.bit(), First: relay.ID, At: c.Now().Unix(), Bundle: bundle})
+	return false, false, c.storeSeen(tx, channel, digest, &seenInfo{Relays: relay.bit(), First: relay.ID, At: c.Now().UnixMilli(), Bundle: bundle})
 }
 
 // forgetSeen drops a frame's record: a frame set aside until its epoch
@@ -249,7 +249,7 @@ func (c *Client) eachSeen(tx *sql.Tx, channel int64, f func(*seenInfo) bool) err
 // a slow relay delivers late) and copies a relay never took. Records of
 // epoch bundles stay as long as the channel: relays keep bundles.
 func (c *Client) expireRelayRecords(tx *sql.Tx, row *channelRow, cutoff time.Time) error {
-	seenCutoff := cutoff.Add(-24 * time.Hour).Unix()
+	seenCutoff := cutoff.Add(-24 * time.Hour).UnixMilli()
 	if err := c.eachSeen(tx, row.id, func(info *seenInfo) bool { return !info.Bundle && info.At < seenCutoff }); err != nil {
 		return err
 	}
@@ -273,17 +273,26 @@ func (c *Client) expireRelayRecords(tx *sql.Tx, row *channelRow, cutoff time.Tim
 func (c *Client) datedSeen(tx *sql.Tx, channel int64, digest []byte, es []Entry) error {
 	var earliest time.Time
 	for _, e := range es {
-		if !e.Time.IsZero() && (earliest.IsZero() || e.Time.Before(earliest)) {
-			earliest = e.Time
+		t := e.Time
+		if t.IsZero() {
+			continue
+		}
+		if t.Nanosecond() == 0 {
+			// A whole second (a roster's issue time): the frame was made
+			// within that second, so it counts from the end of it.
+			t = t.Add(time.Second - time.Millisecond)
+		}
+		if earliest.IsZero() || t.Before(earliest) {
+			earliest = t
 		}
 	}
 	if earliest.IsZero() {
 		return nil
 	}
 	info, err := c.loadSeen(tx, channel, digest)
-	if err != nil || info == nil || earliest.Unix() >= info.At {
+	if err != nil || info == nil || earliest.UnixMilli() >= info.At {
 		return err
 	}
-	info.At = earliest.Unix()
+	info.At = earliest.UnixMilli()
 	return c.storeSeen(tx, channel, digest, info)
 }

@@ -32,7 +32,7 @@ func (c *Client) lacks(tx *sql.Tx, row *channelRow) (map[int]*relayLack, error) 
 	}
 	cutoff := c.Now().Add(-row.st.retention())
 	err := c.eachSeen(tx, row.id, func(info *seenInfo) bool {
-		at := time.Unix(info.At, 0)
+		at := time.UnixMilli(info.At)
 		for _, r := range row.st.Relays {
 			if info.Relays&r.bit() != 0 || at.Before(r.Added) || at.Before(cutoff) || r.Synced.Sub(at) < withheldAfter {
 				continue

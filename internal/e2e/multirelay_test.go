@@ -30,6 +30,36 @@ func libHome(t *testing.T, name string) *client.Client {
 	return c
 }
 
+// libChannel makes channel "c" on relays with org as its organizer and
+// the others admitted as participants and synced; the context bounds
+// the test.
+func libChannel(t *testing.T, relays []string, org *client.Client, others ...*client.Client) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
+	t.Cleanup(cancel)
+	if err := org.CreateChannel(ctx, "c", relays[0], crypto.PolicyHard, relays[1:]...); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range others {
+		code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Join(ctx, code, "c"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range others {
+		if rep, err := h.Sync(ctx, "c"); err != nil || rep.Pending {
+			t.Fatalf("sync after admission: %+v %v", rep, err)
+		}
+	}
+	return ctx
+}
+
 // messages returns a home's transcript after a sync: its message lines,
 // in order, and its system entries.
 func messages(t *testing.T, ctx context.Context, c *client.Client) (said []string, system []client.Entry) {
@@ -58,29 +88,13 @@ func messages(t *testing.T, ctx context.Context, c *client.Client) (said []strin
 // withheld.
 func TestThreeRelays(t *testing.T) {
 	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
-	defer cancel()
 	r1, r2 := startRelay(t), startRelay(t)
 	r3 := startHostile(t)
 	org, alice, bob := libHome(t, "Convener"), libHome(t, "Alice"), libHome(t, "Bob")
-	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url, r3.url); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []*client.Client{alice, bob} {
-		code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Join(ctx, code, "c"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	ctx := libChannel(t, []string{r1.url, r2.url, r3.url}, org, alice, bob)
 	keyOf := func(h *client.Client) string {
-		if rep, err := h.Sync(ctx, "c"); err != nil || rep.Pending {
-			t.Fatalf("sync after admission: %+v %v", rep, err)
+		if _, err := h.Sync(ctx, "c"); err != nil {
+			t.Fatal(err)
 		}
 		return lastLine(t, r3.callers) // relay 3 is synced last
 	}
@@ -185,32 +199,10 @@ func TestThreeRelays(t *testing.T) {
 // roster without Carol.
 func TestThreeRelaysSurviveAWithheldEpoch(t *testing.T) {
 	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
-	defer cancel()
 	r1, r2 := startRelay(t), startRelay(t)
 	r3 := startHostile(t)
 	org, bob, carol := libHome(t, "Convener"), libHome(t, "Bob"), libHome(t, "Carol")
-	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url, r3.url); err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range []*client.Client{bob, carol} {
-		code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := h.Join(ctx, code, "c"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := carol.Sync(ctx, "c"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bob.Sync(ctx, "c"); err != nil {
-		t.Fatal(err)
-	}
+	ctx := libChannel(t, []string{r1.url, r2.url, r3.url}, org, carol, bob) // Bob syncs last
 	bobKey := lastLine(t, r3.callers)
 	if err := org.Remove(ctx, "c", "Carol"); err != nil {
 		t.Fatal(err)
@@ -249,26 +241,9 @@ func TestThreeRelaysSurviveAWithheldEpoch(t *testing.T) {
 // goes on, and says why.
 func TestHungRelayDoesNotHoldSends(t *testing.T) {
 	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // a bound, not an expectation
-	defer cancel()
 	r1, r2 := startRelay(t), startRelay(t)
 	org, alice := libHome(t, "Convener"), libHome(t, "Alice")
-	if err := org.CreateChannel(ctx, "c", r1.url, crypto.PolicyHard, r2.url); err != nil {
-		t.Fatal(err)
-	}
-	code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Join(ctx, code, "c"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Sync(ctx, "c"); err != nil {
-		t.Fatal(err)
-	}
+	ctx := libChannel(t, []string{r1.url, r2.url}, org, alice)
 	r2.cmd.Process.Signal(syscall.SIGSTOP)
 	defer r2.cmd.Process.Signal(syscall.SIGCONT)
 	if err := alice.Send(ctx, "c", crypto.Talks, "while relay 2 hangs"); err != nil {
