@@ -1,7 +1,6 @@
 package client
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -170,23 +169,12 @@ func (c *Client) Burn(ctx context.Context, name string) error {
 	// erase the channel (each relay's notice suffices), and a relay
 	// missed here still holds nothing it can read.
 	notice := crypto.NewBurnNotice(keys, row.st.channelID(), c.Now())
-	var firstErr error
-	burned := 0
-	for _, r := range row.st.Relays {
-		err := func() error {
-			conn, err := c.connect(ctx, row.st, r)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return conn.Burn(ctx, notice)
-		}()
-		if err == nil || errors.Is(err, relayclient.ErrBurned) {
-			burned++
-			continue
+	burned, firstErr := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
+		if err := conn.Burn(ctx, notice); !errors.Is(err, relayclient.ErrBurned) {
+			return err
 		}
-		firstErr = cmp.Or(firstErr, err)
-	}
+		return nil // burned there already
+	})
 	if burned == 0 {
 		return firstErr
 	}

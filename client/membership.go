@@ -61,21 +61,13 @@ func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expi
 	}
 	// Every relay must know the invite, or the join request the invitee
 	// posts there is refused; one that cannot be reached now is named.
-	for _, r := range row.st.Relays {
-		err := func() error {
-			conn, err := c.connect(ctx, row.st, r)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires)
-		}()
-		if err != nil {
-			if len(row.st.Relays) > 1 {
-				return "", fmt.Errorf("%s: %w (no invite was made)", r.Name(), err)
-			}
-			return "", err
+	if n, err := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
+		return conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires)
+	}); n < len(row.st.Relays) {
+		if len(row.st.Relays) > 1 {
+			err = fmt.Errorf("%w (no invite was made)", err)
 		}
+		return "", err
 	}
 	return code, nil
 }
@@ -191,23 +183,9 @@ func (c *Client) Pending(ctx context.Context, name string) ([]PendingJoin, error
 	if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return nil, err
 	}
-	var firstErr error
-	pulled := 0
-	for _, r := range row.st.Relays {
-		err := func() error {
-			conn, err := c.connect(ctx, row.st, r)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return c.pullJoins(ctx, conn, name)
-		}()
-		if err != nil {
-			firstErr = cmp.Or(firstErr, err)
-			continue
-		}
-		pulled++
-	}
+	pulled, firstErr := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
+		return c.pullJoins(ctx, conn, name)
+	})
 	if pulled == 0 && firstErr != nil {
 		return nil, firstErr
 	}

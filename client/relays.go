@@ -1,6 +1,8 @@
 package client
 
 import (
+	"cmp"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"parley/crypto"
+	"parley/internal/relayclient"
 )
 
 // A channel lives on one to five relays (crypto.MaxRelays), named in the
@@ -295,4 +298,31 @@ func (c *Client) datedSeen(tx *sql.Tx, channel int64, digest []byte, es []Entry)
 	}
 	info.At = earliest.UnixMilli()
 	return c.storeSeen(tx, channel, digest, info)
+}
+
+// atEachRelay connects to each relay of a channel in turn and runs do on
+// the connection. It returns how many relays did it, and the first
+// error (with the relay named when the channel has several).
+func (c *Client) atEachRelay(ctx context.Context, st *channelState, do func(*relayclient.Conn) error) (int, error) {
+	done := 0
+	var firstErr error
+	for _, r := range st.Relays {
+		err := func() error {
+			conn, err := c.connect(ctx, st, r)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			return do(conn)
+		}()
+		if err == nil {
+			done++
+			continue
+		}
+		if len(st.Relays) > 1 {
+			err = fmt.Errorf("%s: %w", r.Name(), err)
+		}
+		firstErr = cmp.Or(firstErr, err)
+	}
+	return done, firstErr
 }
