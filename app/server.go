@@ -40,6 +40,9 @@ type Options struct {
 	// SyncEvery is how often every channel is synced in the background
 	// (DefaultSyncEvery when zero).
 	SyncEvery time.Duration
+	// Proxy, when set, is the SOCKS5 proxy for every relay connection
+	// (client.SetProxy).
+	Proxy string
 }
 
 // Server is a running `parley app`.
@@ -140,6 +143,10 @@ func random(n int) []byte {
 func (s *Server) unlock(passphrase string) error {
 	c, err := client.Open(s.opts.Home, passphrase)
 	if err != nil {
+		return err
+	}
+	if err := c.SetProxy(s.opts.Proxy); err != nil {
+		c.Close()
 		return err
 	}
 	s.mu.Lock()

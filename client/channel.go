@@ -25,7 +25,7 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, r.URL)
+	conn, err := c.dial(dctx, r.URL, k.ID())
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	st := &channelState{Name: name, Channel: r.Channel[:], Keys: kb(keys), KeysUpdated: c.Now(), Relays: newRelayStates(relays, c.Now())}
 	st.NextRelayID = len(relays) + 1
 	for _, rs := range st.Relays {
-		seq, err := createAt(ctx, rs.URL, list, keys, raw)
+		seq, err := c.createAt(ctx, rs.URL, list, keys, raw)
 		if err != nil {
 			if len(relays) > 1 {
 				return fmt.Errorf("%s: %w", rs.Name(), err)
@@ -141,10 +141,10 @@ func kb(keys *crypto.ChannelKeys) []byte {
 
 // createAt founds the channel at one relay: its access list, then the
 // epoch bundle. It returns the bundle's sequence number there.
-func createAt(ctx context.Context, url string, list *crypto.AccessList, keys *crypto.ChannelKeys, bundle []byte) (uint64, error) {
+func (c *Client) createAt(ctx context.Context, url string, list *crypto.AccessList, keys *crypto.ChannelKeys, bundle []byte) (uint64, error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, url)
+	conn, err := c.dial(dctx, url, keys.ID())
 	if err != nil {
 		return 0, err
 	}
@@ -181,7 +181,7 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, r.URL)
+	conn, err := c.dial(dctx, r.URL, keys.ID())
 	if err != nil {
 		return nil, err
 	}

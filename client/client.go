@@ -8,6 +8,7 @@ import (
 	"filippo.io/age"
 
 	"parley/crypto"
+	"parley/internal/relayclient"
 )
 
 // Client is an unlocked home.
@@ -20,6 +21,8 @@ type Client struct {
 	db   *sql.DB
 	// Now is the client's clock; tests replace it.
 	Now func() time.Time
+	// proxy, when set, carries every connection to a relay (proxy.go).
+	proxy *relayclient.Proxy
 }
 
 // Open unlocks the home in dir with passphrase.

@@ -142,7 +142,7 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 		err := func() error {
 			dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 			defer cancel()
-			conn, err := relayclient.Dial(dctx, u)
+			conn, err := c.dial(dctx, u, keys.ID())
 			if err != nil {
 				return err
 			}

@@ -689,7 +689,11 @@ func (c *Client) burned(ctx context.Context, name string, rep *SyncReport, relay
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := relayclient.Dial(dctx, relay.URL)
+	k, err := row.st.keys()
+	if err != nil {
+		return err
+	}
+	conn, err := c.dial(dctx, relay.URL, k.ID())
 	if err != nil {
 		return err
 	}

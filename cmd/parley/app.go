@@ -40,7 +40,7 @@ func cmdApp(ctx context.Context, e *env, g *global, args []string) error {
 			return err
 		}
 	}
-	s, err := app.Start(app.Options{Home: g.home, Passphrase: passphrase, Listen: listen, IdleLock: idle})
+	s, err := app.Start(app.Options{Home: g.home, Passphrase: passphrase, Listen: listen, IdleLock: idle, Proxy: g.proxy})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func cmdInit(e *env, g *global, args []string) error {
 	if err := client.Init(g.home, name, p); err != nil {
 		return err
 	}
-	c, err := client.Open(g.home, p)
+	c, err := g.openWith(p)
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,16 @@ import (
 	"golang.org/x/term"
 
 	"parley/client"
+	"parley/internal/relayclient"
 )
 
 // global holds the options that come before the command.
 type global struct {
 	home           string
 	passphraseFile string
+	// proxy is the SOCKS5 proxy for every relay connection: --proxy,
+	// else $PARLEY_PROXY, else $ALL_PROXY.
+	proxy string
 }
 
 // parseGlobal takes the global options from anywhere on the line (before
@@ -42,6 +46,8 @@ func parseGlobal(e *env, args []string) (*global, []string, error) {
 			dst = &g.home
 		case name == "passphrase-file":
 			dst = &g.passphraseFile
+		case name == "proxy":
+			dst = &g.proxy
 		}
 		if dst == nil {
 			rest = append(rest, a)
@@ -58,6 +64,18 @@ func parseGlobal(e *env, args []string) (*global, []string, error) {
 	}
 	if g.home == "" {
 		g.home = e.getenv("PARLEY_HOME")
+	}
+	// Someone who set a proxy meant every connection to use it: a value
+	// Parley cannot use is an error, never a silent direct connection.
+	for _, v := range []string{"PARLEY_PROXY", "ALL_PROXY", "all_proxy"} {
+		if g.proxy == "" {
+			g.proxy = e.getenv(v)
+		}
+	}
+	if g.proxy != "" {
+		if _, err := relayclient.ParseProxy(g.proxy); err != nil {
+			return nil, nil, fmt.Errorf("%v (set by --proxy, PARLEY_PROXY or ALL_PROXY; Parley speaks SOCKS5 only)", err)
+		}
 	}
 	if g.home == "" {
 		dir, err := os.UserHomeDir()
@@ -131,7 +149,20 @@ func (g *global) open(e *env) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.Open(g.home, p)
+	return g.openWith(p)
+}
+
+// openWith unlocks the home with passphrase p and sets its proxy.
+func (g *global) openWith(p string) (*client.Client, error) {
+	c, err := client.Open(g.home, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.SetProxy(g.proxy); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // flags parses a command's flags, allowing them before or after the

@@ -54,5 +54,5 @@ func printHelp(w io.Writer, words []string) {
 	for _, l := range lines {
 		fmt.Fprintf(w, "usage: parley %s\n", l)
 	}
-	fmt.Fprintln(w, "\nglobal options, anywhere on the line: --home DIR (or PARLEY_HOME), --passphrase-file F (or PARLEY_PASSPHRASE)")
+	fmt.Fprintln(w, "\nglobal options, anywhere on the line: --home DIR (or PARLEY_HOME), --passphrase-file F (or PARLEY_PASSPHRASE),\n  --proxy socks5h://HOST:PORT (or PARLEY_PROXY, ALL_PROXY): every relay connection through SOCKS5 (Tor), one circuit per channel membership")
 }

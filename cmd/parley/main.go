@@ -62,7 +62,7 @@ func run(ctx context.Context, e *env, args []string) int {
 	return 1
 }
 
-const usage = `usage: parley [--home DIR] [--passphrase-file F] COMMAND [ARGS]
+const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h://HOST:PORT] COMMAND [ARGS]
 
   help [COMMAND]                         this list, or one command's usage (also COMMAND --help)
   version                                the build (also --version)

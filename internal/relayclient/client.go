@@ -107,6 +107,10 @@ func DialWebSocket(ctx context.Context, relayURL string) (*websocket.Conn, [32]b
 		},
 		ReadBufferSize:  16 << 10,
 		WriteBufferSize: 16 << 10,
+		// Through the SOCKS5 proxy when the context carries one
+		// (WithProxy): then the relay's name goes to the proxy, and
+		// nothing is resolved or dialled from here.
+		NetDialContext: netDial(ctx),
 	}
 	ws, resp, err := d.DialContext(ctx, addr, http.Header{})
 	if resp != nil && resp.Body != nil {
