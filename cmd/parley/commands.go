@@ -387,12 +387,22 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 }
 
 func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
-	pos, err := flags("sync", args, func(*flag.FlagSet) {})
+	jitter := defaultSpread
+	if v := e.getenv("PARLEY_SYNC_SPREAD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return usagef("PARLEY_SYNC_SPREAD: a duration such as 3s, or 0")
+		}
+		jitter = d
+	}
+	pos, err := flags("sync", args, func(fs *flag.FlagSet) {
+		fs.DurationVar(&jitter, "spread", jitter, "most random pause before each channel when syncing all (0: none)")
+	})
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
-		return usagef("usage: parley sync [CHANNEL]")
+		return usagef("usage: parley sync [CHANNEL] [--spread D]")
 	}
 	c, err := g.open(e)
 	if err != nil {
@@ -410,7 +420,17 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 		}
 	}
 	var failed error
-	for _, n := range names {
+	if len(names) < 2 {
+		jitter = 0 // one channel: nothing to link
+	}
+	steps := spread(names, jitter)
+	for _, step := range steps {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(step.wait):
+		}
+		n := step.name
 		rep, err := c.Sync(ctx, n)
 		switch {
 		case err != nil:

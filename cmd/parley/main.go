@@ -81,7 +81,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   leave CHANNEL
   send CHANNEL [TEXT]                    talks; stdin when TEXT is absent
   brief CHANNEL [TEXT]                   briefings compartment
-  sync [CHANNEL]
+  sync [CHANNEL] [--spread D]            all channels: random order, a random pause below D (3s) before each
   outbox [CHANNEL] [--json] [--drop ID]  what waits to be sent; --drop takes a message back
   read CHANNEL [--follow] [--json]
   draft put CHANNEL NAME FILE            publish a new version (FILE - for stdin); prints its number

@@ -51,6 +51,7 @@ func TestScripts(t *testing.T) {
 			e.Defer(h2.stop)
 			e.Setenv("RELAY2", h2.r.URL)
 			e.Setenv("PARLEY_SCRYPT_LOGN", "10")
+			e.Setenv("PARLEY_SYNC_SPREAD", "0") // spread.go is tested on its own
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -108,7 +108,7 @@ func newHome(t testing.TB, name string) *home {
 
 func (h *home) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binaries(h.t), "parley"), append([]string{"--home", h.dir}, args...)...)
-	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE=pw", "PARLEY_SCRYPT_LOGN=10", "ALL_PROXY=", "all_proxy=", "PARLEY_PROXY=")
+	cmd.Env = append(os.Environ(), "PARLEY_PASSPHRASE=pw", "PARLEY_SCRYPT_LOGN=10", "ALL_PROXY=", "all_proxy=", "PARLEY_PROXY=", "PARLEY_SYNC_SPREAD=0")
 	return cmd
 }
 
