@@ -2,7 +2,9 @@ package relay
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
@@ -471,8 +473,13 @@ func (s *SQLiteStore) SpendInvite(ctx context.Context, ch ChannelID, tokenID [32
 	if n, _ := res.RowsAffected(); n != 1 {
 		return ErrInviteInvalid
 	}
-	// The request waits as long as invites live at most: a week.
-	if _, err := tx.Exec(`INSERT INTO joins (channel, expires, sealed) VALUES (?, ?, ?)`, ch[:], now.Add(7*24*time.Hour).UnixMilli(), sealed); err != nil {
+	// The request waits as long as invites live at most: a week. Its id
+	// is random, not the next of a relay-wide counter, which would tell
+	// an organizer how many join requests all channels received.
+	var idb [8]byte
+	rand.Read(idb[:])
+	id := int64(binary.BigEndian.Uint64(idb[:]) >> 2) // positive, below SQLite's AUTOINCREMENT ceiling
+	if _, err := tx.Exec(`INSERT INTO joins (id, channel, expires, sealed) VALUES (?, ?, ?, ?)`, id, ch[:], now.Add(7*24*time.Hour).UnixMilli(), sealed); err != nil {
 		return err
 	}
 	return tx.Commit()
