@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,5 +73,42 @@ func TestBurnLeavesNoTraceOnDisk(t *testing.T) {
 	}
 	if found := w.Sweep(phrases...); len(found) > 0 {
 		t.Fatalf("after the burn, %d pieces of the channel remain, e.g. %s", len(found), strings.SplitN(found[0], " holds", 2)[0])
+	}
+}
+
+// After a burn or a leave, the state database is no bigger than it was
+// before the channel was there: its size tells nothing of what the
+// channel held.
+func TestEraseShrinksTheStateDatabase(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := ctxT(t)
+	org := w.Home("Organizer")
+	size := func() int64 { // the database and its write-ahead log
+		var n int64
+		for _, f := range []string{"state.db", "state.db-wal"} {
+			if fi, err := os.Stat(filepath.Join(w.Dir(org), f)); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	empty := size()
+	org.CreateChannel(ctx, "ending", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "ending", "A", crypto.RoleParticipant)
+	for i := 0; i < 40; i++ {
+		if err := a.Send(ctx, "ending", crypto.Talks, strings.Repeat("a long paragraph of the declaration ", 40)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	texts(t, org, "ending")
+	full := size()
+	if full < empty+64<<10 {
+		t.Fatalf("the test would prove nothing: %d bytes empty, %d with the channel", empty, full)
+	}
+	if err := org.Burn(ctx, "ending"); err != nil {
+		t.Fatal(err)
+	}
+	if after := size(); after > empty+8<<10 {
+		t.Fatalf("after the burn the state database holds %d bytes (%d with the channel, %d before it)", after, full, empty)
 	}
 }

@@ -341,5 +341,13 @@ func (c *Client) erase(id int64) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	if err := scrub(c.db); err != nil {
+		return err
+	}
+	// The file shrinks back to what the remaining channels need: its size
+	// must not keep telling how much the erased channel held.
+	if _, err := c.db.Exec(`VACUUM`); err != nil {
+		return err
+	}
 	return scrub(c.db)
 }
