@@ -195,3 +195,45 @@ func TestStateMigration(t *testing.T) {
 		t.Fatalf("opening a migrated database again: %v", err)
 	}
 }
+
+// Transcript chunks are padded to size buckets: a short message and a
+// long one of the same bucket leave chunks of one size on disk, and
+// read back exactly.
+func TestChunksArePadded(t *testing.T) {
+	_, _, _, alice := twoHomes(t)
+	sizes := func() []int {
+		rows, err := alice.db.Query(`SELECT length(chunk) FROM transcript ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []int
+		for rows.Next() {
+			var n int
+			rows.Scan(&n)
+			out = append(out, n)
+		}
+		return out
+	}
+	before := len(sizes())
+	for _, text := range []string{"yes", strings.Repeat("a considered answer ", 30)} {
+		if err := alice.update("c", func(tx *sql.Tx, row *channelRow) error {
+			return alice.appendTranscript(tx, row.id, []Entry{{Seq: 99, Time: time.Now(), Kind: KindMessage, Sender: "Org", Text: text}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := sizes()[before:]
+	if len(got) != 2 || got[0] != got[1] {
+		t.Fatalf("chunks of a 3-byte and a 600-byte message: %v bytes", got)
+	}
+	entries, _ := alice.Read("c")
+	if last := entries[len(entries)-1]; !strings.HasPrefix(last.Text, "a considered answer") {
+		t.Fatalf("read back: %+v", last)
+	}
+	for n, want := range map[int]int{0: 1024, 1024: 1024, 1025: 2048, 40000: 65536, 65536: 65536, 65537: 131072, 200000: 262144} {
+		if got := chunkBucket(n); got != want {
+			t.Errorf("bucket of %d: %d, want %d", n, got, want)
+		}
+	}
+}

@@ -47,7 +47,9 @@ type querier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
 }
 
-// sealChunk encrypts a chunk's JSON to this home's age identity.
+// sealChunk encrypts a chunk's JSON to this home's age identity, padded
+// with spaces (which JSON ignores) to a size bucket, so that a chunk's
+// size on disk tells a message's length only to its bucket.
 func (c *Client) sealChunk(plain []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, c.age.Recipient())
@@ -55,10 +57,25 @@ func (c *Client) sealChunk(plain []byte) ([]byte, error) {
 		return nil, err
 	}
 	w.Write(plain)
+	w.Write(bytes.Repeat([]byte{' '}, chunkBucket(len(plain))-len(plain)))
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// chunkBucket is the padded size of a chunk of n bytes: a power of two
+// from 1 KiB to 64 KiB, then a multiple of 64 KiB.
+func chunkBucket(n int) int {
+	const small, step = 1 << 10, 64 << 10
+	if n > step {
+		return (n + step - 1) / step * step
+	}
+	b := small
+	for b < n {
+		b *= 2
+	}
+	return b
 }
 
 // openChunk decrypts one transcript chunk.
