@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 
 	"golang.org/x/net/proxy"
 )
@@ -30,8 +31,9 @@ func ParseProxy(s string) (*Proxy, error) {
 	if u.User != nil {
 		return nil, errors.New("proxy: give no user in the address; Parley chooses a SOCKS username per channel membership")
 	}
-	if _, _, err := net.SplitHostPort(u.Host); err != nil {
-		return nil, fmt.Errorf("proxy %q: %v", s, err)
+	host, port, err := net.SplitHostPort(u.Host)
+	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+		return nil, fmt.Errorf("proxy %q: give socks5h://HOST:PORT (Tor: socks5h://127.0.0.1:9050)", s)
 	}
 	return &Proxy{addr: u.Host}, nil
 }
