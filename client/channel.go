@@ -39,10 +39,12 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 		// Read it from the start; the seen table keeps what this home
 		// has from taking effect twice.
 		if err := c.update(st.Name, func(tx *sql.Tx, row *channelRow) error {
-			if rs := row.st.relay(r.ID); rs != nil {
-				rs.LastSeq, rs.Missing, rs.Added, rs.Forgot = 0, nil, c.Now().UTC(), false
+			rs := row.st.relay(r.ID)
+			if rs == nil {
+				return nil
 			}
-			return nil
+			rs.LastSeq, rs.Missing, rs.Added, rs.Forgot = 0, nil, c.Now().UTC(), false
+			return c.forgetRelayBit(tx, row.id, rs)
 		}); err != nil {
 			conn.Close()
 			return nil, err
@@ -200,9 +202,12 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 		}
 		// A fresh start there: its sequence numbers begin again.
 		rs.LastSeq, rs.Missing, rs.Forgot, rs.Added = 0, nil, false, c.Now().UTC()
+		if err := c.forgetRelayBit(tx, row.id, rs); err != nil {
+			return err
+		}
 		e := Entry{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRelayRestored,
 			Text: fmt.Sprintf("%s did not know this channel (it lost its data, or was just added); this home founded it there again, and a new epoch brings it what new messages need", rs.Name())}
-		if pending, err := c.hasProposal(tx, row.id); err != nil || pending {
+		if pending, err := c.proposalUnadopted(tx, row); err != nil || pending {
 			// The change waiting to be sent brings its own epoch.
 			return errors.Join(err, c.appendTranscript(tx, row.id, []Entry{e}))
 		}

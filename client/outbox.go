@@ -376,7 +376,12 @@ func (c *Client) dropItems(name string, items []outboxItem) error {
 func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 		sealed := len(it.Payload) > 0
-		if sealed {
+		if sealed && !(it.Attempted && len(row.st.Relays) > 1) {
+			// With one relay, a sync fetches before it sends, so a first
+			// attempt that reached the relay has been recognised by now.
+			// With several, the relay that may hold it can be away while
+			// another brings a newer epoch: once attempted, the bytes stay
+			// (sealed again they would be a second message).
 			h, err := crypto.ParseHeader(it.Payload)
 			if err != nil {
 				return err
@@ -408,4 +413,45 @@ func (c *Client) Queued(name string) (int, error) {
 	var n int
 	err = c.db.QueryRow(`SELECT count(*) FROM outbox WHERE channel = ?`, row.id).Scan(&n)
 	return n, err
+}
+
+// proposalUnadopted reports whether a roster change of ours waits: in
+// the outbox, or at some relays (a copy) while its epoch has not come
+// back to this home yet.
+func (c *Client) proposalUnadopted(tx *sql.Tx, row *channelRow) (bool, error) {
+	if pending, err := c.hasProposal(tx, row.id); err != nil || pending {
+		return pending, err
+	}
+	copies, err := c.items(tx, "copies", row.id)
+	if err != nil {
+		return false, err
+	}
+	cur := row.st.current()
+	for _, it := range copies {
+		if it.Kind != outBundle {
+			continue
+		}
+		if b, err := crypto.ParseEpochBundle(it.Payload); err == nil && (cur == nil || b.Epoch > cur.Epoch) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// pruneCopies drops copies that no relay of the channel lacks any more
+// (the roster dropped the relays that did).
+func (c *Client) pruneCopies(tx *sql.Tx, row *channelRow) error {
+	copies, err := c.items(tx, "copies", row.id)
+	if err != nil {
+		return err
+	}
+	for _, it := range copies {
+		lacking := slices.ContainsFunc(row.st.Relays, func(r *relayState) bool { return !slices.Contains(it.Acked, r.ID) })
+		if !lacking {
+			if _, err := tx.Exec(`DELETE FROM copies WHERE id = ?`, it.id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"parley/crypto"
 	"parley/internal/relayclient"
+	"parley/internal/wire"
 )
 
 // A channel lives on one to five relays (crypto.MaxRelays), named in the
@@ -149,8 +150,12 @@ func (c *Client) frameDigest(kind uint8, payload []byte) []byte {
 type seenInfo struct {
 	Relays int64 `json:"r"`
 	First  int   `json:"f"`
-	At     int64 `json:"t"` // Unix milliseconds
-	Bundle bool  `json:"b,omitempty"`
+	// At is when the frame was posted, as far as this home can tell (its
+	// sender's time, if earlier than its arrival); Arrived when it first
+	// reached this home. Unix milliseconds.
+	At      int64 `json:"t"`
+	Arrived int64 `json:"a,omitempty"`
+	Bundle  bool  `json:"b,omitempty"`
 }
 
 func seenPurpose(digest []byte) string { return fmt.Sprintf("seen/%x", digest) }
@@ -197,7 +202,7 @@ func (c *Client) seenFrame(tx *sql.Tx, channel int64, digest []byte, relay *rela
 		info.Relays |= relay.bit()
 		return true, false, c.storeSeen(tx, channel, digest, info)
 	}
-	return false, false, c.storeSeen(tx, channel, digest, &seenInfo{Relays: relay.bit(), First: relay.ID, At: c.Now().UnixMilli(), Bundle: bundle})
+	return false, false, c.storeSeen(tx, channel, digest, &seenInfo{Relays: relay.bit(), First: relay.ID, At: c.Now().UnixMilli(), Arrived: c.Now().UnixMilli(), Bundle: bundle})
 }
 
 // forgetSeen drops a frame's record: a frame set aside until its epoch
@@ -325,4 +330,65 @@ func (c *Client) atEachRelay(ctx context.Context, st *channelState, do func(*rel
 		firstErr = cmp.Or(firstErr, err)
 	}
 	return done, firstErr
+}
+
+// mightBeOurs reports whether f could be a frame this home posted: a
+// message under our pseudonym, or any epoch bundle (rare; the outbox
+// check that follows is exact).
+func (st *channelState) mightBeOurs(f wire.Stored) bool {
+	if f.Kind == wire.KindBundle {
+		return true
+	}
+	k, err := st.keys()
+	if err != nil {
+		return false
+	}
+	h, err := crypto.ParseHeader(f.Payload)
+	return err == nil && h.Sender == k.ID()
+}
+
+// forgetRelayBit clears relay r from every frame record: a relay read
+// from the start again (it lost its data, or came back from an older
+// backup) delivers frames that are copies to this home, not replays.
+func (c *Client) forgetRelayBit(tx *sql.Tx, channel int64, r *relayState) error {
+	rows, err := tx.Query(`SELECT digest, info FROM seen WHERE channel = ?`, channel)
+	if err != nil {
+		return err
+	}
+	type rec struct {
+		digest []byte
+		info   *seenInfo
+	}
+	var changed []rec
+	for rows.Next() {
+		var digest, sealed []byte
+		if err := rows.Scan(&digest, &sealed); err != nil {
+			rows.Close()
+			return err
+		}
+		plain, err := c.seal.open(seenPurpose(digest), sealed)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		info := new(seenInfo)
+		if err := json.Unmarshal(plain, info); err != nil {
+			rows.Close()
+			return errCorrupt
+		}
+		if info.Relays&r.bit() != 0 {
+			info.Relays &^= r.bit()
+			changed = append(changed, rec{digest, info})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, x := range changed {
+		if err := c.storeSeen(tx, channel, x.digest, x.info); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -107,32 +107,39 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 	}
 	// Once one relay is up, the others get slowRelay more: a relay that
 	// hangs must not hold every send for the whole dial timeout.
-	var late <-chan time.Time
+	late, finished := make(chan struct{}), make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-anyUp:
+			time.AfterFunc(slowRelay, func() { close(late) })
+		case <-finished:
+		}
+	}()
+	// abandon closes a dial's connection whenever it arrives.
+	abandon := func(ch chan dialled) {
+		go func() {
+			if d := <-ch; d.conn != nil {
+				d.conn.Close()
+			}
+		}()
+	}
 	for i, r := range row.st.Relays {
 		var d dialled
 		select {
 		case d = <-results[i]:
-		case <-anyUp:
-			if late == nil {
-				late = time.After(slowRelay)
-			}
+		case <-late:
 			select {
 			case d = <-results[i]:
-			case <-late:
+			default:
 				d.err = errSlowRelay
-				go func(ch chan dialled) { // closed when it does answer
-					if d := <-ch; d.conn != nil {
-						d.conn.Close()
-					}
-				}(results[i])
+				abandon(results[i])
 			}
 		}
 		conn, err := d.conn, d.err
 		if errors.Is(err, relayclient.ErrBurned) {
 			for _, rest := range results[i+1:] {
-				if d := <-rest; d.conn != nil {
-					d.conn.Close()
-				}
+				abandon(rest)
 			}
 		}
 		switch {
@@ -249,6 +256,9 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 		if err != nil {
 			return err
 		}
+		if err := c.pruneCopies(tx, row); err != nil {
+			return err
+		}
 		warn = append(warn, withheld...)
 		rep.New = append(rep.New, warn...)
 		return c.appendTranscript(tx, row.id, warn)
@@ -338,8 +348,18 @@ func (c *Client) fetch(ctx context.Context, rc relayConn, name string, rep *Sync
 func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) ([]Entry, error) {
 	digest := c.frameDigest(uint8(f.Kind), f.Payload)
 	dup, replay, err := c.seenFrame(tx, row.id, digest, r, f.Kind == wire.KindBundle)
-	if err != nil || dup {
+	if err != nil {
 		return nil, err
+	}
+	if dup {
+		// Another relay's copy was taken already. If the frame is one of
+		// ours, this relay has it too: a copy waiting for it (its
+		// acknowledgement lost) must not be posted there again.
+		if row.st.mightBeOurs(f) {
+			_, err := c.matchOwnFrame(tx, row, r, f)
+			return nil, err
+		}
+		return nil, nil
 	}
 	// A replay (the same relay, the same bytes again) is processed as
 	// any frame: the ratchet and the roster checks refuse it, by name.

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// withheldAfter is how long after another relay delivered a frame a
-// relay may still lack it before it is named: its sender may have
-// reached it a little later, or retried after a failure.
+// withheldAfter is how long after a frame reached this home from one
+// relay another may still lack it before it is named: its sender may
+// have reached it a little later, or retried after a failure.
 const withheldAfter = 10 * time.Minute
 
 // relayLack is what one relay of a channel lacks that others delivered.
@@ -32,9 +32,13 @@ func (c *Client) lacks(tx *sql.Tx, row *channelRow) (map[int]*relayLack, error) 
 	}
 	cutoff := c.Now().Add(-row.st.retention())
 	err := c.eachSeen(tx, row.id, func(info *seenInfo) bool {
-		at := time.UnixMilli(info.At)
+		// Posted before the relay was in use (or past the retention): not
+		// expected from it. Arrived here less than withheldAfter before
+		// its last complete fetch: its sender may not have reached it yet
+		// (a sender posts to one relay after another, and retries).
+		at, arrived := time.UnixMilli(info.At), time.UnixMilli(max(info.Arrived, info.At))
 		for _, r := range row.st.Relays {
-			if info.Relays&r.bit() != 0 || at.Before(r.Added) || at.Before(cutoff) || r.Synced.Sub(at) < withheldAfter {
+			if info.Relays&r.bit() != 0 || at.Before(r.Added) || at.Before(cutoff) || r.Synced.Sub(arrived) < withheldAfter {
 				continue
 			}
 			out[r.ID].Frames++

@@ -487,7 +487,8 @@ func (s *SQLiteStore) SpendInvite(ctx context.Context, ch ChannelID, tokenID [32
 
 // Joins implements Store.
 func (s *SQLiteStore) Joins(ctx context.Context, ch ChannelID) ([]wire.JoinRequest, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed FROM joins WHERE channel = ? ORDER BY id LIMIT 64`, ch[:])
+	// In order of arrival: expires is arrival plus a week (ids are random).
+	rows, err := s.r.QueryContext(ctx, `SELECT id, sealed FROM joins WHERE channel = ? ORDER BY expires, id LIMIT 64`, ch[:])
 	if err != nil {
 		return nil, err
 	}
