@@ -212,14 +212,28 @@ func (c *Client) forgetSeen(tx *sql.Tx, channel int64, digest []byte) error {
 	return err
 }
 
-// eachSeen calls f with every frame record of a channel; f returns
-// whether to delete the record.
-func (c *Client) eachSeen(tx *sql.Tx, channel int64, f func(*seenInfo) bool) error {
+// seenAction is what eachSeen does with a record after its callback.
+type seenAction int
+
+const (
+	keepSeen   seenAction = iota
+	dropSeen              // delete the record
+	updateSeen            // store the record as the callback changed it
+)
+
+// eachSeen calls f with every frame record of a channel and does what f
+// says with it.
+func (c *Client) eachSeen(tx *sql.Tx, channel int64, f func(*seenInfo) seenAction) error {
 	rows, err := tx.Query(`SELECT digest, info FROM seen WHERE channel = ?`, channel)
 	if err != nil {
 		return err
 	}
-	var drop [][]byte
+	type change struct {
+		digest []byte
+		info   *seenInfo
+		act    seenAction
+	}
+	var changes []change
 	for rows.Next() {
 		var digest, sealed []byte
 		if err := rows.Scan(&digest, &sealed); err != nil {
@@ -231,21 +245,27 @@ func (c *Client) eachSeen(tx *sql.Tx, channel int64, f func(*seenInfo) bool) err
 			rows.Close()
 			return err
 		}
-		var info seenInfo
-		if err := json.Unmarshal(plain, &info); err != nil {
+		info := new(seenInfo)
+		if err := json.Unmarshal(plain, info); err != nil {
 			rows.Close()
 			return errCorrupt
 		}
-		if f(&info) {
-			drop = append(drop, digest)
+		if act := f(info); act != keepSeen {
+			changes = append(changes, change{digest, info, act})
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, d := range drop {
-		if err := c.forgetSeen(tx, channel, d); err != nil {
+	for _, ch := range changes {
+		var err error
+		if ch.act == dropSeen {
+			err = c.forgetSeen(tx, channel, ch.digest)
+		} else {
+			err = c.storeSeen(tx, channel, ch.digest, ch.info)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -258,7 +278,12 @@ func (c *Client) eachSeen(tx *sql.Tx, channel int64, f func(*seenInfo) bool) err
 // epoch bundles stay as long as the channel: relays keep bundles.
 func (c *Client) expireRelayRecords(tx *sql.Tx, row *channelRow, cutoff time.Time) error {
 	seenCutoff := cutoff.Add(-24 * time.Hour).UnixMilli()
-	if err := c.eachSeen(tx, row.id, func(info *seenInfo) bool { return !info.Bundle && info.At < seenCutoff }); err != nil {
+	if err := c.eachSeen(tx, row.id, func(info *seenInfo) seenAction {
+		if !info.Bundle && info.At < seenCutoff {
+			return dropSeen
+		}
+		return keepSeen
+	}); err != nil {
 		return err
 	}
 	copies, err := c.items(tx, "copies", row.id)
@@ -351,44 +376,11 @@ func (st *channelState) mightBeOurs(f wire.Stored) bool {
 // from the start again (it lost its data, or came back from an older
 // backup) delivers frames that are copies to this home, not replays.
 func (c *Client) forgetRelayBit(tx *sql.Tx, channel int64, r *relayState) error {
-	rows, err := tx.Query(`SELECT digest, info FROM seen WHERE channel = ?`, channel)
-	if err != nil {
-		return err
-	}
-	type rec struct {
-		digest []byte
-		info   *seenInfo
-	}
-	var changed []rec
-	for rows.Next() {
-		var digest, sealed []byte
-		if err := rows.Scan(&digest, &sealed); err != nil {
-			rows.Close()
-			return err
+	return c.eachSeen(tx, channel, func(info *seenInfo) seenAction {
+		if info.Relays&r.bit() == 0 {
+			return keepSeen
 		}
-		plain, err := c.seal.open(seenPurpose(digest), sealed)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		info := new(seenInfo)
-		if err := json.Unmarshal(plain, info); err != nil {
-			rows.Close()
-			return errCorrupt
-		}
-		if info.Relays&r.bit() != 0 {
-			info.Relays &^= r.bit()
-			changed = append(changed, rec{digest, info})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, x := range changed {
-		if err := c.storeSeen(tx, channel, x.digest, x.info); err != nil {
-			return err
-		}
-	}
-	return nil
+		info.Relays &^= r.bit()
+		return updateSeen
+	})
 }

@@ -31,7 +31,7 @@ func (c *Client) lacks(tx *sql.Tx, row *channelRow) (map[int]*relayLack, error) 
 		out[r.ID] = &relayLack{From: map[int]int{}}
 	}
 	cutoff := c.Now().Add(-row.st.retention())
-	err := c.eachSeen(tx, row.id, func(info *seenInfo) bool {
+	err := c.eachSeen(tx, row.id, func(info *seenInfo) seenAction {
 		// Posted before the relay was in use (or past the retention): not
 		// expected from it. Arrived here less than withheldAfter before
 		// its last complete fetch: its sender may not have reached it yet
@@ -44,7 +44,7 @@ func (c *Client) lacks(tx *sql.Tx, row *channelRow) (map[int]*relayLack, error) 
 			out[r.ID].Frames++
 			out[r.ID].From[info.First]++
 		}
-		return false
+		return keepSeen
 	})
 	return out, err
 }
