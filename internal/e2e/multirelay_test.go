@@ -264,3 +264,41 @@ func TestHungRelayDoesNotHoldSends(t *testing.T) {
 		t.Fatalf("relay 2 once it answers again: %+v", info[1])
 	}
 }
+
+// When every relay holds back an epoch, a member is told once, after all
+// relays were fetched (not at the first relay, which is often just a
+// little behind another), and its talks wait.
+func TestAllRelaysWithholdAnEpoch(t *testing.T) {
+	t.Setenv("PARLEY_SCRYPT_LOGN", "10")
+	r1, r2 := startHostile(t), startHostile(t)
+	org, bob, carol := libHome(t, "Convener"), libHome(t, "Bob"), libHome(t, "Carol")
+	ctx := libChannel(t, []string{r1.url, r2.url}, org, carol, bob) // Bob syncs last
+	bobAt := []string{lastLine(t, r1.callers), lastLine(t, r2.callers)}
+	if err := org.Remove(ctx, "c", "Carol"); err != nil {
+		t.Fatal(err)
+	}
+	r1.set(relayRules{Hide: []hideRule{{Reader: bobAt[0], Seqs: []uint64{r1.lastBundle()}}}})
+	r2.set(relayRules{Hide: []hideRule{{Reader: bobAt[1], Seqs: []uint64{r2.lastBundle()}}}})
+	if err := org.Send(ctx, "c", crypto.Talks, "in the new epoch"); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		_, system := messages(t, ctx, bob)
+		n := 0
+		for _, e := range system {
+			if e.Reason == client.ReasonEpochWithheld {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("Bob was told %d times that the epoch is held back, want once", n)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("after a second sync, %d lines", n)
+	}
+	if err := bob.Send(ctx, "c", crypto.Talks, "sealed to the old roster?"); err == nil {
+		t.Fatal("Bob's talks went out while every relay held back the epoch that removed Carol")
+	}
+}
