@@ -62,6 +62,9 @@ func (s *Server) routes() http.Handler {
 		return orEmpty(list, err)
 	}))
 	mux.HandleFunc("POST /api/channels/{ch}/verify", s.api(s.verify))
+	mux.HandleFunc("GET /api/channels/{ch}/relays", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
+		return orEmpty(c.Relays(r.PathValue("ch")))
+	}))
 	mux.HandleFunc("GET /api/channels/{ch}/drafts", s.api(func(_ context.Context, c *client.Client, r *http.Request) (any, error) {
 		list, err := c.Drafts(r.PathValue("ch"))
 		for i := range list {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"parley/client"
 	"parley/crypto"
 	"parley/internal/parleytest"
 )
@@ -213,6 +214,20 @@ func TestBrowserParticipant(t *testing.T) {
 		t.Fatalf("side by side shows %q added", added)
 	}
 	screenshot(t, ctx, "app-drafts")
+
+	// After comparing safety numbers in person, Alice marks the
+	// organizer verified; the home records it.
+	run(t, ctx, "verify", click(`//div[@class="tabs"]/button[.="People"]`),
+		chromedp.WaitVisible(`//tr[contains(., "Convener")]//code`),
+		click(`//tr[contains(., "Convener")]//button[contains(., "mark verified")]`),
+		chromedp.WaitVisible(`//tr[contains(., "Convener")]/td[contains(., "verified ✓")]`))
+	home, _, err := s.home()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if members, _ := home.Members("oslo"); !slices.ContainsFunc(members, func(m client.Member) bool { return m.Name == "Convener" && m.Verified }) {
+		t.Fatalf("the home after the page marked Convener verified: %+v", members)
+	}
 }
 
 // A page from another origin, open in the same browser as the app,

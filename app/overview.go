@@ -22,6 +22,10 @@ type channelSummary struct {
 	Queued int `json:"queued"`
 	// Link is the last background sync with the relay, if any yet.
 	Link *linkState `json:"link,omitempty"`
+	// Relays and RelaysDown count a channel's relays and those the last
+	// attempt did not reach (a channel on several goes on without them).
+	Relays     int `json:"relays"`
+	RelaysDown int `json:"relays_down"`
 }
 
 // linkState is what the last background sync said.
@@ -42,6 +46,14 @@ func (s *Server) channels(_ context.Context, c *client.Client, _ *http.Request) 
 		sum := channelSummary{ChannelInfo: ch}
 		sum.Name = cleanName(ch.Name)
 		sum.Queued, _ = c.Queued(ch.Name)
+		if relays, err := c.Relays(ch.Name); err == nil {
+			sum.Relays = len(relays)
+			for _, r := range relays {
+				if !r.Reachable && (r.Error != "" || r.Forgot) {
+					sum.RelaysDown++
+				}
+			}
+		}
 		s.mu.Lock()
 		mark := s.seen[ch.Name] // zero for a channel joined since the unlock
 		if l, ok := s.links[ch.Name]; ok {

@@ -147,7 +147,20 @@ func TestRefuseAndSoftExport(t *testing.T) {
 		t.Fatalf("Bob after the refusal: %+v %v", rep, err)
 	}
 
+	// One of the two relays goes away: the talks go on, and the list says
+	// which part of the channel is not reached.
+	second.StopRelay()
 	b.post("/api/channels/oslo/send", map[string]string{"compartment": "talks", "text": "for the publication"}, nil)
+	var list []channelSummary
+	b.get("/api/channels", &list)
+	if len(list) != 1 || list[0].Relays != 2 || list[0].RelaysDown != 1 {
+		t.Fatalf("with one relay of two away, the list says %+v", list)
+	}
+	var relays []client.RelayInfo
+	b.get("/api/channels/oslo/relays", &relays)
+	if len(relays) != 2 || !relays[0].Reachable || relays[1].Reachable {
+		t.Fatalf("relays: %+v", relays)
+	}
 	c, file := b.do(http.MethodPost, "/api/channels/oslo/export", map[string]string{"recipients": ""}, nil)
 	if c != http.StatusOK || !strings.Contains(string(file), "Convener: for the publication") {
 		t.Fatalf("plain export of a soft channel: %d %q", c, file)

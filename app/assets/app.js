@@ -80,7 +80,8 @@ async function loadChannels(poll) {
       el("bdi", {}, c.name), " ", el("small", {}, "(" + (c.role || c.status) + ")"),
       c.unread && c.name !== state.current ? el("span", { class: "count", title: c.unread + " new" }, c.unread + " new") : "",
       c.queued ? el("small", { class: "queued block" }, c.queued + " waiting to be sent") : "",
-      c.link && !c.link.ok ? el("small", { class: "error block", title: c.link.error }, "⚠ relay not reached") : ""))));
+      c.link && !c.link.ok ? el("small", { class: "error block", title: c.link.error }, "⚠ relay not reached")
+        : c.relays_down ? el("small", { class: "error block" }, "⚠ " + c.relays_down + " of " + c.relays + " relays not reached") : ""))));
 }
 
 // poll refreshes the channel list every 15 seconds: new messages in the
@@ -271,9 +272,22 @@ async function renderDrafts(body) {
     list.length > 1 ? el("p", {}, "Compare ", a, " with ", b, " ", compare) : "", out, put);
 }
 
+// relaysTable shows a channel's relays when it has several: which the
+// last sync reached, and which lack what the others delivered.
+function relaysTable(relays) {
+  if (relays.length < 2) return "";
+  return el("div", {}, el("h3", {}, "Relays"),
+    el("table", { id: "relays" }, el("thead", {}, el("tr", {}, ["Relay", "State", "Withheld"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, relays.map((r) => el("tr", {},
+        el("td", {}, "relay " + r.id + " (" + r.url.replace(/^wss:\/\//, "").replace(/\/.*$/, "") + ")"),
+        el("td", { class: r.reachable ? "" : "error" }, r.forgot ? "does not know the channel" : r.reachable ? "reached" : r.error ? "not reached: " + r.error : "not tried yet"),
+        el("td", { class: r.withheld ? "alarm" : "" }, r.withheld ? r.withheld + " frames other relays delivered" : "—"))))));
+}
+
 async function renderPeople(body) {
-  let members = [];
+  let members = [], relays = [];
   try { members = await get(chPath("/members")); } catch (e) { return body.replaceChildren(el("p", { class: "error" }, e.message)); }
+  try { relays = await get(chPath("/relays")); } catch (_) { /* shown without them */ }
   state.members = members;
   body.replaceChildren(el("p", {}, "Compare each safety number with the person, in person or by a call you trust, before marking them verified."),
     el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Role", "Safety number", ""].map((h) => el("th", {}, h)))),
@@ -281,7 +295,7 @@ async function renderPeople(body) {
         el("td", {}, el("code", {}, m.safety_number)),
         el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", title: "Only after comparing " + m.safety_number + " with " + m.name, on: { click: async () => {
           try { await post(chPath("/verify"), { member: m.name }); renderPeople(body); } catch (e) { notice(e.message, true); }
-        } } }, "We compared it: mark verified")))))));
+        } } }, "We compared it: mark verified")))))), relaysTable(relays));
 }
 
 async function renderOrganize(body) {
