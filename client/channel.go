@@ -33,16 +33,23 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 		conn.Close()
 		return nil, err
 	}
-	if last := conn.LastSeq(); r.Forgot || last > 0 && last < r.LastSeq {
-		// The relay said it did not know the channel, or numbers from
-		// 1 again: it lost its data (and was given the channel again).
-		// Read it from the start; the seen table keeps what this home
-		// has from taking effect twice.
+	origin := conn.Origin()
+	restarted := r.Forgot || origin != 0 && r.Origin != 0 && origin != r.Origin
+	if restarted || origin != 0 && origin != r.Origin {
 		if err := c.update(st.Name, func(tx *sql.Tx, row *channelRow) error {
 			rs := row.st.relay(r.ID)
 			if rs == nil {
 				return nil
 			}
+			rs.Origin = origin
+			if !restarted {
+				return nil
+			}
+			// The relay said it did not know the channel, or holds
+			// another copy of it than before: it lost its data and was
+			// given the channel again, numbering from 1. Read it from
+			// the start; the seen table keeps what this home has from
+			// taking effect twice.
 			rs.LastSeq, rs.Missing, rs.Added, rs.Forgot = 0, nil, c.Now().UTC(), false
 			return c.forgetRelayBit(tx, row.id, rs)
 		}); err != nil {
@@ -201,7 +208,7 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 			return nil
 		}
 		// A fresh start there: its sequence numbers begin again.
-		rs.LastSeq, rs.Missing, rs.Forgot, rs.Added = 0, nil, false, c.Now().UTC()
+		rs.LastSeq, rs.Missing, rs.Forgot, rs.Added, rs.Origin = 0, nil, false, c.Now().UTC(), 0
 		if err := c.forgetRelayBit(tx, row.id, rs); err != nil {
 			return err
 		}

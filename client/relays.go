@@ -43,8 +43,10 @@ type relayState struct {
 	Synced time.Time `json:"synced,omitempty"`
 	Failed time.Time `json:"failed,omitempty"`
 	Error  string    `json:"error,omitempty"`
-	// Forgot is set while the relay says it does not know the channel.
-	Forgot bool `json:"forgot,omitempty"`
+	// Forgot is set while the relay says it does not know the channel;
+	// Origin identifies the relay's copy of it (relayclient.Conn.Origin).
+	Forgot bool   `json:"forgot,omitempty"`
+	Origin uint64 `json:"origin,omitempty"`
 	// Withheld is the count of frames others delivered that it had not,
 	// as last reported to the member.
 	Withheld int `json:"withheld,omitempty"`

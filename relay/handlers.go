@@ -185,14 +185,12 @@ func (c *conn) auth(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 	k.conns++
 	c.s.mu.Unlock()
 	c.ws.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-	// The answer carries the channel's last sequence number, so that a
-	// client sees a relay that lost its data and numbers from 1 again.
-	// A member learns nothing its fetches would not tell it.
-	var last uint64
-	if _, next, err := c.s.cfg.Store.Channel(ctx, a.Channel); err == nil && next > 0 {
-		last = next - 1
-	}
-	return wire.EncodeUint64(wire.TOK, f.ID, last), nil
+	// The answer carries the origin of this relay's copy of the channel
+	// (when its first epoch bundle was stored), so that a client sees a
+	// relay that lost its data and was given the channel again. A member
+	// learns nothing its fetches would not tell it.
+	origin, _ := c.s.cfg.Store.Origin(ctx, a.Channel)
+	return wire.EncodeUint64(wire.TOK, f.ID, origin), nil
 }
 
 func (c *conn) create(ctx context.Context, f wire.Frame) ([]byte, *relayError) {

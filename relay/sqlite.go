@@ -391,6 +391,16 @@ func (s *SQLiteStore) Channel(ctx context.Context, ch ChannelID) ([]byte, uint64
 	return access, next, err
 }
 
+// Origin implements Store.
+func (s *SQLiteStore) Origin(ctx context.Context, ch ChannelID) (uint64, error) {
+	var ms uint64
+	err := s.r.QueryRowContext(ctx, `SELECT time FROM frames WHERE channel = ? AND kind = ? ORDER BY seq LIMIT 1`, ch[:], wire.KindBundle).Scan(&ms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return ms, err
+}
+
 // ReplaceAccessList implements Store.
 func (s *SQLiteStore) ReplaceAccessList(ctx context.Context, ch ChannelID, prev, version uint64, access []byte) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE channels SET access = ?, version = ? WHERE id = ? AND version = ?`, access, version, ch[:], prev)

@@ -19,6 +19,11 @@ type Store interface {
 	// Channel returns the channel's current encoded access list and the
 	// sequence number its next frame will get.
 	Channel(ctx context.Context, ch ChannelID) (access []byte, nextSeq uint64, err error)
+	// Origin identifies this store's copy of the channel: when its first
+	// epoch bundle was stored (Unix milliseconds; bundles are kept until
+	// the burn), or 0 before there is one. A store that lost the channel
+	// and was given it again has another origin.
+	Origin(ctx context.Context, ch ChannelID) (uint64, error)
 	// ReplaceAccessList swaps in a newer list if the stored version is
 	// still prev (compare-and-swap, so two admins cannot race).
 	ReplaceAccessList(ctx context.Context, ch ChannelID, prev, version uint64, access []byte) error

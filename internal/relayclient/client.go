@@ -74,9 +74,9 @@ type Conn struct {
 	events chan wire.Frame // Burned and unsolicited errors (revocation)
 	done   chan struct{}
 
-	// lastSeq is the channel's last sequence number at the relay, as
-	// Auth's answer said.
-	lastSeq uint64
+	// origin identifies the relay's copy of the channel, as Auth's
+	// answer said.
+	origin uint64
 }
 
 // DialWebSocket opens a raw WebSocket to the relay at relayURL, checking
@@ -336,16 +336,16 @@ func (c *Conn) Auth(ctx context.Context, channel crypto.ChannelID, keys *crypto.
 	a.Channel = channel
 	copy(a.Key[:], keys.SigningPublicKey())
 	copy(a.Signature[:], keys.SignRelayChallenge(c.pin, channel, c.challenge))
-	last, err := c.okCall(ctx, a.Encode)
-	c.lastSeq = last
+	origin, err := c.okCall(ctx, a.Encode)
+	c.origin = origin
 	return err
 }
 
-// LastSeq is the sequence number of the channel's newest frame at the
-// relay when the connection authenticated (0: none, or a relay too old
-// to say). A relay whose numbers went back lost its data and started
-// again.
-func (c *Conn) LastSeq() uint64 { return c.lastSeq }
+// Origin identifies the relay's copy of the channel: when it stored the
+// channel's first epoch bundle (0: none yet). Another origin than before
+// means the relay lost the channel and was given it again, and numbers
+// its frames from 1 again.
+func (c *Conn) Origin() uint64 { return c.origin }
 
 // Create registers a channel with its genesis access list.
 func (c *Conn) Create(ctx context.Context, list *crypto.AccessList) error {
