@@ -16,23 +16,57 @@ import (
 // that look at a client's state.
 func twoHomes(t testing.TB) (ctx context.Context, r *relay.Relay, org, alice *Client) {
 	ctx, relays, org, alice := homesOnRelays(t, 1)
-	return ctx, relays[0], org, alice
+	return ctx, relays[0].Relay, org, alice
+}
+
+// testRelay is a relay on loopback that a test can stop, empty and start
+// again on the same address and data folder (same certificate).
+type testRelay struct {
+	*relay.Relay
+	t         testing.TB
+	dir, addr string
+}
+
+func startTestRelay(t testing.TB) *testRelay {
+	r := &testRelay{t: t, dir: t.TempDir(), addr: "127.0.0.1:0"}
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *testRelay) start() {
+	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.Relay, r.addr = rl, rl.Addr.String()
+}
+
+func (r *testRelay) stop() {
+	if r.Relay != nil {
+		r.Relay.Close(context.Background())
+		r.Relay = nil
+	}
+}
+
+// empty stops the relay and deletes its store, as a lost disk would.
+func (r *testRelay) empty() {
+	r.stop()
+	for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
+		os.Remove(filepath.Join(r.dir, f))
+	}
 }
 
 // homesOnRelays starts k relays and makes an organizer ("Org") and an
 // admitted participant ("Alice") in channel "c" on all of them.
-func homesOnRelays(t testing.TB, k int) (context.Context, []*relay.Relay, *Client, *Client) {
+func homesOnRelays(t testing.TB, k int) (context.Context, []*testRelay, *Client, *Client) {
 	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // a bound, not an expectation
 	t.Cleanup(cancel)
-	var relays []*relay.Relay
+	var relays []*testRelay
 	var urls []string
 	for range k {
-		r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close(context.Background()) })
+		r := startTestRelay(t)
 		relays, urls = append(relays, r), append(urls, r.URL)
 	}
 	open := func(name string) *Client {

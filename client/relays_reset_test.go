@@ -1,15 +1,11 @@
 package client
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"parley/crypto"
-	"parley/relay"
 )
 
 // A relay loses its data while Alice is away, and is given the channel
@@ -18,78 +14,13 @@ import (
 // copy of the channel has another origin) and reads it from the start:
 // the relay is never named for lacking what it lost.
 func TestEmptiedRelayRestartNoticed(t *testing.T) {
-	os.Setenv("PARLEY_SCRYPT_LOGN", "10")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	type rl struct {
-		r    *relay.Relay
-		dir  string
-		addr string
-	}
-	var rs []*rl
-	var urls []string
-	for range 3 {
-		dir := t.TempDir()
-		r, err := relay.Start(relay.Options{Listen: "127.0.0.1:0", DataDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, &rl{r, dir, r.Addr.String()})
-		urls = append(urls, r.URL)
-	}
-	t.Cleanup(func() {
-		for _, x := range rs {
-			if x.r != nil {
-				x.r.Close(context.Background())
-			}
-		}
-	})
-	stop := func(i int) { rs[i].r.Close(context.Background()); rs[i].r = nil }
-	start := func(i int) {
-		r, err := relay.Start(relay.Options{Listen: rs[i].addr, DataDir: rs[i].dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs[i].r = r
-	}
-	open := func(name string) *Client {
-		dir := filepath.Join(t.TempDir(), "h")
-		if err := Init(dir, name, "pw"); err != nil {
-			t.Fatal(err)
-		}
-		c, err := Open(dir, "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	org, alice := open("Org"), open("Alice")
-	if err := org.CreateChannel(ctx, "c", urls[0], crypto.PolicyHard, urls[1:]...); err != nil {
-		t.Fatal(err)
-	}
-	code, err := org.Invite(ctx, "c", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Join(ctx, code, "c"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Sync(ctx, "c"); err != nil {
-		t.Fatal(err)
-	}
+	ctx, rs, org, alice := homesOnRelays(t, 2)
 
 	// Relay 2 loses its data while Alice is away (same address and
 	// certificate, empty store); Org gives it the channel again and talks
 	// on, so relay 2's new numbering passes Alice's old cursor there.
-	stop(1)
-	os.Remove(filepath.Join(rs[1].dir, "relay.db"))
-	os.Remove(filepath.Join(rs[1].dir, "relay.db-wal"))
-	os.Remove(filepath.Join(rs[1].dir, "relay.db-shm"))
-	start(1)
+	rs[1].empty()
+	rs[1].start()
 	if _, err := org.Sync(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
