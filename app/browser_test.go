@@ -467,16 +467,7 @@ func TestBrowserIdleLock(t *testing.T) {
 	defer done()
 	w := parleytest.New(t, nil)
 	org := w.Organizer("Convener", "oslo")
-	alice := w.Home("Alice")
-	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
-		t.Fatal(err)
-	}
-	alice.Close()
-	s, err := Start(Options{Home: w.Dir(alice), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: time.Hour})
+	s, err := Start(Options{Home: pendingHome(t, w, org, "Alice"), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

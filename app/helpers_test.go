@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"parley/client"
+	"parley/crypto"
 	"parley/internal/parleytest"
 )
 
@@ -141,4 +142,34 @@ func (b *browser) events(path string) (<-chan string, func()) {
 		}
 	}()
 	return out, func() { resp.Body.Close() }
+}
+
+// joinThroughPage has the page join channel "oslo" with an invite from
+// org, and org admit it.
+func (b *browser) joinThroughPage(w *parleytest.World, org *client.Client) {
+	b.t.Helper()
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.post("/api/join", map[string]string{"code": code}, nil)
+	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// pendingHome makes a home for name that has asked to join org's
+// channel "oslo" (not admitted), closes it, and returns its folder.
+func pendingHome(t *testing.T, w *parleytest.World, org *client.Client, name string) string {
+	t.Helper()
+	h := w.Home(name)
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Join(w.Ctx, code, "oslo"); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	return w.Dir(h)
 }

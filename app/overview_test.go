@@ -30,14 +30,7 @@ func TestChannelListAndText(t *testing.T) {
 	}
 	defer s.Close()
 	b := newBrowser(t, s)
-	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.post("/api/join", map[string]string{"code": code}, nil)
-	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	b.joinThroughPage(w, org)
 	if err := org.Send(w.Ctx, "oslo", crypto.Talks, "terms \u202eyad eerht\u202c agreed"); err != nil {
 		t.Fatal(err)
 	}
@@ -177,16 +170,7 @@ func TestClosedWindowLocks(t *testing.T) {
 	// A home with a channel (pending), whose live stream stays open.
 	w := parleytest.New(t, nil)
 	org := w.Organizer("Convener", "oslo")
-	alice := w.Home("Alice")
-	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
-		t.Fatal(err)
-	}
-	alice.Close()
-	s, err := Start(Options{Home: w.Dir(alice), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: 10 * time.Minute, Now: now})
+	s, err := Start(Options{Home: pendingHome(t, w, org, "Alice"), Passphrase: parleytest.Passphrase, Listen: "127.0.0.1:0", IdleLock: 10 * time.Minute, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,14 +220,7 @@ func TestExportAndLeave(t *testing.T) {
 	org := w.Organizer("Convener", "oslo")
 	s, _ := startApp(t, "Alice", time.Hour)
 	b := newBrowser(t, s)
-	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.post("/api/join", map[string]string{"code": code}, nil)
-	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	b.joinThroughPage(w, org)
 	b.post("/api/channels/oslo/send", map[string]string{"compartment": "talks", "text": "for the record"}, nil)
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
