@@ -94,12 +94,16 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	if err != nil {
 		return err
 	}
-	list := crypto.AccessListFor(r)
-	if err := list.Sign(keys); err != nil {
+	secrets := crypto.NewEpochSecrets(r)
+	admin, err := secrets.AdminKey()
+	if err != nil {
 		return err
 	}
-	secrets := crypto.NewEpochSecrets(r)
-	bundle, err := crypto.NewEpochBundle(r, secrets, keys)
+	list := crypto.AccessListFor(r, admin.SigningPublicKey())
+	if err := list.Sign(admin, admin); err != nil {
+		return err
+	}
+	bundle, err := crypto.NewEpochBundle(r, secrets, keys, nil)
 	if err != nil {
 		return err
 	}
@@ -107,7 +111,7 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	st := &channelState{Name: name, Channel: r.Channel[:], Keys: kb(keys), KeysUpdated: c.Now(), Relays: newRelayStates(relays, c.Now())}
 	st.NextRelayID = len(relays) + 1
 	for _, rs := range st.Relays {
-		seq, err := c.createAt(ctx, rs.URL, list, keys, raw)
+		seq, err := c.createAt(ctx, rs.URL, list, admin, raw)
 		if err != nil {
 			if len(relays) > 1 {
 				return fmt.Errorf("%s: %w", rs.Name(), err)
@@ -148,12 +152,13 @@ func kb(keys *crypto.ChannelKeys) []byte {
 	return b
 }
 
-// createAt founds the channel at one relay: its access list, then the
-// epoch bundle. It returns the bundle's sequence number there.
-func (c *Client) createAt(ctx context.Context, url string, list *crypto.AccessList, keys *crypto.ChannelKeys, bundle []byte) (uint64, error) {
+// createAt founds the channel at one relay: its access list, then, as
+// the channel's administrator, the epoch bundle. It returns the
+// bundle's sequence number there.
+func (c *Client) createAt(ctx context.Context, url string, list *crypto.AccessList, admin *crypto.AdminKey, bundle []byte) (uint64, error) {
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := c.dial(dctx, url, keys.ID())
+	conn, err := c.dial(dctx, url, crypto.KeyIDOf(admin.SigningPublicKey()))
 	if err != nil {
 		return 0, err
 	}
@@ -161,7 +166,7 @@ func (c *Client) createAt(ctx context.Context, url string, list *crypto.AccessLi
 	if err := conn.Create(dctx, list); err != nil {
 		return 0, err
 	}
-	if err := conn.Auth(dctx, list.Channel, keys); err != nil {
+	if err := conn.Auth(dctx, list.Channel, admin); err != nil {
 		return 0, err
 	}
 	return conn.Post(dctx, wire.KindBundle, bundle)
@@ -184,8 +189,12 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 	if err != nil || self.Role != crypto.RoleOrganizer || len(row.st.Relays) < 2 {
 		return nil, relayclient.ErrNotFound
 	}
-	list := crypto.AccessListFor(cur)
-	if err := list.Sign(keys); err != nil {
+	admin, err := row.st.adminKey()
+	if err != nil {
+		return nil, relayclient.ErrNotFound
+	}
+	list := crypto.AccessListFor(cur, admin.SigningPublicKey())
+	if err := list.Sign(admin, admin); err != nil {
 		return nil, err
 	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
@@ -289,14 +298,21 @@ func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *c
 // queueProposal makes fresh secrets for the signed roster next, wraps them
 // in a bundle, and queues the access list and the bundle.
 func (c *Client) queueProposal(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *crypto.ChannelKeys) error {
+	prev, err := row.st.adminKey()
+	if err != nil {
+		return err
+	}
 	secrets := crypto.NewEpochSecrets(next)
-	bundle, err := crypto.NewEpochBundle(next, secrets, keys)
+	admin, _ := secrets.AdminKey()
+	row.st.NextAdmin, row.st.NextAdminEpoch = bytes.Clone(secrets.Admin[:]), next.Version
+	bundle, err := crypto.NewEpochBundle(next, secrets, keys, prev)
+	*secrets.Admin, *secrets.Talks = [32]byte{}, [32]byte{}
 	*secrets = crypto.EpochSecrets{}
 	if err != nil {
 		return err
 	}
-	list := crypto.AccessListFor(next)
-	if err := list.Sign(keys); err != nil {
+	list := crypto.AccessListFor(next, admin.SigningPublicKey())
+	if err := list.Sign(prev, admin); err != nil {
 		return err
 	}
 	rawList, _ := list.Marshal()

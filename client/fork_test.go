@@ -20,11 +20,15 @@ func TestForkReported(t *testing.T) {
 	row, _ := org.view("c")
 	keys, _ := row.st.keys()
 	cur, _ := row.st.roster()
-	prev, _ := crypto.ParseRoster(row.st.Epochs[0].Roster)
-	fork := prev.Next(time.Now().Add(time.Minute))
-	fork.Version = cur.Version
+	// The same members (Alice among them, so she can open it), another
+	// roster: signed by the organizer and by the epoch before's
+	// administration key.
+	fork, _ := crypto.ParseRoster(row.st.Roster)
+	fork.Issued = fork.Issued.Add(time.Minute)
 	fork.Sign(keys)
-	b, err := crypto.NewEpochBundle(fork, crypto.NewEpochSecrets(fork), keys)
+	e0 := row.st.Epochs[0]
+	prevAdmin := crypto.NewAdminKey(cur.Channel, e0.Epoch, [32]byte(e0.AdminSecret))
+	b, err := crypto.NewEpochBundle(fork, crypto.NewEpochSecrets(fork), keys, prevAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}

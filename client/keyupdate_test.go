@@ -74,7 +74,7 @@ func TestKeyUpdatesAndTimedRekey(t *testing.T) {
 	if last == nil || last.Epoch != cur.Version {
 		t.Fatal("the newest bundle is not at the relay")
 	}
-	if _, _, err := last.Open(stolen, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
+	if _, _, err := last.Open(stolen, nil, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
 		t.Fatalf("old KEM key on the new epoch: %v, want ErrDecrypt", err)
 	}
 

@@ -218,6 +218,46 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		return err
 	}
 	conn := rc.conn
+	// Access lists and bundles go on a connection of the channel's
+	// administration key (admin.go), made when first needed.
+	var admin *relayclient.Conn
+	defer func() {
+		if admin != nil {
+			admin.Close()
+		}
+	}()
+	adminConn := func() (*relayclient.Conn, error) {
+		if admin != nil {
+			return admin, nil
+		}
+		rs := row.st.relay(rc.id)
+		if rs == nil {
+			return nil, errors.New("this relay is no longer one of the channel's")
+		}
+		var err error
+		admin, err = c.adminConn(ctx, row.st, rs.URL)
+		return admin, err
+	}
+	sendAccess := func(it outboxItem) error {
+		a, err := adminConn()
+		if errors.Is(err, relayclient.ErrUnauthorized) {
+			// The relay's administration key is none this home holds:
+			// another organizer's change is there already.
+			return errProposalLost
+		}
+		if err != nil {
+			return err
+		}
+		return c.sendAccess(ctx, a, it)
+	}
+	postBundle := func(it outboxItem) error {
+		a, err := adminConn()
+		if err != nil {
+			return err
+		}
+		_, err = a.Post(ctx, wire.KindBundle, it.Payload)
+		return err
+	}
 	for _, it := range copies {
 		if slices.Contains(it.Acked, rc.id) {
 			continue
@@ -228,11 +268,11 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 			// Another relay took this change first; if this one holds
 			// another organizer's change of the same version, it keeps
 			// it until the next version (see docs/protocol.md §18).
-			if err = c.sendAccess(ctx, conn, it); errors.Is(err, errProposalLost) {
+			if err = sendAccess(it); errors.Is(err, errProposalLost) {
 				err = nil
 			}
 		case outBundle:
-			_, err = conn.Post(ctx, wire.KindBundle, it.Payload)
+			err = postBundle(it)
 		case outMessage:
 			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
@@ -249,7 +289,7 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		it := items[i]
 		switch it.Kind {
 		case outAccess:
-			err = c.sendAccess(ctx, conn, it)
+			err = sendAccess(it)
 			if errors.Is(err, errProposalLost) {
 				// Drop the proposal: this list and its bundle.
 				drop := []outboxItem{it}
@@ -263,7 +303,7 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 				return err
 			}
 		case outBundle:
-			_, err = conn.Post(ctx, wire.KindBundle, it.Payload)
+			err = postBundle(it)
 		case outMessage:
 			if it, err = c.prepareToPost(name, it); errors.Is(err, ErrStale) {
 				// A talks message waits for a fresh epoch; briefings

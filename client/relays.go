@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -332,15 +333,29 @@ func (c *Client) datedSeen(tx *sql.Tx, channel int64, digest []byte, es []Entry)
 	return c.storeSeen(tx, channel, digest, info)
 }
 
-// atEachRelay connects to each relay of a channel in turn and runs do on
+// atEachRelay connects to each relay of a channel in turn as the
+// channel's administrator (invites, join requests, burn) and runs do on
 // the connection. It returns how many relays did it, and the first
 // error (with the relay named when the channel has several).
 func (c *Client) atEachRelay(ctx context.Context, st *channelState, do func(*relayclient.Conn) error) (int, error) {
 	done := 0
 	var firstErr error
+	synced := false
 	for _, r := range st.Relays {
 		err := func() error {
-			conn, err := c.connect(ctx, st, r)
+			conn, err := c.adminConn(ctx, st, r.URL)
+			if errors.Is(err, relayclient.ErrUnauthorized) && !synced {
+				// The relay holds a newer administration key than this
+				// home: another organizer changed the channel since it
+				// last synced. Catch up once and try again.
+				synced = true
+				if _, serr := c.Sync(ctx, st.Name); serr == nil {
+					if row, verr := c.view(st.Name); verr == nil {
+						st = row.st
+						conn, err = c.adminConn(ctx, st, r.URL)
+					}
+				}
+			}
 			if err != nil {
 				return err
 			}

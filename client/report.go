@@ -221,6 +221,9 @@ type closedChain struct {
 type pastEpoch struct {
 	Epoch uint64            `json:"epoch"`
 	Known map[string]uint32 `json:"known"`
+	// AdminSecret is kept for a relay that missed later access lists
+	// (an organizer's home only; admin.go).
+	AdminSecret []byte `json:"admin_secret,omitempty"`
 }
 
 // maxPast bounds the past epochs a home remembers counts for.
@@ -243,7 +246,7 @@ func (st *channelState) closeEpoch(e *epochState) {
 
 // remember keeps the counts of an epoch whose chains are being deleted.
 func (st *channelState) remember(e *epochState) {
-	p := pastEpoch{Epoch: e.Epoch, Known: map[string]uint32{}}
+	p := pastEpoch{Epoch: e.Epoch, Known: map[string]uint32{}, AdminSecret: e.AdminSecret}
 	for k, raw := range e.Recv {
 		if ch, err := crypto.ParseReceiveChain(raw); err == nil {
 			p.Known[k] = ch.Next

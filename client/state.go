@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -75,8 +76,13 @@ type channelState struct {
 	Identities map[string]string `json:"identities,omitempty"`
 
 	// Organizer state.
-	Invites []inviteRecord `json:"invites,omitempty"`
-	Pending []pendingJoin  `json:"pending,omitempty"`
+	// NextAdmin is the administration secret of the epoch this home
+	// proposed (NextAdminEpoch) until it enters it: the relay may have
+	// taken the new access list while the bundle was still on its way.
+	NextAdmin      []byte         `json:"next_admin,omitempty"`
+	NextAdminEpoch uint64         `json:"next_admin_epoch,omitempty"`
+	Invites        []inviteRecord `json:"invites,omitempty"`
+	Pending        []pendingJoin  `json:"pending,omitempty"`
 	// Leaving lists members who announced they left, for the next
 	// roster.
 	Leaving []string `json:"leaving,omitempty"`
@@ -121,6 +127,11 @@ type epochState struct {
 	// (report.go).
 	SentAt map[string][]sentMark `json:"sent_at,omitempty"`
 	Warned map[string]uint32     `json:"warned,omitempty"`
+	// Admin is the epoch's administration key at the relays, which
+	// signs the next epoch's bundle; AdminSecret its secret, which only
+	// an organizer holds (admin.go).
+	Admin       []byte `json:"admin,omitempty"`
+	AdminSecret []byte `json:"admin_secret,omitempty"`
 }
 
 type inviteRecord struct {
@@ -200,9 +211,19 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 			}
 		}
 	}
+	e.Admin = bytes.Clone(s.AdminPublic)
+	if s.Admin != nil {
+		e.AdminSecret = bytes.Clone(s.Admin[:])
+	}
+	if st.NextAdminEpoch <= r.Version {
+		st.NextAdmin, st.NextAdminEpoch = nil, 0
+	}
 	// Forward secrecy: the secrets go now.
 	if s.Talks != nil {
 		*s.Talks = [32]byte{}
+	}
+	if s.Admin != nil {
+		*s.Admin = [32]byte{}
 	}
 	*s = crypto.EpochSecrets{}
 	st.Roster = raw

@@ -417,7 +417,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		if err != nil {
 			return nil, err
 		}
-		secrets, r, err := b.Open(keys, inv.IsOrganizer)
+		secrets, r, err := b.Open(keys, nil, inv.IsOrganizer)
 		if errors.Is(err, crypto.ErrDecrypt) {
 			// The inviting organizer wrapped an epoch to our KeyID, but
 			// not to our KEM key: the join request that reached it was
@@ -443,7 +443,7 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 			return nil, err
 		}
 		text := fmt.Sprintf("admitted as %s; members: %s", self.Role, joinNames(names))
-		if by := r.Member(crypto.KeyIDOf(b.Signer)); by != nil {
+		if by := r.Member(crypto.KeyIDOf(r.Signer)); by != nil {
 			text += fmt.Sprintf(". %s admitted you: compare their safety number with them in person, %s, then mark it (parley verify %s %s --confirm)", by.Name, by.Identity.SafetyNumber(), st.Name, by.Name)
 		}
 		return []Entry{{Time: r.Issued, Kind: KindSystem, Text: text}}, nil
@@ -456,19 +456,18 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		return nil, err
 	}
 	if b.Epoch <= cur.Version {
-		if slices.Equal(b.Signer, keys.SigningPublicKey()) {
+		if ours, err := c.matchOwnFrame(tx, row, relay, f); ours || err != nil {
 			// Our own bundle again (a resend whose first copy we
 			// already took in).
-			_, err := c.matchOwnFrame(tx, row, relay, f)
 			return nil, err
-		}
-		if b.VerifySignature() != nil || !cur.IsOrganizer(b.Signer) {
-			// Unsigned fields alone must not raise alarms: a relay
-			// could make them up.
-			return []Entry{notice(ReasonForged, "ignored an old roster that no organizer signed")}, nil
 		}
 		if e := st.epoch(b.Epoch); e != nil {
 			if r, _ := crypto.ParseRoster(e.Roster); r != nil && r.Hash() != b.RosterHash {
+				if !st.signedOld(b, cur) {
+					// Unsigned fields alone must not raise alarms: a
+					// relay could make them up.
+					return []Entry{notice(ReasonForged, "ignored a roster for epoch %d that no organizer signed", b.Epoch)}, nil
+				}
 				return []Entry{notice(ReasonFork, "rejected a second, different roster for epoch %d (a fork: two organizers changed the channel at once, or the relay lies)", b.Epoch)}, nil
 			}
 			if f.Seq > e.StartSeq {
@@ -478,12 +477,10 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		}
 		return []Entry{notice(ReasonRejected, "ignored an old roster for epoch %d", b.Epoch)}, nil
 	}
-	if slices.Equal(b.Signer, keys.SigningPublicKey()) {
-		// Our own proposal: if its acknowledgement was lost, this is it
-		// arriving, and it must not be posted again.
-		if _, err := c.matchOwnFrame(tx, row, relay, f); err != nil {
-			return nil, err
-		}
+	// Our own proposal: if its acknowledgement was lost, this is it
+	// arriving, and it must not be posted again.
+	if _, err := c.matchOwnFrame(tx, row, relay, f); err != nil {
+		return nil, err
 	}
 	if b.Epoch > cur.Version+1 {
 		// A later epoch while the one between is missing: read it again
@@ -506,11 +503,13 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 	for _, k := range candidates {
 		// A rotated key opens the epoch that adopts it; the old key
 		// every epoch before.
-		if secrets, r, err = b.Open(k, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
+		if secrets, r, err = b.Open(k, st.current().Admin, cur.IsOrganizer); !errors.Is(err, crypto.ErrDecrypt) {
 			break
 		}
 	}
-	if errors.Is(err, crypto.ErrNotMember) {
+	if errors.Is(err, crypto.ErrNotMember) && st.current().Admin != nil {
+		// The channel's administration key, which only organizers
+		// hold, signed an epoch without us.
 		st.Status, st.RemovedSigned = statusRemoved, true
 		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRemoved, Text: "you were removed from the channel (by a roster an organizer signed)"}}, nil
 	}

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -8,13 +9,14 @@ import (
 
 func TestAccessList(t *testing.T) {
 	c := newChannel(t, PolicyHard)
-	alice := c.admit("Alice", RoleParticipant)
+	c.admit("Alice", RoleParticipant)
 	mentor := c.admit("Mentor", RoleMentor)
-	cur := AccessListFor(c.roster)
-	if err := cur.Sign(c.org.keys); err != nil {
+	admin := c.admin
+	cur := AccessListFor(c.roster, admin.SigningPublicKey())
+	if err := cur.Sign(admin, admin); err != nil {
 		t.Fatal(err)
 	}
-	if err := cur.VerifyGenesis(testNow); err != nil {
+	if err := cur.VerifyGenesis(); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := cur.Marshal()
@@ -22,59 +24,100 @@ func TestAccessList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if parsed.Retention != 72*time.Hour || len(parsed.Entries) != 3 {
+	// Three members, four keys: the count is told only to its bucket,
+	// and no entry says what its key may do.
+	if parsed.Retention != 72*time.Hour || len(parsed.Entries) != 4 || !parsed.IsAdmin(admin.SigningPublicKey()) {
 		t.Fatalf("round trip: %+v", parsed)
 	}
-	caps := parsed.Entry(mentor.keys.SigningPublicKey()).Caps
-	if caps.CanRead(Talks) || caps.CanWrite(Talks) || !caps.CanWrite(Briefings) || caps.Has(CapAdmin) {
-		t.Fatalf("mentor capabilities %04b", caps)
+	if parsed.Entry(mentor.keys.SigningPublicKey()) == nil || parsed.Entry(c.org.keys.SigningPublicKey()) == nil {
+		t.Fatal("a member is not listed")
 	}
-	if pc := parsed.Entry(alice.keys.SigningPublicKey()).Caps; !pc.CanWrite(Talks) || pc.Has(CapAdmin) {
-		t.Fatalf("participant capabilities %04b", pc)
+	if parsed.IsAdmin(c.org.keys.SigningPublicKey()) {
+		t.Fatal("the organizer's pseudonym is the administration key")
+	}
+	if len(raw) != 94+40*4+64+64 {
+		t.Fatalf("access list of %d bytes", len(raw))
 	}
 
-	next := func(f func(*AccessList), signer *ChannelKeys) *AccessList {
-		a := AccessListFor(c.roster)
+	fresh := newAdmin(t, c.roster)
+	next := func(f func(*AccessList), signer, self *AdminKey) *AccessList {
+		a := AccessListFor(c.roster, self.SigningPublicKey())
 		a.Version = cur.Version + 1
 		f(a)
-		if err := a.Sign(signer); err != nil {
+		if err := a.Sign(signer, self); err != nil {
 			t.Fatal(err)
 		}
 		return a
 	}
 	nothing := func(*AccessList) {}
-	if err := next(nothing, c.org.keys).VerifyNext(cur, testNow); err != nil {
+	if err := next(nothing, admin, admin).VerifyNext(cur); err != nil {
 		t.Fatal(err)
 	}
-	tampered := next(nothing, c.org.keys)
-	tampered.Entries[1].Caps |= CapAdmin
-
-	// An organizer whose own key expired can no longer sign.
-	expiredOrg := AccessListFor(c.roster)
-	expiredOrg.Entries[0].Expires = testNow.Add(-time.Minute)
-	expiredOrg.Sign(c.org.keys)
+	if err := next(nothing, admin, fresh).VerifyNext(cur); err != nil {
+		t.Fatal(err)
+	}
+	tampered := next(nothing, admin, fresh)
+	tampered.Entries[1].Expires = testNow
+	noProof := next(nothing, admin, admin)
+	noProof.Admin = fresh.SigningPublicKey()
 
 	cases := []struct {
 		name string
 		a    *AccessList
-		cur  *AccessList
 		want error
 	}{
-		{"replayed", cur, cur, ErrRollback},
-		{"stale", next(func(a *AccessList) { a.Version = cur.Version - 1 }, c.org.keys), cur, ErrRollback},
-		{"signed by a participant", next(nothing, alice.keys), cur, ErrUnknownSigner},
-		{"tampered", tampered, cur, ErrBadSignature},
-		{"another channel", next(func(a *AccessList) { a.Channel[0] ^= 1 }, c.org.keys), cur, ErrWrongChannel},
-		{"signer expired", next(func(a *AccessList) { a.Version = cur.Version + 2 }, c.org.keys), expiredOrg, ErrUnknownSigner},
+		{"replayed", cur, ErrRollback},
+		{"stale", next(func(a *AccessList) { a.Version = cur.Version - 1 }, admin, admin), ErrRollback},
+		{"signed by another key", next(nothing, fresh, fresh), ErrUnknownSigner},
+		{"tampered", tampered, ErrBadSignature},
+		{"new key that did not sign", noProof, ErrBadSignature},
+		{"another channel", next(func(a *AccessList) { a.Channel[0] ^= 1 }, admin, admin), ErrWrongChannel},
 	}
 	for _, tc := range cases {
-		if err := tc.a.VerifyNext(tc.cur, testNow); !errors.Is(err, tc.want) {
+		if err := tc.a.VerifyNext(cur); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
-	genesisByParticipant := AccessListFor(c.roster)
-	genesisByParticipant.Sign(alice.keys)
-	if err := genesisByParticipant.VerifyGenesis(testNow); !errors.Is(err, ErrUnknownSigner) {
-		t.Fatalf("genesis signed without admin: %v", err)
+	genesisByAnother := AccessListFor(c.roster, admin.SigningPublicKey())
+	genesisByAnother.Sign(fresh, admin)
+	if err := genesisByAnother.VerifyGenesis(); !errors.Is(err, ErrUnknownSigner) {
+		t.Fatalf("genesis signed by another key: %v", err)
 	}
+	if err := cur.Sign(fresh, admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := cur.Sign(admin, fresh); !errors.Is(err, ErrUnknownSigner) {
+		t.Fatalf("signing with an administration key the list does not name: %v", err)
+	}
+}
+
+// TestAccessListBuckets: the relay learns the member count only to a
+// bucket, and the order of the keys says nothing of the roster's.
+func TestAccessListBuckets(t *testing.T) {
+	c := newChannel(t, PolicySoft)
+	for _, tc := range [][2]int{{1, 4}, {4, 4}, {5, 8}, {9, 16}} {
+		n, want := tc[0], tc[1]
+		for len(c.roster.Members) < n {
+			c.admit("M"+string(rune('a'+len(c.roster.Members))), RoleParticipant)
+		}
+		a := AccessListFor(c.roster, c.admin.SigningPublicKey())
+		if len(a.Entries) != want {
+			t.Errorf("%d members: %d entries, want %d", n, len(a.Entries), want)
+		}
+		for i := 1; i < len(a.Entries); i++ {
+			if bytes.Compare(a.Entries[i-1].Key, a.Entries[i].Key) >= 0 {
+				t.Fatal("entries not in key order")
+			}
+		}
+	}
+}
+
+func newAdmin(t testing.TB, r *Roster) *AdminKey {
+	t.Helper()
+	s := NewEpochSecrets(r)
+	k, err := s.AdminKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -191,12 +191,13 @@ func BenchmarkRekey50(b *testing.B) {
 		if err := next.Sign(c.org.keys); err != nil {
 			b.Fatal(err)
 		}
-		list := AccessListFor(next)
-		if err := list.Sign(c.org.keys); err != nil {
+		s := NewEpochSecrets(next)
+		admin, _ := s.AdminKey()
+		list := AccessListFor(next, admin.SigningPublicKey())
+		if err := list.Sign(c.admin, admin); err != nil {
 			b.Fatal(err)
 		}
-		s := NewEpochSecrets(next)
-		bundle, err := NewEpochBundle(next, s, c.org.keys)
+		bundle, err := NewEpochBundle(next, s, c.org.keys, c.admin)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -214,7 +215,7 @@ func BenchmarkApplyRekey50(b *testing.B) {
 	if err := next.Sign(c.org.keys); err != nil {
 		b.Fatal(err)
 	}
-	bundle, err := NewEpochBundle(next, NewEpochSecrets(next), c.org.keys)
+	bundle, err := NewEpochBundle(next, NewEpochSecrets(next), c.org.keys, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func BenchmarkApplyRekey50(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		_, r, err := parsed.Open(p.keys, p.roster.IsOrganizer)
+		_, r, err := parsed.Open(p.keys, nil, p.roster.IsOrganizer)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -294,11 +295,13 @@ func BenchmarkAdmit(b *testing.B) {
 		if err := next.Sign(c.org.keys); err != nil {
 			b.Fatal(err)
 		}
-		list := AccessListFor(next)
-		if err := list.Sign(c.org.keys); err != nil {
+		s := NewEpochSecrets(next)
+		admin, _ := s.AdminKey()
+		list := AccessListFor(next, admin.SigningPublicKey())
+		if err := list.Sign(c.admin, admin); err != nil {
 			b.Fatal(err)
 		}
-		bundle, err := NewEpochBundle(next, NewEpochSecrets(next), c.org.keys)
+		bundle, err := NewEpochBundle(next, s, c.org.keys, c.admin)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,27 +7,36 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"sort"
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// EpochSecrets are the two fresh random secrets of one epoch, and what
-// they are bound to. A mentor's EpochSecrets has no Talks secret.
+// EpochSecrets are the fresh random secrets of one epoch, and what they
+// are bound to. A mentor's EpochSecrets has no Talks secret; only an
+// organizer's has the Admin secret, from which the epoch's
+// administration key at the relay derives (AdminKey). AdminPublic is
+// that key's public half, which every member learns from the bundle.
 type EpochSecrets struct {
-	Channel    ChannelID
-	Epoch      uint64
-	RosterHash [32]byte
-	Talks      *[32]byte // nil when this member may not read talks
-	Briefings  [32]byte
+	Channel     ChannelID
+	Epoch       uint64
+	RosterHash  [32]byte
+	Talks       *[32]byte // nil when this member may not read talks
+	Briefings   [32]byte
+	Admin       *[32]byte // nil unless this member is an organizer
+	AdminPublic ed25519.PublicKey
 }
 
 // NewEpochSecrets makes fresh secrets for the epoch of roster r (whose
-// version is the epoch number).
+// version is the epoch number), a fresh administration key among them.
 func NewEpochSecrets(r *Roster) *EpochSecrets {
-	s := &EpochSecrets{Channel: r.Channel, Epoch: r.Version, RosterHash: r.Hash(), Talks: new([32]byte)}
+	s := &EpochSecrets{Channel: r.Channel, Epoch: r.Version, RosterHash: r.Hash(), Talks: new([32]byte), Admin: new([32]byte)}
 	rand.Read(s.Talks[:])
 	rand.Read(s.Briefings[:])
+	rand.Read(s.Admin[:])
+	s.AdminPublic = NewAdminKey(s.Channel, s.Epoch, *s.Admin).SigningPublicKey()
 	return s
 }
 
@@ -53,12 +62,13 @@ func wrapInfo(channel ChannelID, epoch uint64, rosterHash [32]byte, recipient Ke
 }
 
 // wrapPlaintextSize is the same for every role so that wrap sizes do not
-// tell the relay who is a mentor.
-const wrapPlaintextSize = 1 + 32 + 32
+// tell the relay who is a mentor or an organizer.
+const wrapPlaintextSize = 1 + 32 + 32 + 32
 
 const (
 	wrapBriefingsOnly = 1
 	wrapBoth          = 2
+	wrapOrganizer     = 3 // both compartments and the admin secret
 )
 
 // wrapFor seals the secrets member m may hold to m's current KEM key.
@@ -75,10 +85,32 @@ func (s *EpochSecrets) wrapFor(m *Member) ([]byte, error) {
 			return nil, fmt.Errorf("wrapping talks: %w", ErrNoCompartment)
 		}
 		pt[0] = wrapBoth
-		copy(pt[33:], s.Talks[:])
+		copy(pt[33:65], s.Talks[:])
+	}
+	if m.Role == RoleOrganizer {
+		if s.Admin == nil {
+			return nil, fmt.Errorf("wrapping the admin secret: %w", ErrNoCompartment)
+		}
+		pt[0] = wrapOrganizer
+		copy(pt[65:], s.Admin[:])
 	}
 	kdf, aead := hpkeSuite()
 	return hpke.Seal(pub, kdf, aead, wrapInfo(s.Channel, s.Epoch, s.RosterHash, m.ID()), pt)
+}
+
+// decoyWrap is a wrap to a KEM key made for it and thrown away: the
+// same size and the same kind of bytes as a member's, for a recipient
+// id nobody holds.
+func (s *EpochSecrets) decoyWrap() (Wrap, error) {
+	k, err := GenerateChannelKeys()
+	if err != nil {
+		return Wrap{}, err
+	}
+	pt := make([]byte, wrapPlaintextSize)
+	rand.Read(pt)
+	kdf, aead := hpkeSuite()
+	sealed, err := hpke.Seal(k.kem.PublicKey(), kdf, aead, wrapInfo(s.Channel, s.Epoch, s.RosterHash, k.ID()), pt)
+	return Wrap{Recipient: k.ID(), Sealed: sealed}, err
 }
 
 // openWrap is the inverse of wrapFor, for the holder of k.
@@ -94,8 +126,14 @@ func openWrap(k *ChannelKeys, channel ChannelID, epoch uint64, rosterHash [32]by
 	s := &EpochSecrets{Channel: channel, Epoch: epoch, RosterHash: rosterHash}
 	copy(s.Briefings[:], pt[1:33])
 	switch pt[0] {
+	case wrapOrganizer:
+		s.Admin = (*[32]byte)(bytes.Clone(pt[65:]))
+		s.Talks = (*[32]byte)(bytes.Clone(pt[33:65]))
 	case wrapBoth:
-		s.Talks = (*[32]byte)(bytes.Clone(pt[33:]))
+		s.Talks = (*[32]byte)(bytes.Clone(pt[33:65]))
+		if !allZero(pt[65:]) {
+			return nil, malformed("epoch wrap", "non-zero padding")
+		}
 	case wrapBriefingsOnly:
 		if !allZero(pt[33:]) {
 			return nil, malformed("epoch wrap", "non-zero padding")
@@ -114,8 +152,13 @@ func (s *EpochSecrets) rosterAEAD() cipherAEAD {
 
 // An EpochBundle starts an epoch: the new roster, encrypted so that only
 // its members read it, and the epoch secrets wrapped to each member's
-// current KEM key. The organizer who signed the roster signs the bundle,
-// so no member can pass off other secrets as this epoch's.
+// current KEM key, padded with decoy wraps to a bucket. Two signatures:
+// inside the sealed roster, the organizer who signed the roster signs
+// the bundle (so no member can pass off other secrets as this epoch's,
+// and the relay never sees which pseudonym made it); outside, the
+// channel's administration key of the epoch before signs it (so a
+// member the new epoch leaves out can tell a removal from a bundle the
+// relay made up, and the relay learns nothing it did not know).
 type EpochBundle struct {
 	Channel      ChannelID
 	Epoch        uint64
@@ -123,8 +166,9 @@ type EpochBundle struct {
 	SealedRoster []byte
 	Wraps        []Wrap
 
-	Signer    ed25519.PublicKey
-	Signature []byte
+	// AdminSignature is by the administration key of epoch Epoch-1 (of
+	// this epoch itself for a channel's first).
+	AdminSignature []byte
 }
 
 // A Wrap is one member's sealed copy of the epoch secrets.
@@ -133,29 +177,33 @@ type Wrap struct {
 	Sealed    []byte
 }
 
-const bundleFormat = 1
+const bundleFormat = 2
 
 // maxSealedRoster bounds the encrypted roster (MaxMembers entries).
 const maxSealedRoster = 1 << 20
 
-// NewEpochBundle seals roster r and the secrets s for r's members and
-// signs the bundle with signer, who must be r's signer.
-func NewEpochBundle(r *Roster, s *EpochSecrets, signer *ChannelKeys) (*EpochBundle, error) {
+// NewEpochBundle seals roster r and the secrets s for r's members. The
+// organizer signer, who must be r's signer, signs inside the seal; prev,
+// the administration key of the epoch before (for a channel's first
+// epoch, nil: then s's own), signs outside.
+func NewEpochBundle(r *Roster, s *EpochSecrets, signer *ChannelKeys, prev *AdminKey) (*EpochBundle, error) {
 	if !bytes.Equal(r.Signer, signer.SigningPublicKey()) {
 		return nil, fmt.Errorf("epoch bundle: signer is not the roster's: %w", ErrUnknownSigner)
 	}
 	if s.Epoch != r.Version || s.Channel != r.Channel || s.RosterHash != r.Hash() {
 		return nil, fmt.Errorf("epoch bundle: secrets are not for roster version %d: %w", r.Version, ErrWrongEpoch)
 	}
+	if prev == nil {
+		var err error
+		if prev, err = s.AdminKey(); err != nil {
+			return nil, err
+		}
+	}
 	raw, err := r.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	a := s.rosterAEAD()
-	sealed := make([]byte, a.NonceSize())
-	rand.Read(sealed)
-	sealed = a.Seal(sealed, sealed, padRoster(raw, len(r.Members)), nil)
-	b := &EpochBundle{Channel: r.Channel, Epoch: r.Version, RosterHash: s.RosterHash, SealedRoster: sealed}
+	b := &EpochBundle{Channel: r.Channel, Epoch: r.Version, RosterHash: s.RosterHash}
 	for i := range r.Members {
 		w, err := s.wrapFor(&r.Members[i])
 		if err != nil {
@@ -163,19 +211,67 @@ func NewEpochBundle(r *Roster, s *EpochSecrets, signer *ChannelKeys) (*EpochBund
 		}
 		b.Wraps = append(b.Wraps, Wrap{Recipient: r.Members[i].ID(), Sealed: w})
 	}
-	b.Signer = signer.SigningPublicKey()
+	for len(b.Wraps) < MemberBucket(len(r.Members)) {
+		w, err := s.decoyWrap()
+		if err != nil {
+			return nil, err
+		}
+		b.Wraps = append(b.Wraps, w)
+	}
+	sort.Slice(b.Wraps, func(i, j int) bool { return bytes.Compare(b.Wraps[i].Recipient[:], b.Wraps[j].Recipient[:]) < 0 })
+	inner, err := b.innerSignedBytes(s.AdminPublic)
+	if err != nil {
+		return nil, err
+	}
+	sig := signer.sign(labelEpochBundleSig, inner)
+	a := s.rosterAEAD()
+	sealed := make([]byte, a.NonceSize())
+	rand.Read(sealed)
+	b.SealedRoster = a.Seal(sealed, sealed, padRoster(sig, s.AdminPublic, raw, MemberBucket(len(r.Members))), nil)
 	msg, err := b.signedBytes()
 	if err != nil {
 		return nil, err
 	}
-	b.Signature = signer.sign(labelEpochBundleSig, msg)
+	b.AdminSignature = prev.sign(labelEpochBundleAdmin, msg)
 	return b, nil
 }
 
+func (b *EpochBundle) addWraps(bb *cryptobyte.Builder) {
+	bb.AddUint8(uint8(len(b.Wraps)))
+	for _, w := range b.Wraps {
+		bb.AddBytes(w.Recipient[:])
+		bb.AddUint16LengthPrefixed(func(bb *cryptobyte.Builder) { bb.AddBytes(w.Sealed) })
+	}
+}
+
+func (b *EpochBundle) checkShape() error {
+	if !isBucket(len(b.Wraps)) || len(b.SealedRoster) > maxSealedRoster {
+		return malformed("epoch bundle", "field out of range")
+	}
+	return nil
+}
+
+// innerSignedBytes is what the organizer signs inside the seal: the
+// bundle without its sealed roster, and the epoch's administration key.
+func (b *EpochBundle) innerSignedBytes(adminPublic ed25519.PublicKey) ([]byte, error) {
+	if err := b.checkShape(); err != nil {
+		return nil, err
+	}
+	var bb cryptobyte.Builder
+	bb.AddUint8(bundleFormat)
+	bb.AddBytes(b.Channel[:])
+	bb.AddUint64(b.Epoch)
+	bb.AddBytes(b.RosterHash[:])
+	b.addWraps(&bb)
+	bb.AddBytes(adminPublic)
+	return bb.Bytes()
+}
+
+// signedBytes is what the administration key signs: all of the bundle
+// but that signature.
 func (b *EpochBundle) signedBytes() ([]byte, error) {
-	if len(b.Wraps) == 0 || len(b.Wraps) > MaxMembers || len(b.SealedRoster) > maxSealedRoster ||
-		len(b.Signer) != ed25519.PublicKeySize {
-		return nil, malformed("epoch bundle", "field out of range")
+	if err := b.checkShape(); err != nil {
+		return nil, err
 	}
 	var bb cryptobyte.Builder
 	bb.AddUint8(bundleFormat)
@@ -183,12 +279,7 @@ func (b *EpochBundle) signedBytes() ([]byte, error) {
 	bb.AddUint64(b.Epoch)
 	bb.AddBytes(b.RosterHash[:])
 	bb.AddUint24LengthPrefixed(func(bb *cryptobyte.Builder) { bb.AddBytes(b.SealedRoster) })
-	bb.AddUint8(uint8(len(b.Wraps)))
-	for _, w := range b.Wraps {
-		bb.AddBytes(w.Recipient[:])
-		bb.AddUint16LengthPrefixed(func(bb *cryptobyte.Builder) { bb.AddBytes(w.Sealed) })
-	}
-	bb.AddBytes(b.Signer)
+	b.addWraps(&bb)
 	return bb.Bytes()
 }
 
@@ -198,10 +289,10 @@ func (b *EpochBundle) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b.Signature) != SignatureSize {
+	if len(b.AdminSignature) != SignatureSize {
 		return nil, malformed("epoch bundle", "unsigned")
 	}
-	return append(msg, b.Signature...), nil
+	return append(msg, b.AdminSignature...), nil
 }
 
 // ParseEpochBundle decodes a bundle; Open checks it.
@@ -218,66 +309,63 @@ func ParseEpochBundle(data []byte) (*EpochBundle, error) {
 		return nil, malformed("epoch bundle", "truncated header")
 	}
 	b.SealedRoster = bytes.Clone(sealed)
-	if n == 0 || int(n) > MaxMembers {
+	if !isBucket(int(n)) {
 		return nil, malformed("epoch bundle", "wrap count out of range")
 	}
-	seen := make(map[KeyID]bool)
 	for i := 0; i < int(n); i++ {
 		var w Wrap
 		var sw cryptobyte.String
 		if !s.CopyBytes(w.Recipient[:]) || !s.ReadUint16LengthPrefixed(&sw) {
 			return nil, malformed("epoch bundle", "truncated wrap")
 		}
-		if seen[w.Recipient] {
-			return nil, malformed("epoch bundle", "two wraps for one member")
+		if i > 0 && bytes.Compare(b.Wraps[i-1].Recipient[:], w.Recipient[:]) >= 0 {
+			return nil, malformed("epoch bundle", "wraps not in order, or two for one key")
 		}
-		seen[w.Recipient] = true
 		w.Sealed = bytes.Clone(sw)
 		b.Wraps = append(b.Wraps, w)
 	}
-	var signer, sig []byte
-	if !s.ReadBytes(&signer, 32) || !s.ReadBytes(&sig, SignatureSize) || !s.Empty() {
+	var sig []byte
+	if !s.ReadBytes(&sig, SignatureSize) || !s.Empty() {
 		return nil, malformed("epoch bundle", "bad trailer")
 	}
-	b.Signer, b.Signature = bytes.Clone(signer), bytes.Clone(sig)
+	b.AdminSignature = bytes.Clone(sig)
 	if len(b.SealedRoster) > maxSealedRoster {
 		return nil, malformed("epoch bundle", "roster too large")
 	}
 	return b, nil
 }
 
-// VerifySignature checks only that the bundle is intact and signed by
-// its Signer; the relay uses it to refuse junk. Members use Open.
-func (b *EpochBundle) VerifySignature() error {
+// VerifyAdmin checks the outer signature under admin, the
+// administration key of the epoch before (or of the bundle's own epoch
+// for a channel's first).
+func (b *EpochBundle) VerifyAdmin(admin ed25519.PublicKey) error {
 	msg, err := b.signedBytes()
 	if err != nil {
 		return err
 	}
-	if !verify(b.Signer, labelEpochBundleSig, msg, b.Signature) {
+	if !verify(admin, labelEpochBundleAdmin, msg, b.AdminSignature) {
 		return fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrBadSignature)
 	}
 	return nil
 }
 
-// Open checks that an authorized key signed the bundle, unwraps the
-// secrets addressed to k, decrypts the roster and checks that it is the
-// one the bundle names, signed by the same key. authorized says whether a
-// signer may start epochs: an organizer of the roster the caller holds
+// Open checks the bundle and unwraps the secrets addressed to k. prev is
+// the administration key of the epoch before, which the caller learned
+// from that epoch's bundle (nil for a newcomer, who has none: it relies
+// on the organizer's signature alone). authorized says whether a signer
+// may start epochs: an organizer of the roster the caller holds
 // (Roster.IsOrganizer), or for a newcomer the organizer its invite names
 // (Invite.IsOrganizer). The caller must still verify the roster against
 // what it holds (Roster.VerifyNext, VerifyGenesis or VerifyInvited)
-// before using either result. ErrNotMember from an authorized bundle
-// means k was left out of the roster: removed.
-func (b *EpochBundle) Open(k *ChannelKeys, authorized func(signer ed25519.PublicKey) bool) (*EpochSecrets, *Roster, error) {
-	msg, err := b.signedBytes()
-	if err != nil {
+// before using either result. ErrNotMember from a bundle that passed
+// prev's check means k was left out: removed by an organizer.
+func (b *EpochBundle) Open(k *ChannelKeys, prev ed25519.PublicKey, authorized func(signer ed25519.PublicKey) bool) (*EpochSecrets, *Roster, error) {
+	if prev != nil {
+		if err := b.VerifyAdmin(prev); err != nil {
+			return nil, nil, err
+		}
+	} else if err := b.checkShape(); err != nil {
 		return nil, nil, err
-	}
-	if !verify(b.Signer, labelEpochBundleSig, msg, b.Signature) {
-		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrBadSignature)
-	}
-	if !authorized(b.Signer) {
-		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrUnknownSigner)
 	}
 	var wrap []byte
 	for _, w := range b.Wraps {
@@ -300,7 +388,7 @@ func (b *EpochBundle) Open(k *ChannelKeys, authorized func(signer ed25519.Public
 	if err != nil {
 		return nil, nil, fmt.Errorf("epoch %d roster: %w", b.Epoch, ErrDecrypt)
 	}
-	raw, err := unpadRoster(padded)
+	sig, adminPublic, raw, err := unpadRoster(padded)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,24 +403,45 @@ func (b *EpochBundle) Open(k *ChannelKeys, authorized func(signer ed25519.Public
 		return nil, nil, fmt.Errorf("epoch %d: roster hash: %w", b.Epoch, ErrMismatch)
 	case r.Version != b.Epoch:
 		return nil, nil, fmt.Errorf("epoch %d: roster version %d: %w", b.Epoch, r.Version, ErrWrongEpoch)
-	case !bytes.Equal(r.Signer, b.Signer):
-		return nil, nil, fmt.Errorf("epoch %d: bundle and roster signers differ: %w", b.Epoch, ErrMismatch)
 	}
+	inner, err := b.innerSignedBytes(adminPublic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !verify(r.Signer, labelEpochBundleSig, inner, sig) {
+		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrBadSignature)
+	}
+	if !authorized(r.Signer) {
+		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrUnknownSigner)
+	}
+	if prev == nil && b.Epoch == 1 {
+		// A channel's first bundle is signed by its own administration key.
+		if err := b.VerifyAdmin(adminPublic); err != nil {
+			return nil, nil, err
+		}
+	}
+	if s.Admin != nil && !bytes.Equal(NewAdminKey(s.Channel, s.Epoch, *s.Admin).SigningPublicKey(), adminPublic) {
+		return nil, nil, fmt.Errorf("epoch %d: the administration key does not match its secret: %w", b.Epoch, ErrMismatch)
+	}
+	s.AdminPublic = bytes.Clone(adminPublic)
 	if err := b.checkWrapsMatch(r); err != nil {
 		return nil, nil, err
 	}
 	return s, r, nil
 }
 
-// checkWrapsMatch: one wrap per member, none for anyone else, so a
-// member can see that the epoch was keyed to exactly the roster.
+// checkWrapsMatch: one wrap per member, and only decoys besides, so the
+// bundle is padded exactly to the roster's bucket. (A decoy cannot be
+// told from a wrap to an outsider; an organizer who wanted to give an
+// outsider the secrets could do so outside the channel anyway.)
 func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
-	if len(b.Wraps) != len(r.Members) {
+	if len(b.Wraps) != MemberBucket(len(r.Members)) {
 		return fmt.Errorf("epoch %d: %d wraps for %d members: %w", b.Epoch, len(b.Wraps), len(r.Members), ErrMismatch)
 	}
-	for _, w := range b.Wraps {
-		if r.Member(w.Recipient) == nil {
-			return fmt.Errorf("epoch %d: wrap for a key outside the roster: %w", b.Epoch, ErrMismatch)
+	for i := range r.Members {
+		id := r.Members[i].ID()
+		if !slices.ContainsFunc(b.Wraps, func(w Wrap) bool { return w.Recipient == id }) {
+			return fmt.Errorf("epoch %d: no wrap for %s: %w", b.Epoch, r.Members[i].Name, ErrMismatch)
 		}
 	}
 	return nil
@@ -350,24 +459,29 @@ const (
 	relaysMaxSize = 1 + MaxRelays*(2+MaxRelayURLLen)
 )
 
-// padRoster pads an encoded roster of n members to the size of n members
-// with the longest names, so that the sealed roster's length tells the
-// relay the member count (which the access list shows anyway) and nothing
-// about names.
-func padRoster(raw []byte, n int) []byte {
-	out := make([]byte, rosterLenPrefix+rosterFixedSize+relaysMaxSize+n*(memberFixedSize+MaxNameLen))
-	binary.BigEndian.PutUint32(out, uint32(len(raw)))
-	copy(out[rosterLenPrefix:], raw)
+// padRoster lays out the sealed roster's plaintext: the organizer's
+// signature of the bundle, the epoch's administration key, the roster,
+// and zeros to the size of a roster of n members with the longest
+// names, so that its length tells the relay the member count only to a
+// bucket and nothing about names.
+func padRoster(sig []byte, adminPublic ed25519.PublicKey, raw []byte, n int) []byte {
+	out := make([]byte, sealedPrefix+rosterFixedSize+relaysMaxSize+n*(memberFixedSize+MaxNameLen))
+	copy(out, sig)
+	copy(out[SignatureSize:], adminPublic)
+	binary.BigEndian.PutUint32(out[SignatureSize+ed25519.PublicKeySize:], uint32(len(raw)))
+	copy(out[sealedPrefix:], raw)
 	return out
 }
 
-func unpadRoster(padded []byte) ([]byte, error) {
-	if len(padded) < rosterLenPrefix {
-		return nil, malformed("sealed roster", "too short")
+const sealedPrefix = SignatureSize + ed25519.PublicKeySize + rosterLenPrefix
+
+func unpadRoster(padded []byte) (sig []byte, adminPublic ed25519.PublicKey, raw []byte, err error) {
+	if len(padded) < sealedPrefix {
+		return nil, nil, nil, malformed("sealed roster", "too short")
 	}
-	n := binary.BigEndian.Uint32(padded)
-	if uint64(n) > uint64(len(padded)-rosterLenPrefix) || !allZero(padded[rosterLenPrefix+int(n):]) {
-		return nil, malformed("sealed roster", "bad length or padding")
+	n := binary.BigEndian.Uint32(padded[SignatureSize+ed25519.PublicKeySize:])
+	if uint64(n) > uint64(len(padded)-sealedPrefix) || !allZero(padded[sealedPrefix+int(n):]) {
+		return nil, nil, nil, malformed("sealed roster", "bad length or padding")
 	}
-	return padded[rosterLenPrefix : rosterLenPrefix+int(n)], nil
+	return padded[:SignatureSize], padded[SignatureSize : SignatureSize+ed25519.PublicKeySize], padded[sealedPrefix : sealedPrefix+int(n)], nil
 }

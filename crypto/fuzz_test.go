@@ -35,7 +35,7 @@ func FuzzParseAccessList(f *testing.F) {
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("re-marshal differs: %v", err)
 		}
-		_ = a.VerifyGenesis(testNow)
+		_ = a.VerifyGenesis()
 	})
 }
 
@@ -50,7 +50,7 @@ func FuzzParseEpochBundle(f *testing.F) {
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("re-marshal differs: %v", err)
 		}
-		_, _, _ = b.Open(w.aliceKeys, w.genesis.IsOrganizer)
+		_, _, _ = b.Open(w.aliceKeys, nil, w.genesis.IsOrganizer)
 	})
 }
 

@@ -30,6 +30,9 @@ type channel struct {
 	org    *person
 	people []*person
 	roster *Roster
+	// admin is the current epoch's administration key, which signs the
+	// next bundle (nil before the first).
+	admin *AdminKey
 }
 
 func newPerson(t testing.TB, name string, role Role) *person {
@@ -65,10 +68,12 @@ func newChannel(t testing.TB, policy Policy) *channel {
 func (c *channel) publish(r *Roster) *EpochBundle {
 	c.t.Helper()
 	s := NewEpochSecrets(r)
-	b, err := NewEpochBundle(r, s, c.org.keys)
+	b, err := NewEpochBundle(r, s, c.org.keys, c.admin)
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	prev := c.adminPublic()
+	c.admin, _ = s.AdminKey()
 	raw, err := b.Marshal()
 	if err != nil {
 		c.t.Fatal(err)
@@ -82,7 +87,7 @@ func (c *channel) publish(r *Roster) *EpochBundle {
 		if r.Member(p.keys.ID()) == nil {
 			continue
 		}
-		s, got, err := parsed.Open(p.keys, p.authority(r))
+		s, got, err := parsed.Open(p.keys, prev, p.authority(r))
 		if err != nil {
 			c.t.Fatalf("%s opening epoch %d: %v", p.name, r.Version, err)
 		}
@@ -146,11 +151,13 @@ func (c *channel) admit(name string, role Role) *person {
 func (c *channel) publishFor(r *Roster, p *person, inv *Invite) *EpochBundle {
 	c.t.Helper()
 	s := NewEpochSecrets(r)
-	b, err := NewEpochBundle(r, s, c.org.keys)
+	b, err := NewEpochBundle(r, s, c.org.keys, c.admin)
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	ps, pr, err := b.Open(p.keys, inv.IsOrganizer)
+	prev := c.adminPublic()
+	c.admin, _ = s.AdminKey()
+	ps, pr, err := b.Open(p.keys, nil, inv.IsOrganizer)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -162,7 +169,7 @@ func (c *channel) publishFor(r *Roster, p *person, inv *Invite) *EpochBundle {
 	p.recv = map[[2]any]*ReceiveChain{}
 	others := c.people[:len(c.people)-1]
 	for _, o := range others {
-		os, or, err := b.Open(o.keys, o.roster.IsOrganizer)
+		os, or, err := b.Open(o.keys, prev, o.roster.IsOrganizer)
 		if err != nil {
 			c.t.Fatal(err)
 		}
@@ -175,6 +182,15 @@ func (c *channel) publishFor(r *Roster, p *person, inv *Invite) *EpochBundle {
 	}
 	c.roster = r
 	return b
+}
+
+// adminPublic is the current administration key's public half, nil
+// before the first epoch.
+func (c *channel) adminPublic() ed25519.PublicKey {
+	if c.admin == nil {
+		return nil
+	}
+	return c.admin.SigningPublicKey()
 }
 
 // remove issues the next roster without p.

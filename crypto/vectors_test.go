@@ -34,6 +34,7 @@ type vectorWorld struct {
 	orgKeys, aliceKeys, mKey *ChannelKeys
 	genesis, v2              *Roster
 	secrets                  *EpochSecrets
+	genesisAdmin             *AdminKey
 	invite                   *Invite
 }
 
@@ -84,6 +85,9 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 
 	w.secrets = &EpochSecrets{Channel: v2.Channel, Epoch: v2.Version, RosterHash: v2.Hash(), Talks: (*[32]byte)(seeded(0x31, 32))}
 	copy(w.secrets.Briefings[:], seeded(0x32, 32))
+	w.secrets.Admin = (*[32]byte)(seeded(0x33, 32))
+	w.secrets.AdminPublic = NewAdminKey(v2.Channel, v2.Version, *w.secrets.Admin).SigningPublicKey()
+	w.genesisAdmin = NewAdminKey(g.Channel, g.Version, [32]byte(seeded(0x34, 32)))
 
 	w.invite = &Invite{RelayURL: "wss://127.0.0.1:7443/", Channel: g.Channel, Organizer: w.orgKeys.ID(), Role: RoleParticipant, Expires: issued.Add(24 * time.Hour), Name: "Back channel"}
 	copy(w.invite.Pin[:], seeded(0x41, 32))
@@ -108,10 +112,19 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 	v["roster_v2_hash"] = hx(ptr(w.v2.Hash()))
 	v["roster_v2_signature"] = hx(w.v2.Signature)
 
-	al := AccessListFor(w.v2)
-	if err := al.Sign(w.orgKeys); err != nil {
+	// The access list of version 2, padded with keys from fixed seeds
+	// (AccessListFor draws fresh ones), signed by the genesis's
+	// administration key and the new one.
+	admin := must1(w.secrets.AdminKey())
+	al := &AccessList{Channel: w.v2.Channel, Version: w.v2.Version, Retention: w.v2.Policy.Retention(), Admin: admin.SigningPublicKey()}
+	for _, k := range []*ChannelKeys{w.orgKeys, w.aliceKeys, w.mKey, must1(channelKeysFromSeed(seeded(0x14, channelKeysSize)))} {
+		al.Entries = append(al.Entries, AccessEntry{Key: k.SigningPublicKey()})
+	}
+	slices.SortFunc(al.Entries, func(a, b AccessEntry) int { return bytes.Compare(a.Key, b.Key) })
+	if err := al.Sign(w.genesisAdmin, admin); err != nil {
 		t.Fatal(err)
 	}
+	v["admin_key_v2_public"] = hx(admin.SigningPublicKey())
 	v["access_list_v2"] = hx(must1(al.Marshal()))
 
 	for _, comp := range []Compartment{Talks, Briefings} {
@@ -175,7 +188,7 @@ func TestVectors(t *testing.T) {
 	w := newVectorWorld(t)
 	got := w.deterministic(t)
 	if *update {
-		bundle, err := NewEpochBundle(w.v2, w.secrets, w.orgKeys)
+		bundle, err := NewEpochBundle(w.v2, w.secrets, w.orgKeys, w.genesisAdmin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,9 +221,12 @@ func TestVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []*ChannelKeys{w.orgKeys, w.aliceKeys, w.mKey} {
-		s, r, err := b.Open(k, w.genesis.IsOrganizer)
+		s, r, err := b.Open(k, w.genesisAdmin.SigningPublicKey(), w.genesis.IsOrganizer)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if (s.Admin != nil) != (k == w.orgKeys) || !bytes.Equal(s.AdminPublic, w.secrets.AdminPublic) {
+			t.Fatal("stored bundle's administration secret is wrong for the role")
 		}
 		if r.Hash() != w.v2.Hash() || s.Briefings != w.secrets.Briefings {
 			t.Fatal("stored bundle opened to other values")

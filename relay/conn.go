@@ -42,6 +42,14 @@ type conn struct {
 	ch     ChannelID
 	key    ed25519.PublicKey
 	state  *channelState
+	// admin is set for a connection authenticated with the channel's
+	// administration key rather than a member's; adminKey is that key,
+	// moved on when this connection replaces it (SetAccess).
+	admin    bool
+	adminKey ed25519.PublicKey
+	// forked is set only by a test relay that forks access lists
+	// (Config.ForkAccessLists): its administrator stays in force.
+	forked bool
 }
 
 func newConn(s *Server, ws *websocket.Conn) *conn {

@@ -82,7 +82,11 @@ type testChannel struct {
 	org    *member
 	roster *crypto.Roster
 	list   *crypto.AccessList
+	// orgC is the organizer's member connection; adminC the one
+	// authenticated with the channel's administration key, admin.
 	orgC   *relayclient.Conn
+	adminC *relayclient.Conn
+	admin  *crypto.AdminKey
 }
 
 func newTestChannel(t testing.TB, url string, now time.Time) *testChannel {
@@ -92,18 +96,30 @@ func newTestChannel(t testing.TB, url string, now time.Time) *testChannel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list := crypto.AccessListFor(r)
-	if err := list.Sign(org.keys); err != nil {
+	admin := newAdminKey(r.Channel, 1)
+	list := crypto.AccessListFor(r, admin.SigningPublicKey())
+	if err := list.Sign(admin, admin); err != nil {
+		t.Fatal(err)
+	}
+	a := dial(t, url)
+	if err := a.Create(ctxT(t), list); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Auth(ctxT(t), r.Channel, admin); err != nil {
 		t.Fatal(err)
 	}
 	c := dial(t, url)
-	if err := c.Create(ctxT(t), list); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Auth(ctxT(t), r.Channel, org.keys); err != nil {
 		t.Fatal(err)
 	}
-	return &testChannel{t: t, url: url, org: org, roster: r, list: list, orgC: c}
+	return &testChannel{t: t, url: url, org: org, roster: r, list: list, orgC: c, adminC: a, admin: admin}
+}
+
+// newAdminKey makes an administration key from a fresh secret.
+func newAdminKey(channel crypto.ChannelID, epoch uint64) *crypto.AdminKey {
+	var secret [32]byte
+	rand.Read(secret[:])
+	return crypto.NewAdminKey(channel, epoch, secret)
 }
 
 func dial(t testing.TB, url string) *relayclient.Conn {
@@ -124,11 +140,11 @@ func (tc *testChannel) update(now time.Time, f func(r *crypto.Roster)) error {
 	if err := next.Sign(tc.org.keys); err != nil {
 		tc.t.Fatal(err)
 	}
-	list := crypto.AccessListFor(next)
-	if err := list.Sign(tc.org.keys); err != nil {
+	list := crypto.AccessListFor(next, tc.admin.SigningPublicKey())
+	if err := list.Sign(tc.admin, tc.admin); err != nil {
 		tc.t.Fatal(err)
 	}
-	if err := tc.orgC.SetAccess(ctxT(tc.t), list); err != nil {
+	if err := tc.adminC.SetAccess(ctxT(tc.t), list); err != nil {
 		return err
 	}
 	tc.roster, tc.list = next, list

@@ -40,6 +40,7 @@ func TestLoad(t *testing.T) {
 			m := newMember(t, fmt.Sprint("M", i), crypto.RoleParticipant)
 			clients = append(clients, &client{m: m, c: tc.add(m, now, time.Time{}), ch: ch, got: map[[32]byte]int{}})
 		}
+		tc.adminC.Close() // not one of the clients counted below
 	}
 	if len(clients) != channels*perChannel {
 		t.Fatalf("%d clients", len(clients))

@@ -69,7 +69,11 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
-func TestCapabilities(t *testing.T) {
+// TestNoRoles: the relay knows no roles. Every member may post in
+// either compartment and receives every frame (a mentor cannot open a
+// talks envelope anyway); only the administration key administers, and
+// it neither posts messages nor reads them.
+func TestNoRoles(t *testing.T) {
 	now := time.Now()
 	r, _ := startRelay(t, relay.Config{})
 	tc := newTestChannel(t, r.URL, now)
@@ -79,29 +83,19 @@ func TestCapabilities(t *testing.T) {
 	mc := tc.add(mentor, now, time.Time{})
 	ctx := ctxT(t)
 
-	// Mentors neither write nor read talks.
-	if _, err := mc.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Talks, 0)); !errors.Is(err, relayclient.ErrForbidden) {
-		t.Fatalf("mentor posting talks: %v", err)
+	// Three members: an access list of four keys, none marked.
+	if len(tc.list.Entries) != 4 {
+		t.Fatalf("%d entries for 3 members, want a bucket of 4", len(tc.list.Entries))
 	}
 	talk, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Talks, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	brief, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Briefings, 0))
-	if err != nil {
-		t.Fatal(err)
+	if _, err := mc.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Talks, 0)); err != nil {
+		t.Fatalf("the relay told a mentor from a participant: %v", err)
 	}
-	if p := nextPush(t, mc); p.Seq != brief {
-		t.Fatalf("mentor was pushed seq %d, want only the briefing %d", p.Seq, brief)
-	}
-	frames, _, err := mc.Fetch(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range frames {
-		if f.Seq == talk {
-			t.Fatal("mentor fetched a talks frame")
-		}
+	if p := nextPush(t, mc); p.Seq != talk {
+		t.Fatalf("mentor was pushed seq %d first, want the talks frame %d", p.Seq, talk)
 	}
 	if p := nextPush(t, tc.orgC); p.Seq != talk {
 		t.Fatalf("organizer pushed %d first, want %d", p.Seq, talk)
@@ -110,25 +104,88 @@ func TestCapabilities(t *testing.T) {
 	if _, err := ac.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Briefings, 0)); !errors.Is(err, relayclient.ErrForbidden) {
 		t.Fatalf("posting with another member's sender id: %v", err)
 	}
-	// Admin operations are for admins.
-	list := crypto.AccessListFor(tc.roster)
+	// Administration is the administration key's alone: not even the
+	// organizer's member key has it.
+	list := crypto.AccessListFor(tc.roster, tc.admin.SigningPublicKey())
 	list.Version = tc.list.Version + 1
-	list.Sign(alice.keys)
-	for name, err := range map[string]error{
-		"set access":  ac.SetAccess(ctx, list),
-		"invite":      ac.RegisterInvite(ctx, [32]byte{1}, now.Add(time.Hour)),
-		"burn":        ac.Burn(ctx, crypto.NewBurnNotice(alice.keys, tc.roster.Channel, now)),
-		"join list":   func() error { _, err := ac.Joins(ctx); return err }(),
-		"drop joins":  ac.DropJoins(ctx, []uint64{1}),
-		"post bundle": func() error { _, err := ac.Post(ctx, wire.KindBundle, []byte{1}); return err }(),
-	} {
-		if !errors.Is(err, relayclient.ErrForbidden) {
-			t.Errorf("participant %s: %v", name, err)
+	list.Sign(tc.admin, tc.admin)
+	for _, who := range []struct {
+		name string
+		c    *relayclient.Conn
+		keys *crypto.ChannelKeys
+	}{{"participant", ac, alice.keys}, {"organizer's member key", tc.orgC, tc.org.keys}} {
+		for name, err := range map[string]error{
+			"set access":  who.c.SetAccess(ctx, list),
+			"invite":      who.c.RegisterInvite(ctx, [32]byte{1}, now.Add(time.Hour)),
+			"burn":        who.c.Burn(ctx, crypto.NewBurnNotice(who.keys, tc.roster.Channel, now)),
+			"join list":   func() error { _, err := who.c.Joins(ctx); return err }(),
+			"drop joins":  who.c.DropJoins(ctx, []uint64{1}),
+			"post bundle": func() error { _, err := who.c.Post(ctx, wire.KindBundle, []byte{1}); return err }(),
+		} {
+			if !errors.Is(err, relayclient.ErrForbidden) {
+				t.Errorf("%s %s: %v", who.name, name, err)
+			}
 		}
+	}
+	if _, err := tc.adminC.Post(ctx, wire.KindMessage, envelope(tc.org.keys, crypto.Talks, 1)); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("administration key posting a message: %v", err)
+	}
+	if _, _, err := tc.adminC.Fetch(ctx, 0); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("administration key fetching: %v", err)
+	}
+	// A member key is no administration key, even with a valid answer.
+	if c := dial(t, r.URL); !errors.Is(c.Auth(ctx, tc.roster.Channel, newAdminKey(tc.roster.Channel, 1)), relayclient.ErrUnauthorized) {
+		t.Fatal("an unlisted administration key was let in")
 	}
 	// A malformed envelope is refused, not stored.
 	if _, err := ac.Post(ctx, wire.KindMessage, []byte("short")); !errors.Is(err, relayclient.ErrMalformed) {
 		t.Fatalf("short envelope: %v", err)
+	}
+}
+
+// TestAdminKeyReplaced: a new access list names a new administration
+// key; the connection that submitted it (and proved it holds the new
+// key) goes on with it, and the old key opens nothing any more.
+func TestAdminKeyReplaced(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	ctx := ctxT(t)
+	old := tc.admin
+	other := dial(t, r.URL)
+	if err := other.Auth(ctx, tc.roster.Channel, old); err != nil {
+		t.Fatal(err)
+	}
+	next := tc.roster.Next(now)
+	next.Sign(tc.org.keys)
+	fresh := newAdminKey(next.Channel, next.Version)
+	list := crypto.AccessListFor(next, fresh.SigningPublicKey())
+	// Signed by the old key alone (the new key's proof made by another
+	// key): refused.
+	forged := *list
+	forged.Admin = old.SigningPublicKey()
+	if err := forged.Sign(old, old); err != nil {
+		t.Fatal(err)
+	}
+	forged.Admin = fresh.SigningPublicKey()
+	if err := tc.adminC.SetAccess(ctx, &forged); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("a list whose administration key did not sign it: %v", err)
+	}
+	if err := list.Sign(old, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.adminC.SetAccess(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.adminC.RegisterInvite(ctx, [32]byte{2}, now.Add(time.Hour)); err != nil {
+		t.Fatalf("the submitter goes on with the new key: %v", err)
+	}
+	waitClosed(t, other)
+	if c := dial(t, r.URL); !errors.Is(c.Auth(ctx, tc.roster.Channel, old), relayclient.ErrUnauthorized) {
+		t.Fatal("the replaced administration key still opens the channel")
+	}
+	if c := dial(t, r.URL); c.Auth(ctx, tc.roster.Channel, fresh) != nil {
+		t.Fatal("the new administration key does not open the channel")
 	}
 }
 
@@ -143,13 +200,13 @@ func TestAccessListReplacement(t *testing.T) {
 	ctx := ctxT(t)
 
 	stale := *tc.list
-	if err := tc.orgC.SetAccess(ctx, &stale); !errors.Is(err, relayclient.ErrStale) {
+	if err := tc.adminC.SetAccess(ctx, &stale); !errors.Is(err, relayclient.ErrStale) {
 		t.Fatalf("replayed list: %v", err)
 	}
-	old := crypto.AccessListFor(tc.roster)
+	old := crypto.AccessListFor(tc.roster, tc.admin.SigningPublicKey())
 	old.Version = 1
-	old.Sign(tc.org.keys)
-	if err := tc.orgC.SetAccess(ctx, old); !errors.Is(err, relayclient.ErrStale) {
+	old.Sign(tc.admin, tc.admin)
+	if err := tc.adminC.SetAccess(ctx, old); !errors.Is(err, relayclient.ErrStale) {
 		t.Fatalf("older list: %v", err)
 	}
 
@@ -242,7 +299,7 @@ func TestJoinInbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tc.orgC.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires); err != nil {
+	if err := tc.adminC.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires); err != nil {
 		t.Fatal(err)
 	}
 	alice := newMember(t, "Alice", crypto.RoleParticipant)
@@ -259,7 +316,7 @@ func TestJoinInbox(t *testing.T) {
 	if err := anon.Join(ctx, tc.roster.Channel, inv.Token(), sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {
 		t.Fatalf("second use of one invite: %v", err)
 	}
-	joins, err := tc.orgC.Joins(ctx)
+	joins, err := tc.adminC.Joins(ctx)
 	if err != nil || len(joins) != 1 {
 		t.Fatalf("join list: %d, %v", len(joins), err)
 	}
@@ -273,16 +330,16 @@ func TestJoinInbox(t *testing.T) {
 	if joins[0].ID < 1<<32 {
 		t.Fatalf("join request id %d looks like a counter", joins[0].ID)
 	}
-	if err := tc.orgC.DropJoins(ctx, []uint64{joins[0].ID}); err != nil {
+	if err := tc.adminC.DropJoins(ctx, []uint64{joins[0].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if joins, _ := tc.orgC.Joins(ctx); len(joins) != 0 {
+	if joins, _ := tc.adminC.Joins(ctx); len(joins) != 0 {
 		t.Fatal("dropped join request still listed")
 	}
 
 	// An invite used after its expiry is refused.
 	late, _ := crypto.NewInvite(r.URL, r.Pin, tc.roster.Channel, tc.org.keys.ID(), crypto.RoleParticipant, clk.Now().Add(time.Minute), "")
-	tc.orgC.RegisterInvite(ctx, crypto.TokenID(late.Token()), late.Expires)
+	tc.adminC.RegisterInvite(ctx, crypto.TokenID(late.Token()), late.Expires)
 	clk.Add(2 * time.Minute)
 	if err := anon.Join(ctx, tc.roster.Channel, late.Token(), sealed); !errors.Is(err, relayclient.ErrInviteInvalid) {
 		t.Fatalf("expired invite: %v", err)
@@ -307,7 +364,7 @@ func TestBurnLeavesNoTrace(t *testing.T) {
 	if found := grepDir(t, dir, marks); len(found) == 0 {
 		t.Fatal("the marks are not on disk before the burn; the test would prove nothing")
 	}
-	if err := tc.orgC.Burn(ctx, crypto.NewBurnNotice(tc.org.keys, tc.roster.Channel, now)); err != nil {
+	if err := tc.adminC.Burn(ctx, crypto.NewBurnNotice(tc.org.keys, tc.roster.Channel, now)); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -128,7 +128,6 @@ type channelState struct {
 type pendingPush struct {
 	kind wire.Kind
 	data []byte // the encoded Push frame
-	comp uint8
 	from *conn
 }
 
@@ -234,7 +233,7 @@ func (s *Server) cutExpired() {
 	s.mu.Lock()
 	for _, st := range s.channels {
 		for c := range st.conns {
-			if e := st.list.Entry(c.key); e == nil || e.ExpiredAt(now) {
+			if !st.inForce(c, now) {
 				cut = append(cut, c)
 			}
 		}
@@ -300,29 +299,37 @@ func (s *Server) channel(ctx context.Context, ch ChannelID) (*channelState, erro
 	return st, nil
 }
 
-// entry returns the current access entry of key in st, or nil if the key
-// is not listed or has expired.
-func (s *Server) entry(st *channelState, key ed25519.PublicKey) *crypto.AccessEntry {
+// listed reports whether key may authenticate to st: a member's key,
+// listed and unexpired, or the channel's administration key.
+func (s *Server) listed(st *channelState, key ed25519.PublicKey) (ok, admin bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := st.list.Entry(key)
-	if e == nil || e.ExpiredAt(s.cfg.Now()) {
-		return nil
+	if st.list.IsAdmin(key) {
+		return true, true
 	}
-	cp := *e
-	return &cp
+	e := st.list.Entry(key)
+	return e != nil && !e.ExpiredAt(s.cfg.Now()), false
+}
+
+// inForce reports whether c's key still opens st. Called with s.mu held.
+func (st *channelState) inForce(c *conn, now time.Time) bool {
+	if c.admin {
+		return c.forked || st.list.IsAdmin(c.adminKey)
+	}
+	e := st.list.Entry(c.key)
+	return e != nil && !e.ExpiredAt(now)
 }
 
 // fanout pushes committed frames to the channel's other connections that
 // may read them, in sequence order: a frame waits until every earlier
 // sequence number of the channel has been pushed, so a client that saw
 // sequence n has seen everything before it that it may read.
-func (s *Server) fanout(st *channelState, frames []wire.Stored, comp uint8, from *conn) {
+func (s *Server) fanout(st *channelState, frames []wire.Stored, from *conn) {
 	// Encode before taking the server's lock: copying 16 KiB envelopes
 	// under it held up every other connection's requests.
 	pushes := make([]pendingPush, len(frames))
 	for i, f := range frames {
-		pushes[i] = pendingPush{kind: f.Kind, data: wire.EncodePush(f), comp: comp, from: from}
+		pushes[i] = pendingPush{kind: f.Kind, data: wire.EncodePush(f), from: from}
 	}
 	s.mu.Lock()
 	var ready []pendingPush
@@ -350,14 +357,10 @@ func (s *Server) fanout(st *channelState, frames []wire.Stored, comp uint8, from
 	now := s.cfg.Now()
 	for _, p := range ready {
 		for c := range st.conns {
-			if c == p.from {
-				continue
-			}
-			e := st.list.Entry(c.key)
-			if e == nil || e.ExpiredAt(now) {
-				continue
-			}
-			if p.kind == wire.KindMessage && !e.Caps.CanRead(crypto.Compartment(p.comp)) {
+			// Every member gets every frame: the relay knows no roles,
+			// and a compartment a member may not read is closed to it by
+			// the keys alone. The administration connection reads nothing.
+			if c == p.from || c.admin || !st.inForce(c, now) {
 				continue
 			}
 			targets = append(targets, target{c, p.data})

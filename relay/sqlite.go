@@ -440,7 +440,7 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 				return nil, false, err
 			}
 			since = f.Seq
-			if !filter(f.Kind, comp) {
+			if filter != nil && !filter(f.Kind, comp) {
 				continue
 			}
 			if len(out) > 0 && size+len(f.Payload) > maxBytes {

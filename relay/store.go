@@ -30,7 +30,7 @@ type Store interface {
 	// Append stores frames, assigning each the next sequence number of
 	// its channel, and returns them as stored.
 	Append(ctx context.Context, frames []NewFrame) ([]wire.Stored, error)
-	// Fetch returns frames after since that pass filter, at most maxBytes
+	// Fetch returns frames after since that pass filter (nil: all), at most maxBytes
 	// of payload (but at least one frame), and whether more remain.
 	Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int, filter func(kind wire.Kind, comp uint8) bool) ([]wire.Stored, bool, error)
 	// RegisterInvite records a single-use invite token id.

@@ -18,9 +18,11 @@ import (
 type benchChannel struct {
 	roster  *crypto.Roster
 	genesis *crypto.AccessList
-	list    *crypto.AccessList
-	bundle  []byte
-	members []*member // members[0] is the organizer
+	// admin administers the genesis list, nextAdmin the list after it.
+	admin, nextAdmin *crypto.AdminKey
+	list             *crypto.AccessList
+	bundle           []byte
+	members          []*member // members[0] is the organizer
 }
 
 // member is one pseudonym of a bench channel.
@@ -100,10 +102,13 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.genesis = crypto.AccessListFor(genesis)
-	if err := c.genesis.Sign(org.keys); err != nil {
+	genesisSecrets := crypto.NewEpochSecrets(genesis)
+	genesisAdmin, _ := genesisSecrets.AdminKey()
+	c.genesis = crypto.AccessListFor(genesis, genesisAdmin.SigningPublicKey())
+	if err := c.genesis.Sign(genesisAdmin, genesisAdmin); err != nil {
 		return nil, err
 	}
+	c.admin = genesisAdmin
 	next := genesis.Next(now)
 	for i, m := range c.members[1:] {
 		pub := m.keys.Public()
@@ -119,11 +124,14 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 		return nil, err
 	}
 	c.roster = next
-	c.list = crypto.AccessListFor(next)
-	if err := c.list.Sign(org.keys); err != nil {
+	secrets := crypto.NewEpochSecrets(next)
+	admin, _ := secrets.AdminKey()
+	c.list = crypto.AccessListFor(next, admin.SigningPublicKey())
+	if err := c.list.Sign(genesisAdmin, admin); err != nil {
 		return nil, err
 	}
-	b, err := crypto.NewEpochBundle(next, crypto.NewEpochSecrets(next), org.keys)
+	c.nextAdmin = admin
+	b, err := crypto.NewEpochBundle(next, secrets, org.keys, genesisAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +144,7 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 		if err != nil {
 			return nil, err
 		}
-		secrets, r, err := parsed.Open(m.keys, genesis.IsOrganizer)
+		secrets, r, err := parsed.Open(m.keys, genesisAdmin.SigningPublicKey(), genesis.IsOrganizer)
 		if err != nil {
 			return nil, fmt.Errorf("member opening the epoch: %w", err)
 		}

@@ -150,7 +150,7 @@ func setupReal(url string, chans []*benchChannel) ([]*client, error) {
 		if err := org.Create(ctx, c.genesis); err != nil {
 			return fmt.Errorf("creating a channel: %w", err)
 		}
-		if err := org.Auth(ctx, c.roster.Channel, c.members[0].keys); err != nil {
+		if err := org.Auth(ctx, c.roster.Channel, c.admin); err != nil {
 			return err
 		}
 		if err := org.SetAccess(ctx, c.list); err != nil {

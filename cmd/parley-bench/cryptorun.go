@@ -204,11 +204,13 @@ func rekeyOp(c *benchChannel, remove bool) cryptoOp {
 			if err := next.Sign(org.keys); err != nil {
 				return err
 			}
-			list := crypto.AccessListFor(next)
-			if err := list.Sign(org.keys); err != nil {
+			secrets := crypto.NewEpochSecrets(next)
+			admin, _ := secrets.AdminKey()
+			list := crypto.AccessListFor(next, admin.SigningPublicKey())
+			if err := list.Sign(c.nextAdmin, admin); err != nil {
 				return err
 			}
-			b, err := crypto.NewEpochBundle(next, crypto.NewEpochSecrets(next), org.keys)
+			b, err := crypto.NewEpochBundle(next, secrets, org.keys, c.nextAdmin)
 			if err != nil {
 				return err
 			}
@@ -228,7 +230,7 @@ func applyRekeyOp(c *benchChannel) (cryptoOp, error) {
 	if err := next.Sign(org.keys); err != nil {
 		return cryptoOp{}, err
 	}
-	b, err := crypto.NewEpochBundle(next, crypto.NewEpochSecrets(next), org.keys)
+	b, err := crypto.NewEpochBundle(next, crypto.NewEpochSecrets(next), org.keys, c.nextAdmin)
 	if err != nil {
 		return cryptoOp{}, err
 	}
@@ -243,7 +245,7 @@ func applyRekeyOp(c *benchChannel) (cryptoOp, error) {
 			if err != nil {
 				return err
 			}
-			_, r, err := parsed.Open(m.keys, c.roster.IsOrganizer)
+			_, r, err := parsed.Open(m.keys, c.nextAdmin.SigningPublicKey(), c.roster.IsOrganizer)
 			if err != nil {
 				return err
 			}
@@ -293,11 +295,13 @@ func joinOps(c *benchChannel) (join, admit, first cryptoOp, err error) {
 		if err := next.Sign(org.keys); err != nil {
 			return nil, nil, err
 		}
-		list := crypto.AccessListFor(next)
-		if err := list.Sign(org.keys); err != nil {
+		secrets := crypto.NewEpochSecrets(next)
+		admin, _ := secrets.AdminKey()
+		list := crypto.AccessListFor(next, admin.SigningPublicKey())
+		if err := list.Sign(c.nextAdmin, admin); err != nil {
 			return nil, nil, err
 		}
-		b, err := crypto.NewEpochBundle(next, crypto.NewEpochSecrets(next), org.keys)
+		b, err := crypto.NewEpochBundle(next, secrets, org.keys, c.nextAdmin)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -342,7 +346,7 @@ func joinOps(c *benchChannel) (join, admit, first cryptoOp, err error) {
 			if err != nil {
 				return err
 			}
-			_, r, err := parsed.Open(keys, inv.IsOrganizer)
+			_, r, err := parsed.Open(keys, nil, inv.IsOrganizer)
 			if err != nil {
 				return err
 			}

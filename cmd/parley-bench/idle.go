@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"parley/crypto"
@@ -129,19 +131,28 @@ func newIdleChannels(n int) ([]*idleChannel, error) {
 		}
 		var nonce [16]byte
 		rand.Read(nonce[:])
+		var secret [32]byte
+		rand.Read(secret[:])
+		channel := crypto.NewChannelID(c.keys[0].SigningPublicKey(), nonce)
+		admin := crypto.NewAdminKey(channel, 1, secret)
 		c.list = &crypto.AccessList{
-			Channel:   crypto.NewChannelID(c.keys[0].SigningPublicKey(), nonce),
+			Channel:   channel,
 			Version:   1,
 			Retention: crypto.PolicyHard.Retention(),
+			Admin:     admin.SigningPublicKey(),
 		}
-		for j, k := range c.keys {
-			caps := crypto.RoleCapabilities(crypto.RoleParticipant)
-			if j == 0 {
-				caps = crypto.RoleCapabilities(crypto.RoleOrganizer)
+		for _, k := range c.keys {
+			c.list.Entries = append(c.list.Entries, crypto.AccessEntry{Key: k.SigningPublicKey()})
+		}
+		for len(c.list.Entries) < crypto.MemberBucket(len(c.keys)) {
+			k, err := crypto.GenerateChannelKeys()
+			if err != nil {
+				return err
 			}
-			c.list.Entries = append(c.list.Entries, crypto.AccessEntry{Key: k.SigningPublicKey(), Caps: caps})
+			c.list.Entries = append(c.list.Entries, crypto.AccessEntry{Key: k.SigningPublicKey()})
 		}
-		if err := c.list.Sign(c.keys[0]); err != nil {
+		slices.SortFunc(c.list.Entries, func(a, b crypto.AccessEntry) int { return bytes.Compare(a.Key, b.Key) })
+		if err := c.list.Sign(admin, admin); err != nil {
 			return err
 		}
 		out[i] = c

@@ -9,6 +9,7 @@ package relayclient
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -330,8 +331,17 @@ func (c *Conn) okCall(ctx context.Context, build func(id uint32) []byte) (uint64
 	return wire.ParseUint64(f.Body)
 }
 
-// Auth authenticates the connection as keys' pseudonym in channel.
-func (c *Conn) Auth(ctx context.Context, channel crypto.ChannelID, keys *crypto.ChannelKeys) error {
+// A Signer answers the relay's challenge: a member's pseudonym keys
+// (*crypto.ChannelKeys) or the channel's administration key
+// (*crypto.AdminKey).
+type Signer interface {
+	SigningPublicKey() ed25519.PublicKey
+	SignRelayChallenge(pin [32]byte, channel crypto.ChannelID, challenge [32]byte) []byte
+}
+
+// Auth authenticates the connection as keys in channel: a member's
+// pseudonym, or the channel's administration key.
+func (c *Conn) Auth(ctx context.Context, channel crypto.ChannelID, keys Signer) error {
 	var a wire.Auth
 	a.Channel = channel
 	copy(a.Key[:], keys.SigningPublicKey())
