@@ -236,6 +236,13 @@ func NewEpochBundle(r *Roster, s *EpochSecrets, signer *ChannelKeys, prev *Admin
 	return b, nil
 }
 
+func (b *EpochBundle) addHeader(bb *cryptobyte.Builder) {
+	bb.AddUint8(bundleFormat)
+	bb.AddBytes(b.Channel[:])
+	bb.AddUint64(b.Epoch)
+	bb.AddBytes(b.RosterHash[:])
+}
+
 func (b *EpochBundle) addWraps(bb *cryptobyte.Builder) {
 	bb.AddUint8(uint8(len(b.Wraps)))
 	for _, w := range b.Wraps {
@@ -258,10 +265,7 @@ func (b *EpochBundle) innerSignedBytes(adminPublic ed25519.PublicKey) ([]byte, e
 		return nil, err
 	}
 	var bb cryptobyte.Builder
-	bb.AddUint8(bundleFormat)
-	bb.AddBytes(b.Channel[:])
-	bb.AddUint64(b.Epoch)
-	bb.AddBytes(b.RosterHash[:])
+	b.addHeader(&bb)
 	b.addWraps(&bb)
 	bb.AddBytes(adminPublic)
 	return bb.Bytes()
@@ -274,10 +278,7 @@ func (b *EpochBundle) signedBytes() ([]byte, error) {
 		return nil, err
 	}
 	var bb cryptobyte.Builder
-	bb.AddUint8(bundleFormat)
-	bb.AddBytes(b.Channel[:])
-	bb.AddUint64(b.Epoch)
-	bb.AddBytes(b.RosterHash[:])
+	b.addHeader(&bb)
 	bb.AddUint24LengthPrefixed(func(bb *cryptobyte.Builder) { bb.AddBytes(b.SealedRoster) })
 	b.addWraps(&bb)
 	return bb.Bytes()
