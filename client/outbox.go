@@ -258,6 +258,18 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		_, err = a.Post(ctx, wire.KindBundle, it.Payload)
 		return err
 	}
+	// delivered turns one post's outcome into the flush's answer: nil
+	// once the relay took the item and this home recorded that.
+	delivered := func(it outboxItem, err error) error {
+		if err != nil {
+			var answered *relayclient.Error
+			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
+		}
+		if err := c.recordDelivery(name, it, rc.id); err != nil {
+			return &unrecordedError{id: it.id, err: err}
+		}
+		return nil
+	}
 	for _, it := range copies {
 		if slices.Contains(it.Acked, rc.id) {
 			continue
@@ -276,12 +288,8 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		case outMessage:
 			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
-		if err != nil {
-			var answered *relayclient.Error
-			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
-		}
-		if err := c.recordDelivery(name, it, rc.id); err != nil {
-			return &unrecordedError{id: it.id, err: err}
+		if err := delivered(it, err); err != nil {
+			return err
 		}
 	}
 	var stale error
@@ -315,12 +323,8 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 			}
 			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
 		}
-		if err != nil {
-			var answered *relayclient.Error
-			return &postError{id: it.id, uncertain: !errors.As(err, &answered), err: err}
-		}
-		if err := c.recordDelivery(name, it, rc.id); err != nil {
-			return &unrecordedError{id: it.id, err: err}
+		if err := delivered(it, err); err != nil {
+			return err
 		}
 	}
 	return stale
