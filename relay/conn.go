@@ -35,6 +35,7 @@ type conn struct {
 	limit     *bucket
 	challenge [32]byte
 	malformed int
+	serial    uint64 // for Config.Observe
 
 	// Set once by the reader when authentication succeeds, before the
 	// connection is registered with its channel.
@@ -54,11 +55,12 @@ type conn struct {
 
 func newConn(s *Server, ws *websocket.Conn) *conn {
 	c := &conn{
-		s:     s,
-		ws:    ws,
-		out:   make(chan []byte, outQueue),
-		quit:  make(chan struct{}),
-		limit: newBucket(s.cfg.ConnRate, s.cfg.ConnBurst),
+		s:      s,
+		ws:     ws,
+		out:    make(chan []byte, outQueue),
+		quit:   make(chan struct{}),
+		limit:  newBucket(s.cfg.ConnRate, s.cfg.ConnBurst),
+		serial: s.serials.Add(1),
 	}
 	rand.Read(c.challenge[:])
 	return c
@@ -73,6 +75,9 @@ func (c *conn) serve() {
 		<-writerDone
 		c.ws.Close()
 		c.s.forget(c)
+		if c.s.cfg.Observe != nil {
+			c.s.cfg.Observe(Observation{Time: time.Now(), Conn: c.serial, Remote: c.ws.RemoteAddr().String(), Closed: true})
+		}
 	}()
 
 	c.ws.SetReadLimit(wire.MaxFrame)
@@ -115,7 +120,9 @@ func (c *conn) serve() {
 			return
 		default:
 		}
-		if reply := c.handle(f); reply != nil {
+		reply := c.handle(f)
+		c.observe(f, len(data))
+		if reply != nil {
 			c.send(reply)
 		}
 	}

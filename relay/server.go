@@ -53,6 +53,12 @@ type Config struct {
 	// plays a hostile operator (internal/hostilerelay) sets it;
 	// parley-relay never does.
 	ForkAccessLists func() bool
+	// Observe, when set, is called with every request a connection
+	// makes, after it is handled, and once when the connection closes:
+	// the record of what the relay learns (Observation). Only the test
+	// relay sets it, for the test that checks what that record does not
+	// show; parley-relay never does.
+	Observe func(Observation)
 }
 
 func (c *Config) setDefaults() {
@@ -103,6 +109,7 @@ type Server struct {
 	conns    map[*conn]struct{}
 	unauth   int
 	closing  bool
+	serials  atomic.Uint64 // numbers connections for Config.Observe
 	wg       sync.WaitGroup
 
 	stop     chan struct{}

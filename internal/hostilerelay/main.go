@@ -8,7 +8,9 @@
 // It also writes, one line per event, who fetched (callers file: the
 // pseudonym public key in hex) and what was stored (frames file:
 // "SEQ KIND POSTER"), which is how a test learns its homes' keys and the
-// sequence numbers of their frames.
+// sequence numbers of their frames; with -record, every request the relay
+// sees (relay.Observation), which is how a test checks what a relay that
+// logs everything learns.
 //
 // It is never built into a release and is not a usable relay.
 package main
@@ -147,11 +149,19 @@ func main() {
 	rulesPath := flag.String("rules", "", "rules file (JSON), read at every request")
 	callers := flag.String("callers", "", "file that gets the key of every fetch's caller")
 	framesPath := flag.String("frames", "", "file that gets every stored frame")
+	record := flag.String("record", "", "file that gets every request the relay sees, one JSON object per line (relay.Observation)")
 	flag.Parse()
 	h := &hostile{rulesPath: *rulesPath, callersPath: *callers, framesPath: *framesPath}
+	cfg := relay.Config{ForkAccessLists: func() bool { return h.rules().Fork }}
+	if *record != "" {
+		cfg.Observe = func(o relay.Observation) {
+			line, _ := json.Marshal(o)
+			h.log(*record, string(line))
+		}
+	}
 	r, err := relay.Start(relay.Options{
 		Listen: *listen, DataDir: *data,
-		Config:    relay.Config{ForkAccessLists: func() bool { return h.rules().Fork }},
+		Config:    cfg,
 		WrapStore: func(s relay.Store) relay.Store { h.Store = s; return h },
 	})
 	if err != nil {
