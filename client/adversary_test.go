@@ -38,8 +38,8 @@ func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wir
 	return s.Store.Append(ctx, frames)
 }
 
-func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
-	frames, more, err := s.Store.Fetch(ctx, ch, since, max, filter)
+func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int) ([]wire.Stored, bool, error) {
+	frames, more, err := s.Store.Fetch(ctx, ch, since, max)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []wire.Stored
@@ -61,7 +61,7 @@ func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64
 
 // channelFrames returns the frames of a channel as the relay stored them.
 func channelFrames(t *testing.T, s relay.Store, ch crypto.ChannelID) []wire.Stored {
-	frames, _, err := s.Fetch(ctxT(t), ch, 0, 1<<30, func(wire.Kind, uint8) bool { return true })
+	frames, _, err := s.Fetch(ctxT(t), ch, 0, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestReplayedMessageRejected(t *testing.T) {
 	frames := channelFrames(t, w.Relay.Store, ch)
 	last := frames[len(frames)-1]
 	// The relay stores the same envelope again: a replay.
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -153,12 +153,11 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 	// outsider holds no chain to seal with.
 	env := make([]byte, crypto.EnvelopeSize)
 	rand.Read(env)
-	env[0], env[1] = crypto.EnvelopeVersion, byte(crypto.Talks)
-	binary.BigEndian.PutUint64(env[2:], 3)
+	env[0] = crypto.EnvelopeVersion
+	binary.BigEndian.PutUint64(env[1:], 3)
 	id := mallory.ID()
-	copy(env[10:26], id[:])
-	binary.BigEndian.PutUint32(env[26:], 0)
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: env}}); err != nil {
+	copy(env[9:25], id[:])
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: env}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -211,7 +210,7 @@ func TestFramesFromAnotherChannel(t *testing.T) {
 	other, _ := org.ChannelID("other")
 	frames := channelFrames(t, w.Relay.Store, other)
 	last := frames[len(frames)-1]
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Compartment: 1, Payload: last.Payload}}); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, alice, "c")

@@ -426,7 +426,7 @@ func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 			// With several, the relay that may hold it can be away while
 			// another brings a newer epoch: once attempted, the bytes stay
 			// (sealed again they would be a second message).
-			h, err := crypto.ParseHeader(it.Payload)
+			h, err := crypto.ParseClearHeader(it.Payload)
 			if err != nil {
 				return err
 			}

@@ -385,7 +385,7 @@ func (st *channelState) mightBeOurs(f wire.Stored) bool {
 	if err != nil {
 		return false
 	}
-	h, err := crypto.ParseHeader(f.Payload)
+	h, err := crypto.ParseClearHeader(f.Payload)
 	return err == nil && h.Sender == k.ID()
 }
 

@@ -189,9 +189,21 @@ func (st *channelState) checkOurs(e *epochState, r *crypto.Roster, comp crypto.C
 // The chain moves past it, so nothing is sealed twice under one message
 // key (the random nonce already keeps such envelopes apart; readers
 // would refuse the second as a replay).
-func (st *channelState) restoredFrom(h crypto.Header) []Entry {
-	e := st.epoch(h.Epoch)
+func (st *channelState) restoredFrom(env []byte, keys *crypto.ChannelKeys) []Entry {
+	clear, err := crypto.ParseClearHeader(env)
+	if err != nil {
+		return nil
+	}
+	e := st.epoch(clear.Epoch)
 	if e == nil {
+		return nil
+	}
+	r, err := crypto.ParseRoster(e.Roster)
+	if err != nil {
+		return nil
+	}
+	h, err := e.view(r, keys).Header(env)
+	if err != nil {
 		return nil
 	}
 	k := chainKey(h.Compartment, h.Sender)

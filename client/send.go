@@ -264,7 +264,7 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 	if err != nil {
 		return nil, err
 	}
-	env, err := crypto.NewEpochView(r, keys).Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
+	env, err := e.view(r, keys).Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 	if err != nil {
 		return nil, err
 	}

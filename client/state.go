@@ -132,6 +132,14 @@ type epochState struct {
 	// an organizer holds (admin.go).
 	Admin       []byte `json:"admin,omitempty"`
 	AdminSecret []byte `json:"admin_secret,omitempty"`
+	// SenderData is the epoch's key for envelope sender data
+	// (compartment and counter), which every member holds.
+	SenderData []byte `json:"sender_data"`
+}
+
+// view is keys' view of this epoch, whose verified roster is r.
+func (e *epochState) view(r *crypto.Roster, keys *crypto.ChannelKeys) *crypto.EpochView {
+	return crypto.NewEpochView(r, keys, crypto.SenderDataKey(e.SenderData))
 }
 
 type inviteRecord struct {
@@ -211,6 +219,8 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 			}
 		}
 	}
+	sd := s.SenderDataKey()
+	e.SenderData = sd[:]
 	e.Admin = bytes.Clone(s.AdminPublic)
 	if s.Admin != nil {
 		e.AdminSecret = bytes.Clone(s.Admin[:])

@@ -535,12 +535,18 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 	return entries, nil
 }
 
+// undecryptable is the line for a member's message that does not
+// decrypt under the epoch's keys.
+func undecryptable(sender *crypto.Member, epoch uint64) Entry {
+	return notice(ReasonUndecryptable, "could not decrypt a message from %s in epoch %d: the relay altered it, or %s holds another epoch %d than this home (a fork: two organizers changed the channel at once, and the relay kept each side's roster from the other)", sender.Name, epoch, sender.Name, epoch)
+}
+
 func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, f wire.Stored, keys *crypto.ChannelKeys) ([]Entry, error) {
 	st := row.st
 	if st.Status != statusActive {
 		return nil, nil
 	}
-	h, err := crypto.ParseHeader(f.Payload)
+	h, err := crypto.ParseClearHeader(f.Payload)
 	if err != nil {
 		return []Entry{notice(ReasonMalformed, "rejected a malformed frame")}, nil
 	}
@@ -551,7 +557,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		if err != nil || matched {
 			return nil, err
 		}
-		return st.restoredFrom(h), nil
+		return st.restoredFrom(f.Payload, keys), nil
 	}
 	e := st.epoch(h.Epoch)
 	cur := st.current()
@@ -582,20 +588,29 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 			return []Entry{notice(ReasonForged, "rejected a message from %s sent after their removal", sender.Name)}, nil
 		}
 	}
-	ck := chainKey(h.Compartment, h.Sender)
+	v := e.view(r, keys)
+	full, err := v.Header(f.Payload)
+	switch {
+	case err == nil:
+	case sender == nil:
+		return []Entry{notice(ReasonForged, "rejected a message from a key outside the roster")}, nil
+	default:
+		return []Entry{undecryptable(sender, h.Epoch)}, nil
+	}
+	ck := chainKey(full.Compartment, h.Sender)
 	var chain *crypto.ReceiveChain
 	if raw, ok := e.Recv[ck]; ok {
 		if chain, err = crypto.ParseReceiveChain(raw); err != nil {
 			return nil, err
 		}
 	}
-	o, err := crypto.NewEpochView(r, keys).Open(chain, f.Payload)
+	o, err := v.Open(chain, f.Payload)
 	switch {
 	case err == nil:
 	case sender == nil:
 		return []Entry{notice(ReasonForged, "rejected a message from a key outside the roster")}, nil
 	case errors.Is(err, crypto.ErrNotMember):
-		return []Entry{notice(ReasonForged, "rejected a %s message from %s, a %s", h.Compartment, sender.Name, sender.Role)}, nil
+		return []Entry{notice(ReasonForged, "rejected a %s message from %s, a %s", full.Compartment, sender.Name, sender.Role)}, nil
 	case errors.Is(err, crypto.ErrNoCompartment):
 		return nil, nil // a compartment we do not read
 	case errors.Is(err, crypto.ErrReplay):
@@ -603,7 +618,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	case errors.Is(err, crypto.ErrBadTag):
 		return []Entry{notice(ReasonForged, "rejected a message claiming to be from %s: sender authentication failed", sender.Name)}, nil
 	case errors.Is(err, crypto.ErrDecrypt):
-		return []Entry{notice(ReasonUndecryptable, "could not decrypt a message from %s in epoch %d: the relay altered it, or %s holds another epoch %d than this home (a fork: two organizers changed the channel at once, and the relay kept each side's roster from the other)", sender.Name, h.Epoch, sender.Name, h.Epoch)}, nil
+		return []Entry{undecryptable(sender, h.Epoch)}, nil
 	default:
 		return []Entry{notice(ReasonRejected, "rejected a message claiming to be from %s: %v", sender.Name, err)}, nil
 	}
@@ -616,7 +631,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		out = append(out, notice(ReasonGap, "%d message(s) from %s missing", o.Gap, sender.Name))
 	}
 	e.Recv[ck], _ = chain.MarshalBinary()
-	out = append(out, st.checkReport(e, r, h, sender, m.Report, keys.ID())...)
+	out = append(out, st.checkReport(e, r, o.Header, sender, m.Report, keys.ID())...)
 	if m.Report.PendingKey != nil && e == cur && !bytes.Equal(m.Report.PendingKey[:crypto.KEMPublicKeySize], sender.Keys.KEMKey) {
 		self := r.Member(keys.ID())
 		out = append(out, st.receiveKeyUpdate(sender, self.Role, m.Report.PendingKey)...)
@@ -627,9 +642,9 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	}
 	switch m.Type {
 	case typeText:
-		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(h.Compartment), Text: string(content)})
+		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(full.Compartment), Text: string(content)})
 	case typeDraft:
-		if h.Compartment != crypto.Talks {
+		if full.Compartment != crypto.Talks {
 			return append(out, notice(ReasonRejected, "rejected a draft outside the talks compartment from %s", sender.Name)), nil
 		}
 		es, err := st.receiveChunk(sender.Name, t, content)

@@ -50,6 +50,7 @@ type messageBench struct {
 	pairs   []PairKey // the sender's, one per reader
 	slot    int       // the reader's tag slot
 	body    []byte
+	sdk     SenderDataKey
 }
 
 func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
@@ -63,7 +64,7 @@ func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pairs, err := NewEpochView(from.roster, from.keys).pairsFor(Talks)
+	pairs, err := NewEpochView(from.roster, from.keys, from.secrets.SenderDataKey()).pairsFor(Talks)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func newMessageBench(b *testing.B, n, bodySize int) *messageBench {
 	rand.Read(body)
 	return &messageBench{
 		channel: c.roster.Channel, epoch: c.roster.Version, sender: from.keys.ID(),
-		send: SendChain{Key: k}, recv: ReceiveChain{Key: rk}, pairs: pairs,
+		send: SendChain{Key: k}, recv: ReceiveChain{Key: rk}, pairs: pairs, sdk: from.secrets.SenderDataKey(),
 		slot: to.roster.Slot(Talks, to.keys.ID()), body: body,
 	}
 }
@@ -82,7 +83,7 @@ func (m *messageBench) seal(b *testing.B) []byte {
 		b.Fatal(err)
 	}
 	h := Header{Compartment: Talks, Epoch: m.epoch, Sender: m.sender, Counter: n}
-	env, err := sealWithKey(m.channel, h, mk, m.pairs, Message{Type: 1, Body: m.body})
+	env, err := sealWithKey(m.channel, h, m.sdk, mk, m.pairs, Message{Type: 1, Body: m.body})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func (m *messageBench) seal(b *testing.B) []byte {
 }
 
 func (m *messageBench) open(b *testing.B, env []byte) {
-	h, err := ParseHeader(env)
+	h, err := m.sdk.OpenHeader(m.channel, env)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func (m *messageBench) open(b *testing.B, env []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := openMessage(m.channel, env, mk, m.slot, m.pairs[m.slot]); err != nil {
+	if _, err := openMessage(m.channel, h, env, mk, m.slot, m.pairs[m.slot]); err != nil {
 		b.Fatal(err)
 	}
 	m.recv.accept(h.Counter)

@@ -31,13 +31,16 @@ func TestRemovedMemberReadsNothingNew(t *testing.T) {
 	if _, _, err := bob.open(t, after); !errors.Is(err, ErrWrongEpoch) {
 		t.Fatalf("removed member, new epoch: %v, want ErrWrongEpoch", err)
 	}
-	h, _ := ParseHeader(after)
+	h, err := alice.secrets.SenderDataKey().OpenHeader(c.roster.Channel, after)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, comp := range []Compartment{Talks, Briefings} {
 		old := *bob.secrets
 		old.Epoch = h.Epoch // even pretending the old secret is the new one
 		k, _ := old.SenderChain(comp, h.Sender)
 		mk, _ := (&ReceiveChain{Key: k}).lookup(h.Counter)
-		if _, err := openMessage(c.roster.Channel, after, mk, 1, PairKey{}); !errors.Is(err, ErrDecrypt) {
+		if _, err := openMessage(c.roster.Channel, h, after, mk, 1, PairKey{}); !errors.Is(err, ErrDecrypt) {
 			t.Fatalf("old %s secret on new message: %v", comp, err)
 		}
 	}

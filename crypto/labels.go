@@ -24,6 +24,7 @@ const (
 	labelMessageAEAD      = "parley/v1 message aead"
 	labelChainNext        = "parley/v1 chain next"
 	labelMessageAD        = "parley/v2 message"
+	labelSenderData       = "parley/v3 sender data"
 	labelPairKey          = "parley/v1 pairwise mac key"
 	labelMessageTag       = "parley/v1 message tag"
 	labelContentHash      = "parley/v2 message content"

@@ -15,9 +15,9 @@ import (
 const (
 	// EnvelopeSize is the size of every sealed message, whatever its body.
 	EnvelopeSize = 16384
-	// HeaderSize is the cleartext header: version, compartment, epoch,
-	// sender, counter, nonce.
-	HeaderSize = 1 + 1 + 8 + 16 + 4 + NonceSize
+	// HeaderSize is the header: version, epoch, sender and nonce in
+	// clear, then the sealed sender data (compartment and counter).
+	HeaderSize = clearHeaderSize + senderDataSize
 	// NonceSize is the random XChaCha20-Poly1305 nonce in the header.
 	NonceSize = chacha20poly1305.NonceSizeX
 	// TagSize is the size of one pairwise sender tag.
@@ -27,7 +27,9 @@ const (
 	PendingKeySize = KEMPublicKeySize + SignatureSize
 
 	// EnvelopeVersion is the first byte of every envelope.
-	EnvelopeVersion = 2
+	EnvelopeVersion = 3
+	clearHeaderSize = 1 + 8 + 16 + NonceSize
+	senderDataSize  = 1 + 4 + chacha20poly1305.Overhead
 	plaintextSize   = EnvelopeSize - HeaderSize - chacha20poly1305.Overhead
 	tagAreaSize     = MaxMembers * TagSize
 	reportSize      = 32 + 2*4*MaxMembers + 8 + 8 + 4 + 2 + PendingKeySize
@@ -37,8 +39,12 @@ const (
 	MaxBody = plaintextSize - tagAreaSize - reportSize - bodyPrefix
 )
 
-// Header is the cleartext part of a message envelope. The relay sees it;
-// the AEAD binds it. Nonce is chosen at random by SealMessage.
+// Header is a message envelope's header as a member reads it. The
+// relay sees only its ClearHeader: Compartment and Counter travel
+// sealed under the epoch's SenderDataKey, so the relay cannot tell a
+// briefing from a talks message, nor count one compartment's messages.
+// The AEAD of the body binds all of it. Nonce is chosen at random by
+// SealMessage.
 type Header struct {
 	Compartment Compartment
 	Epoch       uint64
@@ -47,28 +53,80 @@ type Header struct {
 	Nonce       [NonceSize]byte
 }
 
-func (h Header) marshal() []byte {
-	b := make([]byte, 0, HeaderSize)
-	b = append(b, EnvelopeVersion, byte(h.Compartment))
-	b = binary.BigEndian.AppendUint64(b, h.Epoch)
-	b = append(b, h.Sender[:]...)
-	b = binary.BigEndian.AppendUint32(b, h.Counter)
-	return append(b, h.Nonce[:]...)
+// ClearHeader is the part of a header anyone reads: the epoch whose keys
+// open the message and the sender, whom the relay knows anyway as the
+// key that posted it (and checks).
+type ClearHeader struct {
+	Epoch  uint64
+	Sender KeyID
 }
 
-// ParseHeader reads the header of an envelope. It checks only the size,
-// version and compartment: nothing else in the envelope is read before the
-// AEAD has verified it.
-func ParseHeader(env []byte) (Header, error) {
+// A SenderDataKey seals the compartment and counter of every envelope of
+// one epoch (§10.2). It derives from the briefings secret, which every
+// member holds, mentors included: a member can sort every frame into its
+// chain, the relay none.
+type SenderDataKey [32]byte
+
+// SenderDataKey returns the epoch's key for envelope sender data.
+func (s *EpochSecrets) SenderDataKey() SenderDataKey {
+	return SenderDataKey(deriveKey(s.Briefings[:], labelSenderData, 32, s.Channel[:], u64(s.Epoch)))
+}
+
+func (k SenderDataKey) aead() cipherAEAD {
+	a, _ := chacha20poly1305.NewX(k[:])
+	return a
+}
+
+// senderDataAD binds the sealed sender data to the channel and to the
+// clear part of its header. The nonce is the envelope's random one,
+// used here under a key of its own.
+func senderDataAD(channel ChannelID, clear []byte) []byte {
+	ad := appendPrefixed(nil, []byte(labelSenderData))
+	ad = append(ad, channel[:]...)
+	return append(ad, clear...)
+}
+
+// marshal encodes the header with its sender data sealed under k.
+func (h Header) marshal(channel ChannelID, k SenderDataKey) []byte {
+	b := make([]byte, 0, HeaderSize)
+	b = append(b, EnvelopeVersion)
+	b = binary.BigEndian.AppendUint64(b, h.Epoch)
+	b = append(b, h.Sender[:]...)
+	b = append(b, h.Nonce[:]...)
+	sd := binary.BigEndian.AppendUint32([]byte{byte(h.Compartment)}, h.Counter)
+	return k.aead().Seal(b, h.Nonce[:], sd, senderDataAD(channel, b))
+}
+
+// ParseClearHeader reads the clear part of an envelope's header. It
+// checks only the size and version: nothing else in the envelope is read
+// before an AEAD has verified it.
+func ParseClearHeader(env []byte) (ClearHeader, error) {
 	if len(env) != EnvelopeSize {
-		return Header{}, malformed("message", fmt.Sprintf("size %d, want %d", len(env), EnvelopeSize))
+		return ClearHeader{}, malformed("message", fmt.Sprintf("size %d, want %d", len(env), EnvelopeSize))
 	}
 	if env[0] != EnvelopeVersion {
-		return Header{}, malformed("message", "unknown version")
+		return ClearHeader{}, malformed("message", "unknown version")
 	}
-	h := Header{Compartment: Compartment(env[1]), Epoch: binary.BigEndian.Uint64(env[2:10]), Counter: binary.BigEndian.Uint32(env[26:30])}
-	copy(h.Sender[:], env[10:26])
-	copy(h.Nonce[:], env[30:HeaderSize])
+	h := ClearHeader{Epoch: binary.BigEndian.Uint64(env[1:9])}
+	copy(h.Sender[:], env[9:25])
+	return h, nil
+}
+
+// OpenHeader reads an envelope's whole header, opening its sender data
+// with k. It fails with ErrDecrypt when k is not the key of the
+// envelope's channel and epoch, or the header was altered.
+func (k SenderDataKey) OpenHeader(channel ChannelID, env []byte) (Header, error) {
+	ch, err := ParseClearHeader(env)
+	if err != nil {
+		return Header{}, err
+	}
+	h := Header{Epoch: ch.Epoch, Sender: ch.Sender}
+	copy(h.Nonce[:], env[25:clearHeaderSize])
+	sd, err := k.aead().Open(nil, h.Nonce[:], env[clearHeaderSize:HeaderSize], senderDataAD(channel, env[:clearHeaderSize]))
+	if err != nil {
+		return Header{}, fmt.Errorf("sender data of a message from %s: %w", h.Sender, ErrDecrypt)
+	}
+	h.Compartment, h.Counter = Compartment(sd[0]), binary.BigEndian.Uint32(sd[1:])
 	if !h.Compartment.valid() {
 		return Header{}, malformed("message", "unknown compartment")
 	}
@@ -84,10 +142,12 @@ type Message struct {
 	Report Report
 }
 
-func associatedData(channel ChannelID, h Header) []byte {
+// associatedData binds the body to the channel and the whole header as
+// sent, sealed sender data included.
+func associatedData(channel ChannelID, header []byte) []byte {
 	ad := appendPrefixed(nil, []byte(labelMessageAD))
 	ad = append(ad, channel[:]...)
-	return append(ad, h.marshal()...)
+	return append(ad, header...)
 }
 
 // messageAEAD derives the AEAD key of one message. The nonce is not
@@ -117,16 +177,17 @@ func contentHash(pt []byte) [32]byte {
 }
 
 // sealWithKey encrypts m under message key mk with a fresh random nonce,
-// which it writes into the header. pairs holds the sender's pair key with
+// which it writes into the header, and seals the header's sender data
+// under sdk. pairs holds the sender's pair key with
 // each reader of the compartment, in Roster.Readers order; each gets a tag
 // in the same slot. The result is always EnvelopeSize bytes.
-func sealWithKey(channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
-	return sealMessage(rand.Reader, channel, h, mk, pairs, m)
+func sealWithKey(channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
+	return sealMessage(rand.Reader, channel, h, sdk, mk, pairs, m)
 }
 
 // sealMessage is SealMessage with the nonce read from random, so that
 // test vectors can be reproduced.
-func sealMessage(random io.Reader, channel ChannelID, h Header, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
+func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
 	if len(m.Body) > MaxBody {
 		return nil, fmt.Errorf("message body of %d bytes, max %d: %w", len(m.Body), MaxBody, ErrTooLarge)
 	}
@@ -143,7 +204,7 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, mk MessageKey, p
 	// and encrypted in place: one 16 KiB buffer per message, not two.
 	// make zeroes it, so unused tag slots and the padding are zero.
 	out := make([]byte, HeaderSize+plaintextSize, EnvelopeSize)
-	copy(out, h.marshal())
+	copy(out, h.marshal(channel, sdk))
 	pt := out[HeaderSize:]
 	if err := m.Report.marshalInto(pt[tagAreaSize : tagAreaSize+reportSize]); err != nil {
 		return nil, err
@@ -152,7 +213,7 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, mk MessageKey, p
 	body[0] = m.Type
 	binary.BigEndian.PutUint32(body[1:], uint32(len(m.Body)))
 	copy(body[bodyPrefix:], m.Body)
-	ad := associatedData(channel, h)
+	ad := associatedData(channel, out[:HeaderSize])
 	ch := contentHash(pt)
 	for i, p := range pairs {
 		copy(pt[i*TagSize:], tag(p, ad, ch))
@@ -160,20 +221,17 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, mk MessageKey, p
 	return messageAEAD(mk).Seal(out[:HeaderSize], h.Nonce[:], pt, ad), nil
 }
 
-// openMessage decrypts an envelope with mk and checks the sender tag in
-// slot (the reader's position in Roster.Readers) under pair, the reader's
-// pair key with the sender in the header. The AEAD is checked before any
-// of the plaintext is parsed, the tag before the report and body are
+// openMessage decrypts an envelope, whose header h was opened with
+// SenderDataKey.OpenHeader, with mk and checks the sender tag in slot
+// (the reader's position in Roster.Readers) under pair, the reader's pair
+// key with the sender in the header. The AEAD is checked before any of
+// the plaintext is parsed, the tag before the report and body are
 // returned.
-func openMessage(channel ChannelID, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
-	h, err := ParseHeader(env)
-	if err != nil {
-		return Message{}, err
-	}
+func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
 	if slot < 0 || slot >= MaxMembers {
 		return Message{}, fmt.Errorf("reader slot %d: %w", slot, ErrNotMember)
 	}
-	ad := associatedData(channel, h)
+	ad := associatedData(channel, env[:HeaderSize])
 	pt, err := messageAEAD(mk).Open(nil, h.Nonce[:], env[HeaderSize:], ad)
 	if err != nil {
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrDecrypt)

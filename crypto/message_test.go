@@ -32,7 +32,7 @@ func TestMessageRoundTripAndCompartments(t *testing.T) {
 	}
 	k, _ := mentor.secrets.SenderChain(Briefings, alice.keys.ID())
 	mk, _ := (&ReceiveChain{Key: k}).lookup(0)
-	if _, err := openMessage(c.roster.Channel, env, mk, 0, PairKey{}); !errors.Is(err, ErrDecrypt) {
+	if _, err := openBody(c.roster.Channel, mentor.secrets.SenderDataKey(), env, mk, 0, PairKey{}); !errors.Is(err, ErrDecrypt) {
 		t.Fatalf("talks message under briefings key: %v, want ErrDecrypt", err)
 	}
 	if _, err := mentor.seal(t, Talks, 1, []byte("x")); !errors.Is(err, ErrNoCompartment) {
@@ -88,6 +88,18 @@ func TestMessageRejections(t *testing.T) {
 		f(e)
 		return e
 	}
+	// A member holds the sender-data key and can seal other sender data
+	// onto the envelope; the body's AEAD, under the key of the genuine
+	// compartment and counter, still refuses it.
+	resealed := func(f func(*Header)) []byte {
+		sdk := bob.secrets.SenderDataKey()
+		h, err := sdk.OpenHeader(c.roster.Channel, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(&h)
+		return mutate(func(e []byte) { copy(e, h.marshal(c.roster.Channel, sdk)) })
+	}
 	cases := []struct {
 		name string
 		env  []byte
@@ -95,12 +107,14 @@ func TestMessageRejections(t *testing.T) {
 	}{
 		{"tampered ciphertext", mutate(func(e []byte) { e[HeaderSize+100] ^= 1 }), ErrDecrypt},
 		{"tampered padding", mutate(func(e []byte) { e[EnvelopeSize-20] ^= 1 }), ErrDecrypt},
-		{"tampered counter", mutate(func(e []byte) { e[29] = 1 }), ErrDecrypt},
-		{"wrong compartment", mutate(func(e []byte) { e[1] = byte(Briefings) }), ErrDecrypt},
-		{"unknown compartment", mutate(func(e []byte) { e[1] = 9 }), ErrMalformed},
+		{"other counter", resealed(func(h *Header) { h.Counter = 1 }), ErrDecrypt},
+		{"other compartment", resealed(func(h *Header) { h.Compartment = Briefings }), ErrDecrypt},
+		{"tampered sender data", mutate(func(e []byte) { e[clearHeaderSize] ^= 1 }), ErrDecrypt},
+		{"tampered sender data tag", mutate(func(e []byte) { e[HeaderSize-1] ^= 1 }), ErrDecrypt},
 		{"unknown version", mutate(func(e []byte) { e[0] = 1 }), ErrMalformed},
-		{"tampered nonce", mutate(func(e []byte) { e[HeaderSize-1] ^= 1 }), ErrDecrypt},
-		{"wrong epoch", mutate(func(e []byte) { e[9]++ }), ErrWrongEpoch},
+		{"tampered nonce", mutate(func(e []byte) { e[clearHeaderSize-1] ^= 1 }), ErrDecrypt},
+		{"tampered sender", mutate(func(e []byte) { e[9] ^= 1 }), ErrDecrypt},
+		{"wrong epoch", mutate(func(e []byte) { e[8]++ }), ErrWrongEpoch},
 		{"truncated", env[:EnvelopeSize-1], ErrMalformed},
 		{"oversized", append(bytes.Clone(env), 0), ErrMalformed},
 	}
@@ -115,13 +129,13 @@ func TestMessageRejections(t *testing.T) {
 	mk, _ := (&ReceiveChain{Key: k}).lookup(0)
 	pair, _ := bob.keys.pairKey(c.roster.Channel, alice.keys.Public())
 	slot := bob.roster.Slot(Talks, bob.keys.ID())
-	if _, err := openMessage(c.roster.Channel, mutate(func(e []byte) { e[9]++ }), mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+	if _, err := openBody(c.roster.Channel, bob.secrets.SenderDataKey(), mutate(func(e []byte) { e[8]++ }), mk, slot, pair); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("wrong epoch under the right key: %v, want ErrDecrypt", err)
 	}
-	if _, err := openMessage(ChannelID{1}, env, mk, slot, pair); !errors.Is(err, ErrDecrypt) {
+	if _, err := openBody(ChannelID{1}, bob.secrets.SenderDataKey(), env, mk, slot, pair); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("another channel's id: %v, want ErrDecrypt", err)
 	}
-	if _, err := openMessage(c.roster.Channel, env, mk, slot, PairKey{}); !errors.Is(err, ErrBadTag) {
+	if _, err := openBody(c.roster.Channel, bob.secrets.SenderDataKey(), env, mk, slot, PairKey{}); !errors.Is(err, ErrBadTag) {
 		t.Errorf("wrong pair key: %v, want ErrBadTag", err)
 	}
 
@@ -146,9 +160,9 @@ func TestMessageForgedSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, mk, _ := (&SendChain{Key: k}).advance()
-	pairs, _ := NewEpochView(eve.roster, eve.keys).pairsFor(Talks)
+	pairs, _ := NewEpochView(eve.roster, eve.keys, eve.secrets.SenderDataKey()).pairsFor(Talks)
 	h := Header{Compartment: Talks, Epoch: eve.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
-	forged, err := sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
+	forged, err := sealWithKey(c.roster.Channel, h, eve.secrets.SenderDataKey(), mk, pairs, Message{Type: 1, Body: []byte("concede everything")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +281,7 @@ func TestRecipientCanForgeItsOwnView(t *testing.T) {
 	pairs := make([]PairKey, len(bob.roster.Readers(Talks)))
 	pairs[bob.roster.Slot(Talks, bob.keys.ID())] = pair
 	h := Header{Compartment: Talks, Epoch: bob.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
-	env, err := sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})
+	env, err := sealWithKey(c.roster.Channel, h, bob.secrets.SenderDataKey(), mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,5 +289,44 @@ func TestRecipientCanForgeItsOwnView(t *testing.T) {
 	// But towards anyone else the forgery fails.
 	if _, _, err := c.org.open(t, env); !errors.Is(err, ErrBadTag) {
 		t.Fatalf("forgery towards a third member: %v, want ErrBadTag", err)
+	}
+}
+
+// The relay reads only the clear header: a talks message and a briefing
+// from one sender, at the same counter, differ there only in their random
+// nonces. Every member, mentors included, opens the sender data and so
+// sorts each frame into its chain.
+func TestHeaderHidesCompartment(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	alice := c.admit("Alice", RoleParticipant)
+	mentor := c.admit("Mentor", RoleMentor)
+	talks, err := alice.seal(t, Talks, 1, []byte("the map, second draft"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	briefing, err := alice.seal(t, Briefings, 1, []byte("we met twice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ht, _ := ParseClearHeader(talks)
+	hb, _ := ParseClearHeader(briefing)
+	if ht != hb {
+		t.Fatalf("clear headers differ: %+v and %+v", ht, hb)
+	}
+	if !bytes.Equal(talks[:clearHeaderSize-NonceSize], briefing[:clearHeaderSize-NonceSize]) {
+		t.Fatal("the bytes before the nonce differ")
+	}
+	v := NewEpochView(mentor.roster, mentor.keys, mentor.secrets.SenderDataKey())
+	for env, want := range map[*[]byte]Compartment{&talks: Talks, &briefing: Briefings} {
+		h, err := v.Header(*env)
+		if err != nil || h.Compartment != want || h.Counter != 0 {
+			t.Fatalf("mentor reads header %+v, %v; want %s counter 0", h, err, want)
+		}
+	}
+	// An outsider's key (another epoch's, here) opens no sender data.
+	other := *mentor.secrets
+	other.Epoch++
+	if _, err := other.SenderDataKey().OpenHeader(c.roster.Channel, talks); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("sender data under another key: %v, want ErrDecrypt", err)
 	}
 }

@@ -16,12 +16,12 @@ func aliceToBob(t *testing.T, rep Report) (env []byte, mk MessageKey, bob *perso
 	bob = c.admit("Bob", RoleParticipant)
 	ck, _ := alice.secrets.SenderChain(Talks, alice.keys.ID())
 	n, mk, _ := (&SendChain{Key: ck}).advance()
-	pairs, err := NewEpochView(alice.roster, alice.keys).pairsFor(Talks)
+	pairs, err := NewEpochView(alice.roster, alice.keys, alice.secrets.SenderDataKey()).pairsFor(Talks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := Header{Compartment: Talks, Epoch: alice.secrets.Epoch, Sender: alice.keys.ID(), Counter: n}
-	env, err = sealWithKey(c.roster.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("hello"), Report: rep})
+	env, err = sealWithKey(c.roster.Channel, h, alice.secrets.SenderDataKey(), mk, pairs, Message{Type: 1, Body: []byte("hello"), Report: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +36,9 @@ func aliceToBob(t *testing.T, rep Report) (env []byte, mk MessageKey, bob *perso
 // the sender and that reader can do.
 func rewrite(t *testing.T, channel ChannelID, env []byte, mk MessageKey, change func(pt []byte), pair *PairKey, slot int) []byte {
 	t.Helper()
-	h, _ := ParseHeader(env)
-	ad := associatedData(channel, h)
-	pt, err := messageAEAD(mk).Open(nil, h.Nonce[:], env[HeaderSize:], ad)
+	nonce := env[clearHeaderSize-NonceSize : clearHeaderSize]
+	ad := associatedData(channel, env[:HeaderSize])
+	pt, err := messageAEAD(mk).Open(nil, nonce, env[HeaderSize:], ad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func rewrite(t *testing.T, channel ChannelID, env []byte, mk MessageKey, change 
 	if pair != nil {
 		copy(pt[slot*TagSize:], tag(*pair, ad, contentHash(pt)))
 	}
-	return messageAEAD(mk).Seal(bytes.Clone(env[:HeaderSize]), h.Nonce[:], pt, ad)
+	return messageAEAD(mk).Seal(bytes.Clone(env[:HeaderSize]), nonce, pt, ad)
 }
 
 func TestReportRoundTrip(t *testing.T) {
 	pending := bytes.Repeat([]byte{7}, PendingKeySize)
 	rep := Report{RosterHash: [32]byte{1, 2, 3}, Heard: []uint32{0, 5, 1 << 31}, PrevHeard: []uint32{9}, Synced: 1764000000, ClosedEpoch: 6, ClosedCount: 11, PendingKey: pending}
 	env, mk, bob, pair, slot := aliceToBob(t, rep)
-	m, err := openMessage(bob.roster.Channel, env, mk, slot, pair)
+	m, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), env, mk, slot, pair)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestReportRoundTrip(t *testing.T) {
 	}
 	// Without a pending key the field stays empty.
 	env, mk, bob, pair, slot = aliceToBob(t, Report{Heard: []uint32{1}})
-	if m, err := openMessage(bob.roster.Channel, env, mk, slot, pair); err != nil || m.Report.PendingKey != nil {
+	if m, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), env, mk, slot, pair); err != nil || m.Report.PendingKey != nil {
 		t.Fatalf("no pending key: %v, %v", m.Report.PendingKey, err)
 	}
 }
@@ -81,7 +81,7 @@ func TestReportRejectsBadInput(t *testing.T) {
 }
 
 func aliceToBobSeal(rep Report) ([]byte, error) {
-	return sealWithKey(ChannelID{}, Header{Compartment: Talks}, MessageKey{}, nil, Message{Report: rep})
+	return sealWithKey(ChannelID{}, Header{Compartment: Talks}, SenderDataKey{}, MessageKey{}, nil, Message{Report: rep})
 }
 
 // A reader of the compartment can decrypt and re-encrypt any message,
@@ -91,7 +91,7 @@ func TestReportCoveredByTags(t *testing.T) {
 	env, mk, bob, pair, slot := aliceToBob(t, Report{Heard: []uint32{4, 4, 4}})
 	off := tagAreaSize + 32
 	forged := rewrite(t, bob.roster.Channel, env, mk, func(pt []byte) { pt[off+3] = 9 }, nil, 0)
-	if _, err := openMessage(bob.roster.Channel, forged, mk, slot, pair); !errors.Is(err, ErrBadTag) {
+	if _, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), forged, mk, slot, pair); !errors.Is(err, ErrBadTag) {
 		t.Fatalf("changed report: %v, want ErrBadTag", err)
 	}
 	// The unused pending key area must be zero, and its length one of
@@ -104,7 +104,7 @@ func TestReportCoveredByTags(t *testing.T) {
 		"body length too big": func(pt []byte) { pt[tagAreaSize+reportSize+1] = 0xff },
 	} {
 		bad := rewrite(t, bob.roster.Channel, env, mk, change, &pair, slot)
-		if _, err := openMessage(bob.roster.Channel, bad, mk, slot, pair); !errors.Is(err, ErrMalformed) {
+		if _, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), bad, mk, slot, pair); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
@@ -115,10 +115,11 @@ func TestReportCoveredByTags(t *testing.T) {
 func TestMessageNonceFreshUnderOneKey(t *testing.T) {
 	var mk MessageKey
 	h := Header{Compartment: Talks}
-	a, _ := sealWithKey(ChannelID{}, h, mk, nil, Message{Body: []byte("first")})
-	b, _ := sealWithKey(ChannelID{}, h, mk, nil, Message{Body: []byte("other")})
-	ha, _ := ParseHeader(a)
-	hb, _ := ParseHeader(b)
+	var sdk SenderDataKey
+	a, _ := sealWithKey(ChannelID{}, h, sdk, mk, nil, Message{Body: []byte("first")})
+	b, _ := sealWithKey(ChannelID{}, h, sdk, mk, nil, Message{Body: []byte("other")})
+	ha, _ := sdk.OpenHeader(ChannelID{}, a)
+	hb, _ := sdk.OpenHeader(ChannelID{}, b)
 	if ha.Nonce == hb.Nonce || ha.Nonce == [NonceSize]byte{} {
 		t.Fatalf("nonces %x and %x", ha.Nonce, hb.Nonce)
 	}

@@ -148,7 +148,8 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 	env := w.aliceMessage(t)
 	v["message_alice_talks_0_sha256"] = hx(ptr(sha256.Sum256(env)))
 	v["message_alice_talks_0_head"] = hx(env[:HeaderSize+64])
-	v["message_alice_talks_0_ad"] = hx(associatedData(w.v2.Channel, must1(ParseHeader(env))))
+	v["sender_data_key_epoch_2"] = hx(ptr(w.secrets.SenderDataKey()))
+	v["message_alice_talks_0_ad"] = hx(associatedData(w.v2.Channel, env[:HeaderSize]))
 
 	v["invite_code"] = w.invite.String()
 	v["invite_token"] = hx(ptr(w.invite.Token()))
@@ -162,13 +163,13 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 func (w *vectorWorld) aliceMessage(t testing.TB) []byte {
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
 	n, mk, _ := (&SendChain{Key: ck}).advance()
-	pairs, err := NewEpochView(w.v2, w.aliceKeys).pairsFor(Talks)
+	pairs, err := NewEpochView(w.v2, w.aliceKeys, w.secrets.SenderDataKey()).pairsFor(Talks)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := Header{Compartment: Talks, Epoch: 2, Sender: w.aliceKeys.ID(), Counter: n}
 	rep := Report{RosterHash: w.v2.Hash(), Heard: []uint32{3, 0, 1}, Synced: uint64(w.v2.Issued.Unix())}
-	env, err := sealMessage(bytes.NewReader(seeded(0x4e, NonceSize)), w.v2.Channel, h, mk, pairs, Message{Type: 1, Body: []byte("Article 1: both parties recognise each other."), Report: rep})
+	env, err := sealMessage(bytes.NewReader(seeded(0x4e, NonceSize)), w.v2.Channel, h, w.secrets.SenderDataKey(), mk, pairs, Message{Type: 1, Body: []byte("Article 1: both parties recognise each other."), Report: rep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestVectors(t *testing.T) {
 	ck, _ := w.secrets.SenderChain(Talks, w.aliceKeys.ID())
 	mk, _ := (&ReceiveChain{Key: ck}).lookup(0)
 	pk, _ := w.orgKeys.pairKey(w.v2.Channel, w.aliceKeys.Public())
-	m, err := openMessage(w.v2.Channel, env, mk, w.v2.Slot(Talks, w.orgKeys.ID()), pk)
+	m, err := openBody(w.v2.Channel, w.secrets.SenderDataKey(), env, mk, w.v2.Slot(Talks, w.orgKeys.ID()), pk)
 	if err != nil || string(m.Body) != "Article 1: both parties recognise each other." {
 		t.Fatalf("vector message: %q, %v", m.Body, err)
 	}

@@ -14,9 +14,10 @@ import (
 // chain on a message that failed. A view is safe for concurrent use;
 // the chains passed to it are not.
 type EpochView struct {
-	roster *Roster
-	keys   *ChannelKeys
-	self   *Member
+	roster     *Roster
+	keys       *ChannelKeys
+	senderData SenderDataKey
+	self       *Member
 	// members indexes the roster by key id; readers and slot are each
 	// compartment's readers and our tag slot among them (-1: none).
 	members map[KeyID]*Member
@@ -32,10 +33,11 @@ type EpochView struct {
 
 // NewEpochView returns keys' view of the epoch of roster r, which the
 // caller has verified (Roster.VerifyNext, VerifyInvited or
-// VerifyGenesis, or the roster stored after such a check). The roster's
-// lookups are made here, once, not for every message.
-func NewEpochView(r *Roster, keys *ChannelKeys) *EpochView {
-	v := &EpochView{roster: r, keys: keys, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
+// VerifyGenesis, or the roster stored after such a check), with the
+// epoch's sender-data key. The roster's lookups are made here, once, not
+// for every message.
+func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
+	v := &EpochView{roster: r, keys: keys, senderData: sd, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
 		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}}
 	self := keys.ID()
 	for i := range r.Members {
@@ -119,7 +121,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := sealMessage(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, mk, pairs, m)
+	env, err := sealMessage(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, v.senderData, mk, pairs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -139,18 +141,28 @@ type Opened struct {
 	Late bool
 }
 
+// Header opens the header of env, which must name the view's epoch:
+// what the receiver needs to choose the chain to pass to Open.
+func (v *EpochView) Header(env []byte) (Header, error) {
+	ch, err := ParseClearHeader(env)
+	if err != nil {
+		return Header{}, err
+	}
+	if ch.Epoch != v.roster.Version {
+		return Header{}, fmt.Errorf("message of epoch %d, view of %d: %w", ch.Epoch, v.roster.Version, ErrWrongEpoch)
+	}
+	return v.senderData.OpenHeader(v.roster.Channel, env)
+}
+
 // Open runs the receiver checks of §13.1 on env, whose header must name
 // the view's epoch, with chain the receiver's chain for the header's
 // sender and compartment (nil when it holds none). Only when every check
 // has passed does it accept the counter on chain; on any error chain is
 // unchanged.
 func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
-	h, err := ParseHeader(env)
+	h, err := v.Header(env)
 	if err != nil {
 		return nil, err
-	}
-	if h.Epoch != v.roster.Version {
-		return nil, fmt.Errorf("message of epoch %d, view of %d: %w", h.Epoch, v.roster.Version, ErrWrongEpoch)
 	}
 	sender := v.members[h.Sender]
 	if sender == nil {
@@ -170,7 +182,7 @@ func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := openMessage(v.roster.Channel, env, mk, v.slot[h.Compartment], pair)
+	m, err := openMessage(v.roster.Channel, h, env, mk, v.slot[h.Compartment], pair)
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func wellBehaved(t *testing.T, url string) (stop func()) {
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
-			if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys, crypto.Talks, i)); err != nil {
+			if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys)); err != nil {
 				t.Errorf("well-behaved client failed during abuse: %v", err)
 				return
 			}

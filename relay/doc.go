@@ -24,9 +24,10 @@
 //
 // It stores only ciphertext it cannot open: message envelopes of a fixed
 // size, epoch bundles, sealed join requests. It sees channel ids,
-// pseudonym public keys, capabilities, the compartment, epoch, sender key
-// id and counter of each message, and the timing of connections. It never
-// sees names, identities, channel names or plaintext. It logs counts and
+// member pseudonym keys and the channel's administration key (no roles),
+// the epoch and sender key id of each message (its compartment and
+// counter are sealed), and the timing of connections. It never sees
+// names, identities, roles, channel names or plaintext. It logs counts and
 // errors only: no addresses, channel ids, keys or frame contents.
 //
 // What the relay cannot prevent, and clients must catch: it may drop,

@@ -36,7 +36,7 @@ func TestExpiredFramesNotServedAndScrubbed(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	frames, _, err := s.Fetch(ctx, ch, 0, 1<<20, func(wire.Kind, uint8) bool { return true })
+	frames, _, err := s.Fetch(ctx, ch, 0, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -290,14 +290,13 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		if c.admin {
 			return nil, fail(wire.CodeForbidden, "")
 		}
-		h, err := crypto.ParseHeader(p.Payload)
+		h, err := crypto.ParseClearHeader(p.Payload)
 		if err != nil {
 			return nil, fail(wire.CodeMalformed, "bad message envelope")
 		}
 		if h.Sender != crypto.KeyIDOf(c.key) {
 			return nil, fail(wire.CodeForbidden, "sender is not the authenticated key")
 		}
-		nf.Compartment = uint8(h.Compartment)
 		nf.Expires = now.Add(min(retention, c.s.cfg.TTL))
 	case wire.KindBundle:
 		if !c.admin {
@@ -331,7 +330,7 @@ func (c *conn) fetch(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 	if err != nil {
 		return nil, fail(wire.CodeMalformed, "")
 	}
-	frames, more, err := c.s.cfg.Store.Fetch(withCaller(ctx, c.key), c.ch, since, maxFetchBytes, nil)
+	frames, more, err := c.s.cfg.Store.Fetch(withCaller(ctx, c.key), c.ch, since, maxFetchBytes)
 	if err != nil {
 		return nil, c.storeErr(err)
 	}

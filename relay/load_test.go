@@ -53,7 +53,7 @@ func TestLoad(t *testing.T) {
 		go func() { // sender
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				e := envelope(cl.m.keys, crypto.Talks, uint32(i))
+				e := envelope(cl.m.keys)
 				if _, err := cl.c.Post(ctxT(t), wire.KindMessage, e); err != nil {
 					t.Errorf("post: %v", err)
 					return

@@ -126,7 +126,7 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := uint32(0); ; i++ {
-					e := envelope(m.keys, crypto.Talks, i)
+					e := envelope(m.keys)
 					seq, err := c.Post(context.Background(), wire.KindMessage, e)
 					if err != nil {
 						return // the relay died; this frame was never acknowledged
@@ -198,7 +198,7 @@ func TestGracefulShutdownAndLogs(t *testing.T) {
 	tc := newTestChannel(t, p.url, now)
 	alice := newMember(t, "Alice", crypto.RoleParticipant)
 	ac := tc.add(alice, now, time.Time{})
-	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys)); err != nil {
 		t.Fatal(err)
 	}
 	// A failed authentication and a garbage frame give the relay

@@ -20,7 +20,7 @@ func TestAuthentication(t *testing.T) {
 	outsider := newMember(t, "Outsider", crypto.RoleParticipant)
 
 	c := dial(t, r.URL)
-	if _, err := c.Post(ctxT(t), wire.KindMessage, envelope(outsider.keys, crypto.Talks, 0)); !errors.Is(err, relayclient.ErrUnauthorized) {
+	if _, err := c.Post(ctxT(t), wire.KindMessage, envelope(outsider.keys)); !errors.Is(err, relayclient.ErrUnauthorized) {
 		t.Fatalf("post before auth: %v", err)
 	}
 	if _, _, err := c.Fetch(ctxT(t), 0); !errors.Is(err, relayclient.ErrUnauthorized) {
@@ -87,11 +87,11 @@ func TestNoRoles(t *testing.T) {
 	if len(tc.list.Entries) != 4 {
 		t.Fatalf("%d entries for 3 members, want a bucket of 4", len(tc.list.Entries))
 	}
-	talk, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Talks, 0))
+	talk, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mc.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Talks, 0)); err != nil {
+	if _, err := mc.Post(ctx, wire.KindMessage, envelope(mentor.keys)); err != nil {
 		t.Fatalf("the relay told a mentor from a participant: %v", err)
 	}
 	if p := nextPush(t, mc); p.Seq != talk {
@@ -101,7 +101,7 @@ func TestNoRoles(t *testing.T) {
 		t.Fatalf("organizer pushed %d first, want %d", p.Seq, talk)
 	}
 	// No one posts as someone else.
-	if _, err := ac.Post(ctx, wire.KindMessage, envelope(mentor.keys, crypto.Briefings, 0)); !errors.Is(err, relayclient.ErrForbidden) {
+	if _, err := ac.Post(ctx, wire.KindMessage, envelope(mentor.keys)); !errors.Is(err, relayclient.ErrForbidden) {
 		t.Fatalf("posting with another member's sender id: %v", err)
 	}
 	// Administration is the administration key's alone: not even the
@@ -127,7 +127,7 @@ func TestNoRoles(t *testing.T) {
 			}
 		}
 	}
-	if _, err := tc.adminC.Post(ctx, wire.KindMessage, envelope(tc.org.keys, crypto.Talks, 1)); !errors.Is(err, relayclient.ErrForbidden) {
+	if _, err := tc.adminC.Post(ctx, wire.KindMessage, envelope(tc.org.keys)); !errors.Is(err, relayclient.ErrForbidden) {
 		t.Fatalf("administration key posting a message: %v", err)
 	}
 	if _, _, err := tc.adminC.Fetch(ctx, 0); !errors.Is(err, relayclient.ErrForbidden) {
@@ -219,7 +219,7 @@ func TestAccessListReplacement(t *testing.T) {
 	if err := c.Auth(ctx, tc.roster.Channel, bob.keys); !errors.Is(err, relayclient.ErrUnauthorized) {
 		t.Fatalf("removed key re-authenticating: %v", err)
 	}
-	if _, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+	if _, err := ac.Post(ctx, wire.KindMessage, envelope(alice.keys)); err != nil {
 		t.Fatalf("remaining member after a removal: %v", err)
 	}
 	got, err := ac.AccessList(ctx)
@@ -238,7 +238,7 @@ func TestExpiredKeyCutOff(t *testing.T) {
 	tc := newTestChannel(t, r.URL, clk.Now())
 	alice := newMember(t, "Alice", crypto.RoleParticipant)
 	ac := tc.add(alice, clk.Now(), clk.Now().Add(time.Hour))
-	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys, crypto.Talks, 0)); err != nil {
+	if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys)); err != nil {
 		t.Fatal(err)
 	}
 	clk.Add(time.Hour + time.Second)
@@ -259,7 +259,7 @@ func TestStoreAndForward(t *testing.T) {
 	var sent [][]byte
 	var last uint64
 	for i := 0; i < 5; i++ {
-		e := envelope(alice.keys, crypto.Talks, uint32(i))
+		e := envelope(alice.keys)
 		seq, err := ac.Post(ctx, wire.KindMessage, e)
 		if err != nil {
 			t.Fatal(err)
@@ -355,7 +355,7 @@ func TestBurnLeavesNoTrace(t *testing.T) {
 	ctx := ctxT(t)
 	var marks [][]byte
 	for i := 0; i < 20; i++ {
-		e := envelope(alice.keys, crypto.Talks, uint32(i))
+		e := envelope(alice.keys)
 		if _, err := ac.Post(ctx, wire.KindMessage, e); err != nil {
 			t.Fatal(err)
 		}

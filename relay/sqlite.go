@@ -70,7 +70,6 @@ CREATE TABLE IF NOT EXISTS frames (
 	channel BLOB NOT NULL,
 	seq INTEGER NOT NULL,
 	kind INTEGER NOT NULL,
-	comp INTEGER NOT NULL,
 	time INTEGER NOT NULL,
 	expires INTEGER NOT NULL,
 	payload BLOB NOT NULL,
@@ -139,6 +138,10 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("creating schema: %w", err)
 	}
+	if err := dropCompartments(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("updating schema: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
 		w.Close()
@@ -151,7 +154,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		sql  string
 	}{
 		{&s.stmts.channel, `SELECT next_seq, bytes FROM channels WHERE id = ?`},
-		{&s.stmts.insert, `INSERT INTO frames (channel, seq, kind, comp, time, expires, payload) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.insert, `INSERT INTO frames (channel, seq, kind, time, expires, payload) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&s.stmts.update, `UPDATE channels SET next_seq = ?, bytes = ? WHERE id = ?`},
 	} {
 		if *p.stmt, err = w.Prepare(p.sql); err != nil {
@@ -322,7 +325,7 @@ func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewF
 		if !f.Expires.IsZero() {
 			exp = f.Expires.UnixMilli()
 		}
-		if _, err := stmts.insert.Exec(f.Channel[:], st.next, f.Kind, f.Compartment, ms, exp, f.Payload); err != nil {
+		if _, err := stmts.insert.Exec(f.Channel[:], st.next, f.Kind, ms, exp, f.Payload); err != nil {
 			return appendResult{err: err}
 		}
 		out = append(out, wire.Stored{Seq: st.next, Kind: f.Kind, Time: ms, Payload: f.Payload})
@@ -420,13 +423,13 @@ func (s *SQLiteStore) ReplaceAccessList(ctx context.Context, ch ChannelID, prev,
 const fetchRows = 64
 
 // Fetch implements Store.
-func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
+func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int) ([]wire.Stored, bool, error) {
 	var out []wire.Stored
 	size := 0
 	for {
 		// A frame past its retention is gone for readers at once, not
 		// at the next purge.
-		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, comp, time, payload FROM frames WHERE channel = ? AND seq > ? AND (expires = 0 OR expires > ?) ORDER BY seq LIMIT ?`, ch[:], since, time.Now().UnixMilli(), fetchRows)
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, time, payload FROM frames WHERE channel = ? AND seq > ? AND (expires = 0 OR expires > ?) ORDER BY seq LIMIT ?`, ch[:], since, time.Now().UnixMilli(), fetchRows)
 		if err != nil {
 			return nil, false, err
 		}
@@ -434,15 +437,11 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 		for rows.Next() {
 			n++
 			var f wire.Stored
-			var comp uint8
-			if err := rows.Scan(&f.Seq, &f.Kind, &comp, &f.Time, &f.Payload); err != nil {
+			if err := rows.Scan(&f.Seq, &f.Kind, &f.Time, &f.Payload); err != nil {
 				rows.Close()
 				return nil, false, err
 			}
 			since = f.Seq
-			if filter != nil && !filter(f.Kind, comp) {
-				continue
-			}
 			if len(out) > 0 && size+len(f.Payload) > maxBytes {
 				rows.Close()
 				return out, true, nil
@@ -646,4 +645,15 @@ func (s *SQLiteStore) IntegrityCheck(ctx context.Context) (string, error) {
 	var v string
 	err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&v)
 	return v, err
+}
+
+// dropCompartments removes the compartment column that stores made before
+// envelope version 3 kept (a byte the relay no longer sees).
+func dropCompartments(w *sql.DB) error {
+	var n int
+	if err := w.QueryRow(`SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'comp'`).Scan(&n); err != nil || n == 0 {
+		return err
+	}
+	_, err := w.Exec(`ALTER TABLE frames DROP COLUMN comp`)
+	return err
 }

@@ -30,9 +30,9 @@ type Store interface {
 	// Append stores frames, assigning each the next sequence number of
 	// its channel, and returns them as stored.
 	Append(ctx context.Context, frames []NewFrame) ([]wire.Stored, error)
-	// Fetch returns frames after since that pass filter (nil: all), at most maxBytes
-	// of payload (but at least one frame), and whether more remain.
-	Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int, filter func(kind wire.Kind, comp uint8) bool) ([]wire.Stored, bool, error)
+	// Fetch returns frames after since, at most maxBytes of payload (but
+	// at least one frame), and whether more remain.
+	Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int) ([]wire.Stored, bool, error)
 	// RegisterInvite records a single-use invite token id.
 	RegisterInvite(ctx context.Context, ch ChannelID, tokenID [32]byte, expires time.Time) error
 	// SpendInvite atomically checks that the token id is registered,
@@ -62,11 +62,10 @@ type ChannelID = [16]byte
 
 // NewFrame is a frame to append.
 type NewFrame struct {
-	Channel     ChannelID
-	Kind        wire.Kind
-	Compartment uint8     // 0 for bundles
-	Expires     time.Time // zero: kept until the channel is burned
-	Payload     []byte
+	Channel ChannelID
+	Kind    wire.Kind
+	Expires time.Time // zero: kept until the channel is burned
+	Payload []byte
 	// MaxBytes is the channel's storage quota; Append fails with
 	// ErrQuota rather than exceed it.
 	MaxBytes int64

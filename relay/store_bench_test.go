@@ -41,7 +41,7 @@ func benchStore(b testing.TB, channels int) (*relay.SQLiteStore, []relay.Channel
 func envelopeFrame(ch relay.ChannelID) relay.NewFrame {
 	payload := make([]byte, crypto.EnvelopeSize)
 	rand.Read(payload)
-	return relay.NewFrame{Channel: ch, Kind: wire.KindMessage, Compartment: uint8(crypto.Talks),
+	return relay.NewFrame{Channel: ch, Kind: wire.KindMessage,
 		Expires: time.Now().Add(time.Hour), Payload: payload}
 }
 
@@ -148,10 +148,9 @@ func BenchmarkStoreFetch(b *testing.B) {
 	if _, err := s.Append(context.Background(), batch); err != nil {
 		b.Fatal(err)
 	}
-	all := func(wire.Kind, uint8) bool { return true }
 	b.SetBytes(64 * crypto.EnvelopeSize)
 	for b.Loop() {
-		frames, _, err := s.Fetch(context.Background(), ids[0], 0, 2<<20, all)
+		frames, _, err := s.Fetch(context.Background(), ids[0], 0, 2<<20)
 		if err != nil || len(frames) != 64 {
 			b.Fatal(len(frames), err)
 		}
@@ -189,7 +188,7 @@ func BenchmarkPostFanout(b *testing.B) {
 			}
 		}()
 	}
-	env := envelope(sender.keys, crypto.Talks, 0)
+	env := envelope(sender.keys)
 	b.SetBytes(crypto.EnvelopeSize)
 	for b.Loop() {
 		if _, err := sc.Post(ctxT(b), wire.KindMessage, env); err != nil {

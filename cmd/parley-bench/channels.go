@@ -33,7 +33,8 @@ type member struct {
 	keys  *crypto.ChannelKeys
 	kid   crypto.KeyID
 	view  *crypto.EpochView // the member's view of the epoch: its pair keys, computed once
-	chain crypto.ChainKey   // first chain key of its own sending chain
+	sdk   crypto.SenderDataKey
+	chain crypto.ChainKey // first chain key of its own sending chain
 
 	// send is the sending chain. Only the one goroutine sending for
 	// this member at a time touches it.
@@ -155,7 +156,8 @@ func newChannel(n int, now time.Time) (*benchChannel, error) {
 		if r.Slot(crypto.Talks, m.kid) < 0 {
 			return nil, fmt.Errorf("member has no tag slot")
 		}
-		m.view = crypto.NewEpochView(r, m.keys)
+		m.sdk = secrets.SenderDataKey()
+		m.view = crypto.NewEpochView(r, m.keys, m.sdk)
 	}
 	return c, nil
 }
@@ -210,7 +212,7 @@ func newOpener(m *member) *opener {
 // receive sequence (crypto.EpochView.Open): membership, chain lookup,
 // AEAD and tag, and only then the chain moves on.
 func (o *opener) open(env []byte) error {
-	h, err := crypto.ParseHeader(env)
+	h, err := o.m.view.Header(env)
 	if err != nil {
 		return err
 	}

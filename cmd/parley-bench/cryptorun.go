@@ -91,7 +91,7 @@ func sealOpenOp(n int, derivePairs bool) (cryptoOp, error) {
 			if derivePairs {
 				// A fresh view per message: every pair key derived
 				// again, as client/ does today.
-				from.view, to.view = crypto.NewEpochView(c.roster, from.keys), crypto.NewEpochView(c.roster, to.keys)
+				from.view, to.view = crypto.NewEpochView(c.roster, from.keys, from.sdk), crypto.NewEpochView(c.roster, to.keys, to.sdk)
 			}
 			env, _, err := from.seal()
 			if err != nil {

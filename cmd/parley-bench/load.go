@@ -275,7 +275,7 @@ func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into
 	var mu sync.Mutex
 	var round []time.Duration
 	p := &phase{onEnv: func(c *client, env []byte, at time.Time) error {
-		h, err := crypto.ParseHeader(env)
+		h, err := c.m.view.Header(env)
 		if err != nil {
 			return err
 		}

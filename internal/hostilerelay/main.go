@@ -97,8 +97,8 @@ func (h *hostile) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.S
 	return stored, err
 }
 
-func (h *hostile) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int, filter func(wire.Kind, uint8) bool) ([]wire.Stored, bool, error) {
-	frames, more, err := h.Store.Fetch(ctx, ch, since, max, filter)
+func (h *hostile) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int) ([]wire.Stored, bool, error) {
+	frames, more, err := h.Store.Fetch(ctx, ch, since, max)
 	reader := callerHex(ctx)
 	h.log(h.callersPath, reader)
 	r := h.rules()
@@ -115,7 +115,7 @@ func (r rules) hides(reader string, f wire.Stored) bool {
 		}
 		if rule.Sender != "" && f.Kind == wire.KindMessage {
 			pub, err := hex.DecodeString(rule.Sender)
-			h, herr := crypto.ParseHeader(f.Payload)
+			h, herr := crypto.ParseClearHeader(f.Payload)
 			if err == nil && herr == nil && h.Sender == crypto.KeyIDOf(ed25519.PublicKey(pub)) {
 				return true
 			}
