@@ -115,39 +115,40 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 	if len(data) > MaxDraft {
 		return 0, fmt.Errorf("draft of %d bytes is too large; at most %d", len(data), MaxDraft)
 	}
-	if _, err := c.Sync(ctx, channel); err != nil {
-		return 0, err
-	}
-	if err := c.catchUp(ctx, channel, crypto.Talks); err != nil {
-		return 0, err
-	}
 	h := chunkHeader{Name: name, Total: uint64(len(data)), Sum: sha256.Sum256(data)}
 	rand.Read(h.ID[:])
 	h.Count = uint32(max(1, (len(data)+draftChunk-1)/draftChunk))
-	err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
-		h.Version, h.Parent = row.st.nextDraft(name)
-		for i := uint32(0); i < h.Count; i++ {
-			h.Index = i
-			piece := data[int(i)*draftChunk : min(len(data), int(i+1)*draftChunk)]
-			var entry *Entry
-			if i == h.Count-1 {
-				entry = draftEntry(h, data)
+	queued := false
+	// One connection, as any sync: the version is numbered after what
+	// the relays hold has been taken in, and posted on the way out.
+	_, err := c.syncThen(ctx, channel, func() error {
+		err := c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+			h.Version, h.Parent = row.st.nextDraft(name)
+			for i := uint32(0); i < h.Count; i++ {
+				h.Index = i
+				piece := data[int(i)*draftChunk : min(len(data), int(i+1)*draftChunk)]
+				var entry *Entry
+				if i == h.Count-1 {
+					entry = draftEntry(h, data)
+				}
+				if err := c.seal1(tx, row, crypto.Talks, typeDraft, h.encode(piece), entry); err != nil {
+					return err
+				}
 			}
-			if err := c.seal1(tx, row, crypto.Talks, typeDraft, h.encode(piece), entry); err != nil {
-				return err
-			}
-		}
-		row.st.noteDraft(name, h.Version, h.Sum)
-		return nil
+			row.st.noteDraft(name, h.Version, h.Sum)
+			return nil
+		})
+		queued = err == nil
+		return err
 	})
 	if err != nil {
+		if queued {
+			return 0, fmt.Errorf("%w (the draft is queued; parley sync sends it)", err)
+		}
 		return 0, err
 	}
-	if err := c.push(ctx, channel); err != nil {
-		return 0, err
-	}
-	if _, err := c.Sync(ctx, channel); err != nil {
-		return 0, err
+	if q, _ := c.Queued(channel); q > 0 {
+		return 0, fmt.Errorf("the relay has not taken the draft yet (it is queued; parley sync sends it)")
 	}
 	return int(h.Version), nil
 }

@@ -87,7 +87,7 @@ const retryRelaysEvery = time.Minute
 // retryRelaysEvery.
 func (c *Client) followOn(ctx context.Context, conns []relayConn, name string, mark *int64, show func(Entry)) error {
 	sync := func() error {
-		err := c.syncAll(ctx, conns, name, &SyncReport{})
+		err := c.syncAll(ctx, conns, name, &SyncReport{}, nil)
 		if serr := c.showAfter(name, mark, show); err == nil {
 			err = serr
 		}

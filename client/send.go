@@ -45,32 +45,31 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 			return err
 		}
 	}
-	if err := c.catchUp(ctx, name, comp); err != nil {
-		return err
-	}
 	var id int64
 	merged := false
-	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		// The same text still waiting in the outbox is a retry of a send
-		// that failed or was killed: send that one, not a second copy.
-		items, err := c.outbox(tx, row.id)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if it.Kind == outMessage && it.Type == typeText && it.Comp == comp && string(it.Content) == text {
-				id, merged = it.id, true
-				return nil
+	rep, err := c.syncThen(ctx, name, func() error {
+		return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			// The same text still waiting in the outbox is a retry of a send
+			// that failed or was killed: send that one, not a second copy.
+			items, err := c.outbox(tx, row.id)
+			if err != nil {
+				return err
 			}
-		}
-		if err := c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text}); err != nil {
-			return err
-		}
-		return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&id)
-	}); err != nil {
-		return err
+			for _, it := range items {
+				if it.Kind == outMessage && it.Type == typeText && it.Comp == comp && string(it.Content) == text {
+					id, merged = it.id, true
+					return nil
+				}
+			}
+			if err := c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text}); err != nil {
+				return err
+			}
+			return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&id)
+		})
+	})
+	if id == 0 {
+		return err // nothing queued
 	}
-	rep, err := c.Sync(ctx, name)
 	err = c.sendOutcome(id, rep, err)
 	if merged {
 		// Say it: someone who meant to send the same words twice
@@ -212,16 +211,12 @@ func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ
 	return c.queue(tx, row.id, item)
 }
 
-// catchUp syncs before a talks message is queued when the epoch this
-// home holds is too old to post in: the sync may bring the next epoch,
-// or (for an organizer) start it.
-func (c *Client) catchUp(ctx context.Context, name string, comp crypto.Compartment) error {
+// talksStale says whether the epoch this home holds is too old to post
+// talks in: a sync may bring the next epoch or, for an organizer, start
+// it.
+func (c *Client) talksStale(name string) bool {
 	row, err := c.view(name)
-	if err != nil || comp != crypto.Talks || row.st.Status != statusActive || row.st.stale(c.Now()) == nil {
-		return err
-	}
-	_, err = c.Sync(ctx, name)
-	return err
+	return err == nil && row.st.Status == statusActive && row.st.stale(c.Now()) != nil
 }
 
 // checkPost says why this member cannot post content of size n in comp

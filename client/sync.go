@@ -43,16 +43,33 @@ var ErrRelayForgot = errors.New("the relay does not know this channel: it lost i
 // fails only when no relay could be synced; what each relay did is kept
 // for `parley channel relays`.
 func (c *Client) Sync(ctx context.Context, name string) (*SyncReport, error) {
+	return c.syncThen(ctx, name, nil)
+}
+
+// syncThen is Sync with queue run on the same connections once
+// everything the relays hold has been taken in (and, when the talks
+// epoch had gone stale and this home's organizer duties made a new one,
+// once that epoch is in force), before anything is posted. So a command
+// that posts makes one connection per relay, of the same shape as a
+// sync: fetch, post what is queued, fetch (docs/threat-model.md §3.1).
+// With no relay reached, queue still runs: what it queues waits for the
+// next sync.
+func (c *Client) syncThen(ctx context.Context, name string, queue func() error) (*SyncReport, error) {
 	rep := &SyncReport{}
 	conns, err := c.connectAll(ctx, name, rep)
-	if err != nil || rep.Burned {
+	if rep.Burned {
+		return rep, err
+	}
+	if err != nil {
+		if queue != nil && !errors.Is(err, ErrNoChannel) {
+			if qerr := queue(); qerr != nil {
+				return rep, qerr
+			}
+		}
 		return rep, err
 	}
 	defer closeAll(conns)
-	if err := c.syncAll(ctx, conns, name, rep); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	return rep, c.syncAll(ctx, conns, name, rep, queue)
 }
 
 // slowRelay is how long a sync waits for a relay once another relay of
@@ -203,7 +220,7 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 // syncAll does a sync's work on every connection, then what a sync
 // does once: warnings, withheld frames, retention. It fails only when
 // every relay failed.
-func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, rep *SyncReport) error {
+func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, rep *SyncReport, queue func() error) error {
 	// In phases: take in what every relay has before sending anything,
 	// so that what this home sends follows everything it could know.
 	var firstErr, fatal, stale error
@@ -238,6 +255,17 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 	})
 	if len(live) > 0 && fatal == nil {
 		if err := c.organizerDuties(name, rep); err != nil {
+			return err
+		}
+	}
+	if queue != nil && fatal == nil {
+		if c.talksStale(name) {
+			// A new epoch this home just made is entered when its
+			// bundle comes back.
+			phase(func(rc relayConn) error { return c.flush(ctx, rc, name) })
+			phase(func(rc relayConn) error { return c.fetch(ctx, rc, name, rep) })
+		}
+		if err := queue(); err != nil {
 			return err
 		}
 	}
