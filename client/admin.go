@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 
 	"parley/crypto"
@@ -51,6 +52,22 @@ func (st *channelState) adminKeys() []*crypto.AdminKey {
 		add(st.Past[i].Epoch, st.Past[i].AdminSecret)
 	}
 	return keys
+}
+
+// knownAdmins are the administration public keys of the epochs this home
+// holds, and for an organizer those of every administration secret it
+// keeps: the keys whose signature on a burn notice is an organizer's.
+func (st *channelState) knownAdmins() []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for _, e := range st.Epochs {
+		if len(e.Admin) == ed25519.PublicKeySize {
+			out = append(out, e.Admin)
+		}
+	}
+	for _, k := range st.adminKeys() {
+		out = append(out, k.SigningPublicKey())
+	}
+	return out
 }
 
 // adminConn connects to the relay at url as the administrator of the

@@ -1,13 +1,18 @@
 package client_test
 
 import (
+	"context"
 	"database/sql"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"parley/client"
 	"parley/crypto"
+	"parley/relay"
 )
 
 // samples returns 32-byte pieces of every sealed row a home holds for
@@ -110,5 +115,52 @@ func TestEraseShrinksTheStateDatabase(t *testing.T) {
 	}
 	if after := size(); after > empty+8<<10 {
 		t.Fatalf("after the burn the state database holds %d bytes (%d with the channel, %d before it)", after, full, empty)
+	}
+}
+
+// forgedTombstone is a relay that shows its own burn notice for a burned
+// channel: one signed by a key it made up, as if the channel's
+// administrator had signed it.
+type forgedTombstone struct {
+	relay.Store
+	notice []byte
+}
+
+func (s *forgedTombstone) Tombstone(ctx context.Context, ch relay.ChannelID) ([]byte, error) {
+	if _, err := s.Store.Tombstone(ctx, ch); err != nil || s.notice == nil {
+		return nil, err
+	}
+	return s.notice, nil
+}
+
+// A member erases a channel only on a notice signed by an administration
+// key of an epoch it holds: a relay's own notice erases nothing, and the
+// member is told why.
+func TestForgedBurnNoticeErasesNothing(t *testing.T) {
+	store := &forgedTombstone{}
+	w := newWorld(t, func(s relay.Store) relay.Store { store.Store = s; return store })
+	ctx := ctxT(t)
+	org := w.Home("Organizer")
+	org.CreateChannel(ctx, "ending", w.Relay.URL, crypto.PolicyHard)
+	a := w.Join(org, "ending", "A", crypto.RoleParticipant)
+	a.Send(ctx, "ending", crypto.Talks, "the text stays with us")
+	texts(t, a, "ending")
+	id, _ := org.ChannelID("ending")
+	var secret [32]byte
+	made, err := crypto.NewBurnNotice([]*crypto.AdminKey{crypto.NewAdminKey(crypto.ChannelID(id), 99, secret)}, crypto.ChannelID(id), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.notice = made.Marshal()
+	if err := org.Burn(ctx, "ending"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := a.Sync(ctx, "ending")
+	if err == nil || rep.Burned || !strings.Contains(err.Error(), "not signed by an administration key") {
+		t.Fatalf("member shown a forged notice: %+v, %v", rep, err)
+	}
+	entries, err := a.Read("ending")
+	if err != nil || !slices.ContainsFunc(entries, func(e client.Entry) bool { return e.Text == "the text stays with us" }) {
+		t.Fatalf("the member's transcript was erased: %v, %v", entries, err)
 	}
 }

@@ -161,14 +161,18 @@ func (c *Client) Burn(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	_, _, keys, err := row.st.self(crypto.RoleOrganizer)
-	if err != nil {
+	if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return err
 	}
 	// At every relay that can be reached; one is enough for members to
 	// erase the channel (each relay's notice suffices), and a relay
-	// missed here still holds nothing it can read.
-	notice := crypto.NewBurnNotice(keys, row.st.channelID(), c.Now())
+	// missed here still holds nothing it can read. Signed by the
+	// administration keys, not our pseudonym: nobody learns from it
+	// which organizer burned.
+	notice, err := crypto.NewBurnNotice(row.st.adminKeys(), row.st.channelID(), c.Now())
+	if err != nil {
+		return err
+	}
 	burned, firstErr := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
 		if err := conn.Burn(ctx, notice); !errors.Is(err, relayclient.ErrBurned) {
 			return err

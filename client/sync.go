@@ -771,15 +771,11 @@ func (c *Client) burned(ctx context.Context, name string, rep *SyncReport, relay
 	if err := notice.Verify(row.st.channelID()); err != nil {
 		return fmt.Errorf("the relay's burn notice does not verify: %w", err)
 	}
-	var authorized bool
-	if r, err := row.st.roster(); err == nil {
-		authorized = r.IsOrganizer(notice.Signer)
-	} else if inv, err := crypto.ParseInvite(row.st.Invite); err == nil {
-		// Not admitted yet: the organizer who invited us may burn.
-		authorized = inv.IsOrganizer(notice.Signer)
-	}
-	if !authorized {
-		return errors.New("the relay's burn notice is not signed by an organizer of this channel")
+	if !slices.ContainsFunc(row.st.knownAdmins(), notice.SignedBy) {
+		if row.st.Status == statusPending {
+			return errors.New("the relay says the channel was burned; this home, not admitted yet, holds no key to check that (parley channel leave removes the channel here)")
+		}
+		return errors.New("the relay's burn notice is not signed by an administration key of this channel")
 	}
 	rep.Burned = true
 	return c.erase(row.id)

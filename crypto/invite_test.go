@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"reflect"
 	"strings"
@@ -134,7 +135,12 @@ func TestJoinRequestKEMKeySwapRefused(t *testing.T) {
 
 func TestBurnNotice(t *testing.T) {
 	c := newChannel(t, PolicyHard)
-	b := NewBurnNotice(c.org.keys, c.roster.Channel, testNow)
+	older := c.admin
+	c.admit("Alice", RoleParticipant) // a new epoch, a new administration key
+	b, err := NewBurnNotice([]*AdminKey{c.admin, older}, c.roster.Channel, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
 	raw := b.Marshal()
 	got, err := ParseBurnNotice(raw)
 	if err != nil {
@@ -143,24 +149,45 @@ func TestBurnNotice(t *testing.T) {
 	if err := got.Verify(c.roster.Channel); err != nil {
 		t.Fatal(err)
 	}
+	if !got.SignedBy(c.admin.SigningPublicKey()) || !got.SignedBy(older.SigningPublicKey()) {
+		t.Fatal("a signer is missing")
+	}
+	// No member's pseudonym is among the signers: the notice does not
+	// say who burned the channel.
+	for _, m := range c.roster.Members {
+		if got.SignedBy(m.Keys.SigningKey) {
+			t.Fatalf("%s's pseudonym signs the notice", m.Name)
+		}
+	}
 	if err := got.Verify(ChannelID{1}); !errors.Is(err, ErrWrongChannel) {
 		t.Fatalf("other channel: %v", err)
 	}
-	raw[20] ^= 1
-	got, err = ParseBurnNotice(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := got.Verify(c.roster.Channel); !errors.Is(err, ErrBadSignature) {
+	tampered := bytes.Clone(raw)
+	tampered[20] ^= 1
+	if got, err := ParseBurnNotice(tampered); err != nil || !errors.Is(got.Verify(c.roster.Channel), ErrBadSignature) {
 		t.Fatalf("tampered: %v", err)
 	}
-	// A relay auth signature is not a burn notice, though both come from
-	// the same key.
-	sig := c.org.keys.SignRelayChallenge([32]byte{}, c.roster.Channel, [32]byte(b.signedBytes()[:32]))
-	forged := *b
-	forged.Signature = sig
+	// A relay that swaps in a key of its own as a signer, or drops one,
+	// is caught.
+	swapped := *got
+	other, _ := GenerateChannelKeys()
+	swapped.Signers = []ed25519.PublicKey{other.SigningPublicKey(), got.Signers[1]}
+	if err := swapped.Verify(c.roster.Channel); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("swapped signer: %v", err)
+	}
+	if _, err := ParseBurnNotice(raw[:len(raw)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("truncated: %v", err)
+	}
+	// A relay challenge answer is not a burn notice, though both come
+	// from the same key.
+	sig := c.admin.SignRelayChallenge([32]byte{}, c.roster.Channel, [32]byte(b.signedBytes()[:32]))
+	forged := *got
+	forged.Signatures = [][]byte{sig, got.Signatures[1]}
 	if err := forged.Verify(c.roster.Channel); !errors.Is(err, ErrBadSignature) {
 		t.Fatal("signature from another context verified as a burn notice")
+	}
+	if _, err := NewBurnNotice(nil, c.roster.Channel, testNow); err == nil {
+		t.Fatal("a notice with no signer")
 	}
 }
 

@@ -29,7 +29,7 @@ const (
 	labelMessageTag       = "parley/v1 message tag"
 	labelContentHash      = "parley/v2 message content"
 	labelRelayAuth        = "parley/v1 relay auth"
-	labelBurn             = "parley/v1 burn notice"
+	labelBurn             = "parley/v2 burn notice"
 	labelInviteToken      = "parley/v1 invite token"
 	labelInviteTokenID    = "parley/v1 invite token id"
 	labelJoinKey          = "parley/v1 join request key"

@@ -154,7 +154,7 @@ func (w *vectorWorld) deterministic(t *testing.T) map[string]string {
 	v["invite_code"] = w.invite.String()
 	v["invite_token"] = hx(ptr(w.invite.Token()))
 	v["invite_token_id"] = hx(ptr(TokenID(w.invite.Token())))
-	v["burn_notice"] = hx(NewBurnNotice(w.orgKeys, w.genesis.Channel, w.v2.Issued).Marshal())
+	v["burn_notice"] = hx(must1(NewBurnNotice([]*AdminKey{must1(w.secrets.AdminKey())}, w.genesis.Channel, w.v2.Issued)).Marshal())
 	v["relay_auth_signature"] = hx(w.aliceKeys.SignRelayChallenge(w.invite.Pin, w.v2.Channel, [32]byte(seeded(0x51, 32))))
 	return v
 }

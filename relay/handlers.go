@@ -389,15 +389,20 @@ func (c *conn) burn(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 	if err != nil {
 		return nil, fail(wire.CodeMalformed, "bad burn notice")
 	}
-	// Members check that an organizer signed it; the relay, which
-	// knows no organizer, only that it is intact and comes from the
-	// administration key.
+	// Members check that an administration key of an epoch they hold
+	// signed it; the relay, that the key it holds did.
 	if notice.Verify(crypto.ChannelID(c.ch)) != nil {
 		return nil, fail(wire.CodeForbidden, "burn notice does not verify")
 	}
 	st := c.state
 	st.admin.Lock()
 	defer st.admin.Unlock()
+	c.s.mu.Lock()
+	signed := notice.SignedBy(c.adminKey)
+	c.s.mu.Unlock()
+	if !signed {
+		return nil, fail(wire.CodeForbidden, "burn notice not signed by the channel's administration key")
+	}
 	c.s.mu.Lock()
 	retention := st.list.Retention
 	c.s.mu.Unlock()

@@ -109,6 +109,10 @@ func TestNoRoles(t *testing.T) {
 	list := crypto.AccessListFor(tc.roster, tc.admin.SigningPublicKey())
 	list.Version = tc.list.Version + 1
 	list.Sign(tc.admin, tc.admin)
+	notice, err := crypto.NewBurnNotice([]*crypto.AdminKey{tc.admin}, tc.roster.Channel, now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, who := range []struct {
 		name string
 		c    *relayclient.Conn
@@ -117,7 +121,7 @@ func TestNoRoles(t *testing.T) {
 		for name, err := range map[string]error{
 			"set access":  who.c.SetAccess(ctx, list),
 			"invite":      who.c.RegisterInvite(ctx, [32]byte{1}, now.Add(time.Hour)),
-			"burn":        who.c.Burn(ctx, crypto.NewBurnNotice(who.keys, tc.roster.Channel, now)),
+			"burn":        who.c.Burn(ctx, notice),
 			"join list":   func() error { _, err := who.c.Joins(ctx); return err }(),
 			"drop joins":  who.c.DropJoins(ctx, []uint64{1}),
 			"post bundle": func() error { _, err := who.c.Post(ctx, wire.KindBundle, []byte{1}); return err }(),
@@ -364,7 +368,20 @@ func TestBurnLeavesNoTrace(t *testing.T) {
 	if found := grepDir(t, dir, marks); len(found) == 0 {
 		t.Fatal("the marks are not on disk before the burn; the test would prove nothing")
 	}
-	if err := tc.adminC.Burn(ctx, crypto.NewBurnNotice(tc.org.keys, tc.roster.Channel, now)); err != nil {
+	// A notice signed by another administration key than the one the
+	// relay holds burns nothing, even on the administrator's connection.
+	other, err := crypto.NewBurnNotice([]*crypto.AdminKey{newAdminKey(tc.roster.Channel, 9)}, tc.roster.Channel, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.adminC.Burn(ctx, other); !errors.Is(err, relayclient.ErrForbidden) {
+		t.Fatalf("burn signed by another key: %v", err)
+	}
+	notice, err := crypto.NewBurnNotice([]*crypto.AdminKey{tc.admin}, tc.roster.Channel, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.adminC.Burn(ctx, notice); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -383,11 +400,11 @@ func TestBurnLeavesNoTrace(t *testing.T) {
 	if err := c.Auth(ctx, tc.roster.Channel, alice.keys); !errors.Is(err, relayclient.ErrBurned) {
 		t.Fatalf("auth to a burned channel: %v", err)
 	}
-	notice, err := c.Tombstone(ctx, tc.roster.Channel)
+	stone, err := c.Tombstone(ctx, tc.roster.Channel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b, err := crypto.ParseBurnNotice(notice); err != nil || b.Verify(tc.roster.Channel) != nil {
+	if b, err := crypto.ParseBurnNotice(stone); err != nil || b.Verify(tc.roster.Channel) != nil || !b.SignedBy(tc.admin.SigningPublicKey()) {
 		t.Fatal("tombstone does not hold the signed notice")
 	}
 	if v, err := r.Store.IntegrityCheck(ctx); err != nil || v != "ok" {
