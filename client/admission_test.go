@@ -62,7 +62,7 @@ func TestAlteredAdmissionRaisesAlarm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := org.push(ctx, "c"); err != nil {
+	if _, err := org.administer(ctx, "c", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := bob.Sync(ctx, "c")

@@ -33,6 +33,17 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 		conn.Close()
 		return nil, err
 	}
+	if err := c.noteOrigin(st, r, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// noteOrigin records the origin of the relay's copy of the channel that
+// an authenticated connection reports (§15.6), and starts reading the
+// relay from the beginning when that copy is a new one.
+func (c *Client) noteOrigin(st *channelState, r *relayState, conn *relayclient.Conn) error {
 	origin := conn.Origin()
 	restarted := r.Forgot || origin != 0 && r.Origin != 0 && origin != r.Origin
 	if restarted || origin != 0 && origin != r.Origin {
@@ -53,11 +64,10 @@ func (c *Client) connect(ctx context.Context, st *channelState, r *relayState) (
 			rs.LastSeq, rs.Missing, rs.Added, rs.Forgot = 0, nil, c.Now().UTC(), false
 			return c.forgetRelayBit(tx, row.id, rs)
 		}); err != nil {
-			conn.Close()
-			return nil, err
+			return err
 		}
 	}
-	return conn, nil
+	return nil
 }
 
 // CreateChannel founds a channel on one to five relays with this home as
@@ -180,7 +190,10 @@ func (c *Client) createAt(ctx context.Context, url string, list *crypto.AccessLi
 // relays. Older frames are not copied: no client holds others' frames
 // in a form a relay would take from it, and relays never talk to each
 // other.
-func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (*relayclient.Conn, error) {
+//
+// The connection it returns is authenticated as the administrator when
+// asAdmin is set (an administration session), else as the member.
+func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState, asAdmin bool) (*relayclient.Conn, error) {
 	row, err := c.view(name)
 	if err != nil {
 		return nil, err
@@ -197,9 +210,14 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 	if err := list.Sign(admin, admin); err != nil {
 		return nil, err
 	}
+	var signer relayclient.Signer = keys
+	user := keys.ID()
+	if asAdmin {
+		signer, user = admin, crypto.KeyIDOf(admin.SigningPublicKey())
+	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	conn, err := c.dial(dctx, r.URL, keys.ID())
+	conn, err := c.dial(dctx, r.URL, user)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +225,7 @@ func (c *Client) restoreRelay(ctx context.Context, name string, r *relayState) (
 		conn.Close()
 		return nil, err
 	}
-	if err := conn.Auth(dctx, list.Channel, keys); err != nil {
+	if err := conn.Auth(dctx, list.Channel, signer); err != nil {
 		conn.Close()
 		return nil, err
 	}

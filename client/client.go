@@ -23,6 +23,11 @@ type Client struct {
 	Now func() time.Time
 	// proxy, when set, carries every connection to a relay (proxy.go).
 	proxy *relayclient.Proxy
+	// AdminSpread bounds the random pause before an administration
+	// session that follows this home's member traffic in one command
+	// (administer.go): 0, the default, pauses not at all (tests); the
+	// command line sets 3 s.
+	AdminSpread time.Duration
 }
 
 // Open unlocks the home in dir with passphrase.

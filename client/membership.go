@@ -61,9 +61,9 @@ func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expi
 	}
 	// Every relay must know the invite, or the join request the invitee
 	// posts there is refused; one that cannot be reached now is named.
-	if n, err := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
+	if n, err := c.administer(ctx, name, func(conn *relayclient.Conn) error {
 		return conn.RegisterInvite(ctx, crypto.TokenID(inv.Token()), inv.Expires)
-	}); n < len(row.st.Relays) {
+	}, nil); n < len(row.st.Relays) {
 		if len(row.st.Relays) > 1 {
 			err = fmt.Errorf("%w (no invite was made)", err)
 		}
@@ -183,9 +183,9 @@ func (c *Client) Pending(ctx context.Context, name string) ([]PendingJoin, error
 	if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return nil, err
 	}
-	pulled, firstErr := c.atEachRelay(ctx, row.st, func(conn *relayclient.Conn) error {
+	pulled, firstErr := c.administer(ctx, name, func(conn *relayclient.Conn) error {
 		return c.pullJoins(ctx, conn, name)
-	})
+	}, nil)
 	if pulled == 0 && firstErr != nil {
 		return nil, firstErr
 	}
@@ -268,94 +268,86 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 // Admit admits pending join requests by display name (or all of them):
 // a new roster, access list and epoch. It returns the names admitted.
 func (c *Client) Admit(ctx context.Context, name string, names []string, all bool) ([]string, error) {
-	// Start from the newest roster, and record what came before the
-	// change in its place.
-	if _, err := c.Sync(ctx, name); err != nil {
+	// One administration session: the newest roster and the join
+	// requests first, then the change, which goes out on the same
+	// connections.
+	if row, err := c.view(name); err != nil {
 		return nil, err
-	}
-	if _, err := c.Pending(ctx, name); err != nil {
+	} else if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return nil, err
 	}
 	var admitted []string
-	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
-		if err != nil {
-			return err
-		}
-		next := cur.Next(c.Now())
-		var keep []pendingJoin
-		for _, p := range row.st.Pending {
-			if !all && !slices.Contains(names, p.Name) {
-				keep = append(keep, p)
-				continue
-			}
-			req, err := openPending(p)
+	n, err := c.administer(ctx, name, func(conn *relayclient.Conn) error {
+		return c.pullJoins(ctx, conn, name)
+	}, func() error {
+		admitted = nil
+		return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
 			if err != nil {
 				return err
 			}
-			for _, m := range next.Members {
-				if m.Name == req.Name {
-					return fmt.Errorf("a member named %q exists already; names must be unique in a channel", req.Name)
+			next := cur.Next(c.Now())
+			var keep []pendingJoin
+			for _, p := range row.st.Pending {
+				if !all && !slices.Contains(names, p.Name) {
+					keep = append(keep, p)
+					continue
+				}
+				req, err := openPending(p)
+				if err != nil {
+					return err
+				}
+				for _, m := range next.Members {
+					if m.Name == req.Name {
+						return fmt.Errorf("a member named %q exists already; names must be unique in a channel", req.Name)
+					}
+				}
+				var expires time.Time
+				if p.Membership > 0 {
+					expires = c.Now().Add(p.Membership)
+				}
+				next.Members = append(next.Members, req.Member(p.Role, expires))
+				admitted = append(admitted, req.Name)
+			}
+			for _, n := range names {
+				if !slices.Contains(admitted, n) {
+					return fmt.Errorf("no pending join request from %q (parley pending lists them)", n)
 				}
 			}
-			var expires time.Time
-			if p.Membership > 0 {
-				expires = c.Now().Add(p.Membership)
+			if len(admitted) == 0 {
+				return errors.New("no pending join requests")
 			}
-			next.Members = append(next.Members, req.Member(p.Role, expires))
-			admitted = append(admitted, req.Name)
-		}
-		for _, n := range names {
-			if !slices.Contains(admitted, n) {
-				return fmt.Errorf("no pending join request from %q (parley pending lists them)", n)
+			if len(next.Members) > next.Policy.MemberCap() {
+				return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
 			}
-		}
-		if len(admitted) == 0 {
-			return errors.New("no pending join requests")
-		}
-		if len(next.Members) > next.Policy.MemberCap() {
-			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
-		}
-		row.st.Pending = keep
-		return c.rekey(tx, row, next, keys)
+			row.st.Pending = keep
+			return c.rekey(tx, row, next, keys)
+		})
 	})
-	if err != nil {
+	if admitted == nil {
 		return nil, err
 	}
-	return admitted, c.push(ctx, name)
+	return admitted, c.proposalSent(name, n, err)
 }
 
-// push connects to the channel's relays and sends the outbox to each.
-func (c *Client) push(ctx context.Context, name string) error {
-	conns, err := c.connectAll(ctx, name, &SyncReport{})
-	if err == nil && len(conns) == 0 {
-		err = errors.New("no relay takes this home's key now")
+// proposalSent says how a change made in an administration session
+// that reached n relays (err, the session's error) fared: nil once a
+// relay took it.
+func (c *Client) proposalSent(name string, n int, err error) error {
+	if errors.Is(err, errProposalLost) {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
+	queued, qerr := c.proposalQueued(name)
+	if qerr != nil {
+		return qerr
 	}
-	defer closeAll(conns)
-	var firstErr error
-	for _, rc := range conns {
-		err := c.flush(ctx, rc, name)
-		if err == nil {
-			// Take in what was just sent (a new epoch is entered only
-			// when its bundle comes back) and anything sequenced
-			// before it.
-			err = c.fetch(ctx, rc, name, &SyncReport{})
-		}
-		if err != nil {
-			if errors.Is(err, errProposalLost) {
-				return err
-			}
-			firstErr = cmp.Or(firstErr, err)
-			c.noteRelay(name, rc.id, err, nil)
-		}
-	}
-	if q, _ := c.Queued(name); q == 0 {
+	if !queued {
 		return nil // at one relay at least; the others get copies at the next sync
 	}
-	return firstErr
+	if err == nil {
+		err = fmt.Errorf("no relay took it (%d reached)", n)
+	}
+	return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
 }
 
 // Member is one line of members.
@@ -391,35 +383,43 @@ func (c *Client) Members(name string) ([]Member, error) {
 	return out, nil
 }
 
-// Remove removes a member: new roster, access list and epoch at once.
+// Remove removes a member: new roster, access list and epoch at once,
+// in one administration session.
 func (c *Client) Remove(ctx context.Context, name, member string) error {
-	if _, err := c.Sync(ctx, name); err != nil {
+	if row, err := c.view(name); err != nil {
+		return err
+	} else if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
 		return err
 	}
-	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
-		if err != nil {
-			return err
-		}
-		if member == self.Name {
-			return errors.New("you cannot remove yourself; use parley leave")
-		}
-		next := cur.Next(c.Now())
-		var found bool
-		for _, m := range cur.Members {
-			if m.Name == member {
-				found = next.Remove(m.ID())
+	made := false
+	n, err := c.administer(ctx, name, nil, func() error {
+		err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
+			if err != nil {
+				return err
 			}
-		}
-		if !found {
-			return fmt.Errorf("no member named %q", member)
-		}
-		return c.rekey(tx, row, next, keys)
+			if member == self.Name {
+				return errors.New("you cannot remove yourself; use parley leave")
+			}
+			next := cur.Next(c.Now())
+			var found bool
+			for _, m := range cur.Members {
+				if m.Name == member {
+					found = next.Remove(m.ID())
+				}
+			}
+			if !found {
+				return fmt.Errorf("no member named %q", member)
+			}
+			return c.rekey(tx, row, next, keys)
+		})
+		made = err == nil
+		return err
 	})
-	if err != nil {
+	if !made {
 		return err
 	}
-	return c.push(ctx, name)
+	return c.proposalSent(name, n, err)
 }
 
 // Verify returns a member's safety number and whether it is marked

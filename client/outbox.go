@@ -174,6 +174,21 @@ func (c *Client) matchOwnFrame(tx *sql.Tx, row *channelRow, r *relayState, f wir
 // channel reached the relay first.
 var errProposalLost = errors.New("another organizer changed the channel at the same moment; this change was not made: run the command again")
 
+// proposalQueued reports whether a roster change of channel name waits
+// in the outbox.
+func (c *Client) proposalQueued(name string) (bool, error) {
+	tx, err := c.db.Begin()
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	row, err := c.loadChannel(tx, name)
+	if err != nil {
+		return false, err
+	}
+	return c.hasProposal(tx, row.id)
+}
+
 // hasProposal reports whether a roster change waits in the outbox.
 func (c *Client) hasProposal(tx *sql.Tx, channel int64) (bool, error) {
 	items, err := c.outbox(tx, channel)
@@ -188,11 +203,21 @@ func (c *Client) hasProposal(tx *sql.Tx, channel int64) (bool, error) {
 	return false, nil
 }
 
-// flush sends the channel's outbox to one relay, in order, committing
-// each acknowledgement as it comes: first the copies other relays have
+// flush sends the channel's messages to one relay on a member
+// connection, and flushAdmin its access lists and epoch bundles on an
+// administration connection (administer.go): each in order, committing
+// each acknowledgement as it comes, first the copies other relays have
 // and this one lacks, then what no relay has yet. A lock on the home
 // keeps two parley processes from sending one item twice.
 func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
+	return c.flushKind(ctx, rc, name, false)
+}
+
+func (c *Client) flushAdmin(ctx context.Context, rc relayConn, name string) error {
+	return c.flushKind(ctx, rc, name, true)
+}
+
+func (c *Client) flushKind(ctx context.Context, rc relayConn, name string, admin bool) error {
 	unlock, err := c.lock()
 	if err != nil {
 		return err
@@ -218,46 +243,7 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		return err
 	}
 	conn := rc.conn
-	// Access lists and bundles go on a connection of the channel's
-	// administration key (admin.go), made when first needed.
-	var admin *relayclient.Conn
-	defer func() {
-		if admin != nil {
-			admin.Close()
-		}
-	}()
-	adminConn := func() (*relayclient.Conn, error) {
-		if admin != nil {
-			return admin, nil
-		}
-		rs := row.st.relay(rc.id)
-		if rs == nil {
-			return nil, errors.New("this relay is no longer one of the channel's")
-		}
-		var err error
-		admin, err = c.adminConn(ctx, row.st, rs.URL)
-		return admin, err
-	}
-	sendAccess := func(it outboxItem) error {
-		a, err := adminConn()
-		if errors.Is(err, relayclient.ErrUnauthorized) {
-			// The relay's administration key is none this home holds:
-			// another organizer's change is there already.
-			return errProposalLost
-		}
-		if err != nil {
-			return err
-		}
-		return c.sendAccess(ctx, a, it)
-	}
-	postBundle := func(it outboxItem) error {
-		a, err := adminConn()
-		if err != nil {
-			return err
-		}
-		_, err = a.Post(ctx, wire.KindBundle, it.Payload)
-		return err
-	}
+	mine := func(it outboxItem) bool { return (it.Kind == outMessage) != admin }
 	// delivered turns one post's outcome into the flush's answer: nil
 	// once the relay took the item and this home recorded that.
 	delivered := func(it outboxItem, err error) error {
@@ -270,23 +256,27 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 		}
 		return nil
 	}
-	for _, it := range copies {
-		if slices.Contains(it.Acked, rc.id) {
-			continue
-		}
-		var err error
+	post := func(it outboxItem) error {
 		switch it.Kind {
 		case outAccess:
+			return c.sendAccess(ctx, conn, it)
+		case outBundle:
+			_, err := conn.Post(ctx, wire.KindBundle, it.Payload)
+			return err
+		}
+		_, err := conn.Post(ctx, wire.KindMessage, it.Payload)
+		return err
+	}
+	for _, it := range copies {
+		if !mine(it) || slices.Contains(it.Acked, rc.id) {
+			continue
+		}
+		err := post(it)
+		if errors.Is(err, errProposalLost) {
 			// Another relay took this change first; if this one holds
 			// another organizer's change of the same version, it keeps
 			// it until the next version (see docs/protocol.md §18).
-			if err = sendAccess(it); errors.Is(err, errProposalLost) {
-				err = nil
-			}
-		case outBundle:
-			err = postBundle(it)
-		case outMessage:
-			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
+			err = nil
 		}
 		if err := delivered(it, err); err != nil {
 			return err
@@ -295,24 +285,10 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 	var stale error
 	for i := 0; i < len(items); i++ {
 		it := items[i]
-		switch it.Kind {
-		case outAccess:
-			err = sendAccess(it)
-			if errors.Is(err, errProposalLost) {
-				// Drop the proposal: this list and its bundle.
-				drop := []outboxItem{it}
-				if i+1 < len(items) && items[i+1].Kind == outBundle {
-					drop = append(drop, items[i+1])
-					i++
-				}
-				if derr := c.dropItems(name, drop); derr != nil {
-					return derr
-				}
-				return err
-			}
-		case outBundle:
-			err = postBundle(it)
-		case outMessage:
+		if !mine(it) {
+			continue
+		}
+		if it.Kind == outMessage {
 			if it, err = c.prepareToPost(name, it); errors.Is(err, ErrStale) {
 				// A talks message waits for a fresh epoch; briefings
 				// behind it still go, so a member can say it is stuck.
@@ -321,13 +297,58 @@ func (c *Client) flush(ctx context.Context, rc relayConn, name string) error {
 			} else if err != nil {
 				return err
 			}
-			_, err = conn.Post(ctx, wire.KindMessage, it.Payload)
+		}
+		err := post(it)
+		if it.Kind == outAccess && errors.Is(err, errProposalLost) {
+			// Drop the proposal: this list and its bundle.
+			drop := []outboxItem{it}
+			if i+1 < len(items) && items[i+1].Kind == outBundle {
+				drop = append(drop, items[i+1])
+				i++
+			}
+			if derr := c.dropItems(name, drop); derr != nil {
+				return derr
+			}
+			return err
 		}
 		if err := delivered(it, err); err != nil {
 			return err
 		}
 	}
 	return stale
+}
+
+// adminQueued reports whether an access list or epoch bundle waits to
+// be posted to any relay of the channel (the outbox, or a copy a relay
+// lacks).
+func (c *Client) adminQueued(name string) (bool, error) {
+	if due, err := c.proposalQueued(name); err != nil || due {
+		return due, err
+	}
+	tx, err := c.db.Begin()
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	row, err := c.loadChannel(tx, name)
+	if err != nil {
+		return false, err
+	}
+	copies, err := c.items(tx, "copies", row.id)
+	if err != nil {
+		return false, err
+	}
+	for _, it := range copies {
+		if it.Kind == outMessage {
+			continue
+		}
+		for _, r := range row.st.Relays {
+			if !slices.Contains(it.Acked, r.ID) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // failRecord, set only by tests (none of them parallel), makes recording

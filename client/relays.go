@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -333,40 +332,21 @@ func (c *Client) datedSeen(tx *sql.Tx, channel int64, digest []byte, es []Entry)
 	return c.storeSeen(tx, channel, digest, info)
 }
 
-// atEachRelay connects to each relay of a channel in turn as the
-// channel's administrator (invites, join requests, burn) and runs do on
-// the connection. It returns how many relays did it, and the first
+// atEachRelay connects to each relay of a channel as the channel's
+// administrator (a burn: nothing to read first) and runs do on each
+// connection. It returns how many relays did it, and the first
 // error (with the relay named when the channel has several).
 func (c *Client) atEachRelay(ctx context.Context, st *channelState, do func(*relayclient.Conn) error) (int, error) {
+	conns, firstErr := c.adminConns(ctx, st.Name, nil)
+	defer closeAll(conns)
 	done := 0
-	var firstErr error
-	synced := false
-	for _, r := range st.Relays {
-		err := func() error {
-			conn, err := c.adminConn(ctx, st, r.URL)
-			if errors.Is(err, relayclient.ErrUnauthorized) && !synced {
-				// The relay holds a newer administration key than this
-				// home: another organizer changed the channel since it
-				// last synced. Catch up once and try again.
-				synced = true
-				if _, serr := c.Sync(ctx, st.Name); serr == nil {
-					if row, verr := c.view(st.Name); verr == nil {
-						st = row.st
-						conn, err = c.adminConn(ctx, st, r.URL)
-					}
-				}
-			}
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			return do(conn)
-		}()
+	for _, rc := range conns {
+		err := do(rc.conn)
 		if err == nil {
 			done++
 			continue
 		}
-		if len(st.Relays) > 1 {
+		if r := st.relay(rc.id); r != nil && len(st.Relays) > 1 {
 			err = fmt.Errorf("%s: %w", r.Name(), err)
 		}
 		firstErr = cmp.Or(firstErr, err)

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -300,16 +301,15 @@ func (c *Client) Leave(ctx context.Context, name string) error {
 				return errors.New("you are the channel's only organizer: burn it (parley burn) or admit another organizer first")
 			}
 		}
-		if _, err := c.Sync(ctx, name); err != nil {
-			return err
-		}
-		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			return c.seal1(tx, row, crypto.Briefings, typeLeave, nil, nil)
+		if _, err := c.syncThen(ctx, name, func() error {
+			return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+				return c.seal1(tx, row, crypto.Briefings, typeLeave, nil, nil)
+			})
 		}); err != nil {
 			return err
 		}
-		if err := c.push(ctx, name); err != nil {
-			return err
+		if q, err := c.Queued(name); err != nil || q > 0 {
+			return cmp.Or(err, errors.New("the relay has not taken the leave message yet; nothing was erased: run parley leave again"))
 		}
 	}
 	return c.erase(row.id)

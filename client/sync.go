@@ -165,7 +165,7 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 			return nil, c.burned(ctx, name, rep, r)
 		case errors.Is(err, relayclient.ErrNotFound):
 			forgot++
-			if conn, err = c.restoreRelay(ctx, name, r); err == nil {
+			if conn, err = c.restoreRelay(ctx, name, r, false); err == nil {
 				conns = append(conns, relayConn{r.ID, conn})
 				continue
 			}
@@ -259,11 +259,12 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 		}
 	}
 	if queue != nil && fatal == nil {
-		if c.talksStale(name) {
-			// A new epoch this home just made is entered when its
-			// bundle comes back.
-			phase(func(rc relayConn) error { return c.flush(ctx, rc, name) })
-			phase(func(rc relayConn) error { return c.fetch(ctx, rc, name, rep) })
+		if c.talksStale(name) && len(live) > 0 {
+			// A new epoch this home's organizer duties just made goes
+			// out in an administration session, which enters it.
+			if err := c.adminDue(ctx, name, rep); err != nil {
+				return err
+			}
 		}
 		if err := queue(); err != nil {
 			return err
@@ -271,6 +272,12 @@ func (c *Client) syncAll(ctx context.Context, conns []relayConn, name string, re
 	}
 	phase(func(rc relayConn) error { return c.flush(ctx, rc, name) })
 	phase(func(rc relayConn) error { return c.fetch(ctx, rc, name, rep) })
+	if len(live) > 0 && fatal == nil {
+		// What the organizer duties queued, on a connection of its own.
+		if err := c.adminDue(ctx, name, rep); err != nil {
+			fatal = err
+		}
+	}
 	switch {
 	case fatal != nil:
 		return fatal

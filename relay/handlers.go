@@ -122,7 +122,11 @@ func (c *conn) dispatch(ctx context.Context, f wire.Frame) ([]byte, *relayError)
 	case wire.TBurn:
 		return c.burn(ctx, f)
 	case wire.TFetch:
-		return nil, fail(wire.CodeForbidden, "")
+		// An organizer administers on this connection alone, never
+		// next to its member connection, so it reads here what it must
+		// know first (the newest epoch). It reads nothing a member
+		// does not.
+		return c.fetch(ctx, f)
 	}
 	return nil, fail(wire.CodeMalformed, "unknown frame type")
 }

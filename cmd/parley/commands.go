@@ -387,14 +387,7 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 }
 
 func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
-	jitter := defaultSpread
-	if v := e.getenv("PARLEY_SYNC_SPREAD"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return usagef("PARLEY_SYNC_SPREAD: a duration such as 3s, or 0")
-		}
-		jitter = d
-	}
+	jitter := g.spread
 	pos, err := flags("sync", args, func(fs *flag.FlagSet) {
 		fs.DurationVar(&jitter, "spread", jitter, "most random pause before each channel when syncing all (0: none)")
 	})
@@ -409,6 +402,7 @@ func cmdSync(ctx context.Context, e *env, g *global, args []string) error {
 		return err
 	}
 	defer c.Close()
+	c.AdminSpread = jitter
 	names := pos
 	if len(names) == 0 {
 		list, err := c.Channels()

@@ -24,6 +24,9 @@ type global struct {
 	// proxy is the SOCKS5 proxy for every relay connection: --proxy,
 	// else $PARLEY_PROXY, else $ALL_PROXY.
 	proxy string
+	// spread bounds the random pauses that keep one person's
+	// connections apart (spread.go): $PARLEY_SYNC_SPREAD, else 3 s.
+	spread time.Duration
 }
 
 // parseGlobal takes the global options from anywhere on the line (before
@@ -76,6 +79,14 @@ func parseGlobal(e *env, args []string) (*global, []string, error) {
 		if _, err := relayclient.ParseProxy(g.proxy); err != nil {
 			return nil, nil, fmt.Errorf("%v (set by --proxy, PARLEY_PROXY or ALL_PROXY; Parley speaks SOCKS5 only)", err)
 		}
+	}
+	g.spread = defaultSpread
+	if v := e.getenv("PARLEY_SYNC_SPREAD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, nil, usagef("PARLEY_SYNC_SPREAD: a duration such as 3s, or 0")
+		}
+		g.spread = d
 	}
 	if g.home == "" {
 		dir, err := os.UserHomeDir()
@@ -162,6 +173,7 @@ func (g *global) openWith(p string) (*client.Client, error) {
 		c.Close()
 		return nil, err
 	}
+	c.AdminSpread = g.spread
 	return c, nil
 }
 
