@@ -12,6 +12,7 @@ const (
 	typeLeave     byte = 2 // the sender leaves the channel
 	typeDraft     byte = 3 // one chunk of a draft version (talks only)
 	typeKeyUpdate byte = 4 // the sender's fresh KEM key, for the next roster
+	typePadding   byte = 5 // rounds a draft's frames up to a power of two; content: the draft's id
 )
 
 // A body is the sender's clock, then the content. The time travels

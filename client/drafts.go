@@ -135,6 +135,13 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 					return err
 				}
 			}
+			// The relay counts frames: padded to a power of two, they
+			// tell a draft's size only to within a factor of two.
+			for range paddedFrames(int(h.Count)) - int(h.Count) {
+				if err := c.seal1(tx, row, crypto.Talks, typePadding, h.ID[:], nil); err != nil {
+					return err
+				}
+			}
 			row.st.noteDraft(name, h.Version, h.Sum)
 			return nil
 		})
@@ -151,6 +158,16 @@ func (c *Client) PutDraft(ctx context.Context, channel, name string, data []byte
 		return 0, fmt.Errorf("the relay has not taken the draft yet (it is queued; parley sync sends it)")
 	}
 	return int(h.Version), nil
+}
+
+// paddedFrames is the number of frames a draft of n chunks is posted
+// as: the next power of two.
+func paddedFrames(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
 }
 
 func draftEntry(h chunkHeader, data []byte) *Entry {

@@ -19,12 +19,20 @@ func TestLargeBinaryDraftRoundTrip(t *testing.T) {
 	org := w.Home("Organizer")
 	org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard)
 	a := w.Join(org, "c", "A", crypto.RoleParticipant)
-	for _, size := range []int{0, 1, 13000, 13001, 1 << 20} {
+	id, _ := org.ChannelID("c")
+	// The relay learns a draft's size to a power of two of 13000-byte
+	// chunks: 1 MiB is 81 chunks, posted as 128 frames.
+	frames := map[int]int{0: 1, 1: 1, 13000: 1, 13001: 2, 13000*2 + 1: 4, 1 << 20: 128}
+	for _, size := range []int{0, 1, 13000, 13001, 13000*2 + 1, 1 << 20} {
 		data := make([]byte, size)
 		rand.Read(data)
+		before := len(channelFrames(t, w.Relay.Store, id))
 		v, err := a.PutDraft(ctx, "c", "annex", data)
 		if err != nil {
 			t.Fatalf("%d bytes: %v", size, err)
+		}
+		if n := len(channelFrames(t, w.Relay.Store, id)) - before; n != frames[size] {
+			t.Fatalf("a draft of %d bytes went out as %d frames, want %d", size, n, frames[size])
 		}
 		if _, err := org.Sync(ctx, "c"); err != nil {
 			t.Fatal(err)
@@ -38,7 +46,7 @@ func TestLargeBinaryDraftRoundTrip(t *testing.T) {
 		}
 	}
 	list, _ := org.Drafts("c")
-	if len(list) != 5 || list[4].Version != 5 || list[4].Author != "A" || list[4].Size != 1<<20 {
+	if len(list) != 6 || list[5].Version != 6 || list[5].Author != "A" || list[5].Size != 1<<20 {
 		t.Fatalf("draft list: %+v", list)
 	}
 }

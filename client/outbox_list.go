@@ -90,6 +90,13 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 			drafts[id] = len(out)
 			q.Kind, q.Droppable, q.chunks = KindDraft, !it.Attempted, []int64{it.id}
 			q.Text = fmt.Sprintf("%s (%d bytes)", h.Name, h.Total)
+		case it.Type == typePadding:
+			// Goes with its draft: listed and dropped with it.
+			if i, ok := drafts[hex.EncodeToString(it.Content)]; ok {
+				out[i].chunks = append(out[i].chunks, it.id)
+				continue
+			}
+			q.Kind = "draft padding"
 		case it.Type == typeKeyUpdate:
 			q.Kind = "key update"
 		case it.Type == typeLeave:

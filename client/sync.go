@@ -687,6 +687,8 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	case typeKeyUpdate:
 		self := r.Member(keys.ID())
 		out = append(out, st.receiveKeyUpdate(sender, self.Role, content)...)
+	case typePadding:
+		// A draft's padding frame: nothing to show.
 	case typeLeave:
 		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
 		if !slices.Contains(st.Leaving, sender.Name) {
