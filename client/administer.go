@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"parley/crypto"
 	"parley/internal/relayclient"
 )
 
@@ -23,6 +24,16 @@ import (
 // member's own syncs post messages only; an epoch change their organizer
 // duties queue goes out in an administration session of its own, after
 // a random pause (Client.AdminSpread).
+
+// mustOrganize fails unless this home is an organizer of channel name.
+func (c *Client) mustOrganize(name string) error {
+	row, err := c.view(name)
+	if err != nil {
+		return err
+	}
+	_, _, _, err = row.st.self(crypto.RoleOrganizer)
+	return err
+}
 
 // administer runs one administration session of channel name. At every
 // relay it reaches it takes in what the relay holds and runs atRelay

@@ -268,66 +268,78 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 // Admit admits pending join requests by display name (or all of them):
 // a new roster, access list and epoch. It returns the names admitted.
 func (c *Client) Admit(ctx context.Context, name string, names []string, all bool) ([]string, error) {
-	// One administration session: the newest roster and the join
-	// requests first, then the change, which goes out on the same
-	// connections.
-	if row, err := c.view(name); err != nil {
-		return nil, err
-	} else if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
-		return nil, err
-	}
+	// The join requests are pulled in the same session.
 	var admitted []string
-	n, err := c.administer(ctx, name, func(conn *relayclient.Conn) error {
+	err := c.changeRoster(ctx, name, func(conn *relayclient.Conn) error {
 		return c.pullJoins(ctx, conn, name)
-	}, func() error {
+	}, func(tx *sql.Tx, row *channelRow) error {
 		admitted = nil
-		return c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
+		cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
+		if err != nil {
+			return err
+		}
+		next := cur.Next(c.Now())
+		var keep []pendingJoin
+		for _, p := range row.st.Pending {
+			if !all && !slices.Contains(names, p.Name) {
+				keep = append(keep, p)
+				continue
+			}
+			req, err := openPending(p)
 			if err != nil {
 				return err
 			}
-			next := cur.Next(c.Now())
-			var keep []pendingJoin
-			for _, p := range row.st.Pending {
-				if !all && !slices.Contains(names, p.Name) {
-					keep = append(keep, p)
-					continue
-				}
-				req, err := openPending(p)
-				if err != nil {
-					return err
-				}
-				for _, m := range next.Members {
-					if m.Name == req.Name {
-						return fmt.Errorf("a member named %q exists already; names must be unique in a channel", req.Name)
-					}
-				}
-				var expires time.Time
-				if p.Membership > 0 {
-					expires = c.Now().Add(p.Membership)
-				}
-				next.Members = append(next.Members, req.Member(p.Role, expires))
-				admitted = append(admitted, req.Name)
-			}
-			for _, n := range names {
-				if !slices.Contains(admitted, n) {
-					return fmt.Errorf("no pending join request from %q (parley pending lists them)", n)
+			for _, m := range next.Members {
+				if m.Name == req.Name {
+					return fmt.Errorf("a member named %q exists already; names must be unique in a channel", req.Name)
 				}
 			}
-			if len(admitted) == 0 {
-				return errors.New("no pending join requests")
+			var expires time.Time
+			if p.Membership > 0 {
+				expires = c.Now().Add(p.Membership)
 			}
-			if len(next.Members) > next.Policy.MemberCap() {
-				return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
+			next.Members = append(next.Members, req.Member(p.Role, expires))
+			admitted = append(admitted, req.Name)
+		}
+		for _, n := range names {
+			if !slices.Contains(admitted, n) {
+				return fmt.Errorf("no pending join request from %q (parley pending lists them)", n)
 			}
-			row.st.Pending = keep
-			return c.rekey(tx, row, next, keys)
-		})
+		}
+		if len(admitted) == 0 {
+			return errors.New("no pending join requests")
+		}
+		if len(next.Members) > next.Policy.MemberCap() {
+			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
+		}
+		row.st.Pending = keep
+		return c.rekey(tx, row, next, keys)
 	})
-	if admitted == nil {
+	if err != nil && !errors.Is(err, errQueued) {
 		return nil, err
 	}
-	return admitted, c.proposalSent(name, n, err)
+	return admitted, err
+}
+
+// changeRoster makes a roster change in one administration session
+// (administer.go): atRelay (nil: nothing) at each relay, then propose,
+// on the newest state, queues the proposal, which goes out on the same
+// connections. It fails with an error wrapping errQueued when the
+// proposal was made but no relay took it yet.
+func (c *Client) changeRoster(ctx context.Context, name string, atRelay func(*relayclient.Conn) error, propose func(tx *sql.Tx, row *channelRow) error) error {
+	if err := c.mustOrganize(name); err != nil {
+		return err
+	}
+	made := false
+	n, err := c.administer(ctx, name, atRelay, func() error {
+		err := c.update(name, propose)
+		made = err == nil
+		return err
+	})
+	if !made {
+		return err
+	}
+	return c.proposalSent(name, n, err)
 }
 
 // proposalSent says how a change made in an administration session
@@ -347,8 +359,11 @@ func (c *Client) proposalSent(name string, n int, err error) error {
 	if err == nil {
 		err = fmt.Errorf("no relay took it (%d reached)", n)
 	}
-	return fmt.Errorf("%w (the change is queued; parley sync sends it)", err)
+	return fmt.Errorf("%w (%w)", err, errQueued)
 }
+
+// errQueued marks a change that was made and waits to be sent.
+var errQueued = errors.New("the change is queued; parley sync sends it")
 
 // Member is one line of members.
 type Member struct {
@@ -386,40 +401,26 @@ func (c *Client) Members(name string) ([]Member, error) {
 // Remove removes a member: new roster, access list and epoch at once,
 // in one administration session.
 func (c *Client) Remove(ctx context.Context, name, member string) error {
-	if row, err := c.view(name); err != nil {
-		return err
-	} else if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
-		return err
-	}
-	made := false
-	n, err := c.administer(ctx, name, nil, func() error {
-		err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
-			if err != nil {
-				return err
+	return c.changeRoster(ctx, name, nil, func(tx *sql.Tx, row *channelRow) error {
+		cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
+		if err != nil {
+			return err
+		}
+		if member == self.Name {
+			return errors.New("you cannot remove yourself; use parley leave")
+		}
+		next := cur.Next(c.Now())
+		var found bool
+		for _, m := range cur.Members {
+			if m.Name == member {
+				found = next.Remove(m.ID())
 			}
-			if member == self.Name {
-				return errors.New("you cannot remove yourself; use parley leave")
-			}
-			next := cur.Next(c.Now())
-			var found bool
-			for _, m := range cur.Members {
-				if m.Name == member {
-					found = next.Remove(m.ID())
-				}
-			}
-			if !found {
-				return fmt.Errorf("no member named %q", member)
-			}
-			return c.rekey(tx, row, next, keys)
-		})
-		made = err == nil
-		return err
+		}
+		if !found {
+			return fmt.Errorf("no member named %q", member)
+		}
+		return c.rekey(tx, row, next, keys)
 	})
-	if !made {
-		return err
-	}
-	return c.proposalSent(name, n, err)
 }
 
 // Verify returns a member's safety number and whether it is marked

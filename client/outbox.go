@@ -176,17 +176,12 @@ var errProposalLost = errors.New("another organizer changed the channel at the s
 
 // proposalQueued reports whether a roster change of channel name waits
 // in the outbox.
-func (c *Client) proposalQueued(name string) (bool, error) {
-	tx, err := c.db.Begin()
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	row, err := c.loadChannel(tx, name)
-	if err != nil {
-		return false, err
-	}
-	return c.hasProposal(tx, row.id)
+func (c *Client) proposalQueued(name string) (queued bool, err error) {
+	err = c.read(name, func(tx *sql.Tx, row *channelRow) error {
+		queued, err = c.hasProposal(tx, row.id)
+		return err
+	})
+	return queued, err
 }
 
 // hasProposal reports whether a roster change waits in the outbox.
@@ -325,30 +320,17 @@ func (c *Client) adminQueued(name string) (bool, error) {
 	if due, err := c.proposalQueued(name); err != nil || due {
 		return due, err
 	}
-	tx, err := c.db.Begin()
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
-	row, err := c.loadChannel(tx, name)
-	if err != nil {
-		return false, err
-	}
-	copies, err := c.items(tx, "copies", row.id)
-	if err != nil {
-		return false, err
-	}
-	for _, it := range copies {
-		if it.Kind == outMessage {
-			continue
-		}
-		for _, r := range row.st.Relays {
-			if !slices.Contains(it.Acked, r.ID) {
-				return true, nil
+	due := false
+	err := c.read(name, func(tx *sql.Tx, row *channelRow) error {
+		copies, err := c.items(tx, "copies", row.id)
+		for _, it := range copies {
+			for _, r := range row.st.Relays {
+				due = due || it.Kind != outMessage && !slices.Contains(it.Acked, r.ID)
 			}
 		}
-	}
-	return false, nil
+		return err
+	})
+	return due, err
 }
 
 // failRecord, set only by tests (none of them parallel), makes recording

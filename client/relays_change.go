@@ -132,41 +132,27 @@ func (c *Client) RemoveRelay(ctx context.Context, name, which string) error {
 // changeRelays proposes the next roster with the relay list change
 // makes, and sends it to every relay (the added one too).
 func (c *Client) changeRelays(ctx context.Context, name string, change func([]string) ([]string, error), added string) error {
-	if row, err := c.view(name); err != nil {
-		return err
-	} else if _, _, _, err := row.st.self(crypto.RoleOrganizer); err != nil {
-		return err
-	}
-	made := false
-	n, err := c.administer(ctx, name, nil, func() error {
-		err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-			cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
-			if err != nil {
+	return c.changeRoster(ctx, name, nil, func(tx *sql.Tx, row *channelRow) error {
+		cur, _, keys, err := row.st.self(crypto.RoleOrganizer)
+		if err != nil {
+			return err
+		}
+		list := slices.Clone(cur.Relays)
+		if len(list) == 0 {
+			list = row.st.relayURLs() // a channel from before rosters named relays
+		}
+		if list, err = change(list); err != nil {
+			return err
+		}
+		next := cur.Next(c.Now())
+		next.Relays = list
+		if added != "" {
+			// Known now, so that this sync reaches it; the roster makes
+			// it permanent when its bundle comes back.
+			if err := row.st.followRoster(&crypto.Roster{Relays: append(row.st.relayURLs(), added)}, c.Now()); err != nil {
 				return err
 			}
-			list := slices.Clone(cur.Relays)
-			if len(list) == 0 {
-				list = row.st.relayURLs() // a channel from before rosters named relays
-			}
-			if list, err = change(list); err != nil {
-				return err
-			}
-			next := cur.Next(c.Now())
-			next.Relays = list
-			if added != "" {
-				// Known now, so that this sync reaches it; the roster makes
-				// it permanent when its bundle comes back.
-				if err := row.st.followRoster(&crypto.Roster{Relays: append(row.st.relayURLs(), added)}, c.Now()); err != nil {
-					return err
-				}
-			}
-			return c.rekey(tx, row, next, keys)
-		})
-		made = err == nil
-		return err
+		}
+		return c.rekey(tx, row, next, keys)
 	})
-	if !made {
-		return err
-	}
-	return c.proposalSent(name, n, err)
 }

@@ -372,12 +372,24 @@ func (c *Client) update(name string, f func(tx *sql.Tx, row *channelRow) error) 
 
 // view loads the named channel read-only.
 func (c *Client) view(name string) (*channelRow, error) {
+	var out *channelRow
+	err := c.read(name, func(_ *sql.Tx, row *channelRow) error { out = row; return nil })
+	return out, err
+}
+
+// read runs f on channel name's row in a transaction that changes
+// nothing (the read-only twin of update).
+func (c *Client) read(name string, f func(tx *sql.Tx, row *channelRow) error) error {
 	tx, err := c.db.Begin()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer tx.Rollback()
-	return c.loadChannel(tx, name)
+	row, err := c.loadChannel(tx, name)
+	if err != nil {
+		return err
+	}
+	return f(tx, row)
 }
 
 func hexID(id crypto.KeyID) string { return hex.EncodeToString(id[:]) }
