@@ -36,8 +36,14 @@ func startHostile(t *testing.T) *hostileRelay {
 	dir := t.TempDir()
 	h := &hostileRelay{t: t, rules: filepath.Join(dir, "rules.json"), callers: filepath.Join(dir, "callers"), frames: filepath.Join(dir, "frames")}
 	h.set(relayRules{})
-	cmd := exec.Command(filepath.Join(binaries(t), "hostilerelay"), "--data", filepath.Join(dir, "data"),
-		"--rules", h.rules, "--callers", h.callers, "--frames", h.frames)
+	h.url = runHostilerelay(t, "--data", filepath.Join(dir, "data"), "--rules", h.rules, "--callers", h.callers, "--frames", h.frames)
+	return h
+}
+
+// runHostilerelay starts the hostilerelay binary with args, killed when
+// the test ends, and returns its URL.
+func runHostilerelay(t *testing.T, args ...string) string {
+	cmd := exec.Command(filepath.Join(binaries(t), "hostilerelay"), args...)
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -48,8 +54,7 @@ func startHostile(t *testing.T) *hostileRelay {
 	if err != nil {
 		t.Fatalf("hostile relay did not start: %v", err)
 	}
-	h.url = strings.TrimSpace(line)
-	return h
+	return strings.TrimSpace(line)
 }
 
 func (h *hostileRelay) set(r relayRules) {

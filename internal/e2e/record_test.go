@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"database/sql"
 	"encoding/hex"
@@ -9,13 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,18 +44,7 @@ type recStep struct {
 func startRecording(t *testing.T) *recordingRelay {
 	dir := t.TempDir()
 	r := &recordingRelay{t: t, data: filepath.Join(dir, "data"), record: filepath.Join(dir, "record.jsonl")}
-	cmd := exec.Command(filepath.Join(binaries(t), "hostilerelay"), "-data", r.data, "-record", r.record)
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGKILL); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("recording relay did not start: %v", err)
-	}
-	r.url = strings.TrimSpace(line)
+	r.url = runHostilerelay(t, "-data", r.data, "-record", r.record)
 	return r
 }
 
