@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -269,5 +270,53 @@ func TestExportAndLeave(t *testing.T) {
 	}
 	if got := parleytest.Texts(t, org, "oslo"); !contains(got, "* Alice left the channel") {
 		t.Fatalf("the organizer after Alice left: %q", got)
+	}
+}
+
+// The duress passphrase at the app's lock screen opens the empty home
+// that takes the real one's place: the page shows no channel, and the
+// real passphrase opens nothing any more.
+func TestDuressAtTheAppsLock(t *testing.T) {
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	s, dir := startApp(t, "Alice", 1500*time.Millisecond)
+	b := newBrowser(t, s)
+	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post("/api/join", map[string]string{"code": code}, nil)
+	var list []map[string]any
+	b.get("/api/channels", &list)
+	if len(list) != 1 {
+		t.Fatalf("before: %v", list)
+	}
+	if err := client.SetDuress(dir, parleytest.Passphrase, "under duress"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(2 * time.Second) {
+		if c, _ := b.do(http.MethodGet, "/api/state", nil, nil); c == http.StatusOK {
+			var st stateReply
+			b.get("/api/state", &st)
+			if st.Locked {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the home never locked")
+		}
+	}
+	var st stateReply
+	b.post("/api/unlock", map[string]string{"passphrase": "under duress"}, &st)
+	if st.Locked || st.Name != "Alice" {
+		t.Fatalf("after the duress passphrase: %+v", st)
+	}
+	list = nil
+	b.get("/api/channels", &list)
+	if len(list) != 0 {
+		t.Fatalf("the empty home shows channels: %v", list)
+	}
+	if _, err := client.Open(dir, parleytest.Passphrase); !errors.Is(err, client.ErrWrongPassphrase) {
+		t.Fatalf("the passphrase after the duress one: %v", err)
 	}
 }

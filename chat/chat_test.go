@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,13 +53,7 @@ type chatUI struct {
 func (w *chatWorld) chat(h *client.Client, channel string) *chatUI {
 	w.T.Helper()
 	dir := w.Dir(h)
-	m, err := newModel(Config{Client: h, Channel: channel, CheckPassphrase: func(p string) error {
-		c, err := client.Open(dir, p)
-		if err != nil {
-			return err
-		}
-		return c.Close()
-	}})
+	m, err := newModel(Config{Client: h, Channel: channel, CheckPassphrase: HomeCheck(dir, channel)})
 	if err != nil {
 		w.T.Fatal(err)
 	}
@@ -403,6 +398,34 @@ func TestChatLock(t *testing.T) {
 	screen = ui.waitText("arrived while locked")
 	if !strings.Contains(screen, "half-typed reply") {
 		t.Fatalf("the compose box lost its text:\n%s", screen)
+	}
+}
+
+// The duress passphrase typed at the lock screen ends the chat: the
+// channel is never shown again, and the chat answers as an empty home's
+// would.
+func TestChatDuressAtTheLock(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.Organizer("Convener", ch)
+	alice := w.Join(org, ch, "Alice", crypto.RoleParticipant)
+	org.Send(w.Ctx, ch, crypto.Talks, "the water clause")
+	if err := client.SetDuress(w.Dir(alice), chatPassphrase, "under duress"); err != nil {
+		t.Fatal(err)
+	}
+	ui := w.chat(alice, ch)
+	ui.waitText("the water clause")
+	ui.press(tea.KeyCtrlL)
+	ui.say("under duress")
+	ui.waitFor("the chat to end", func(string) bool { return ui.quit })
+	if !errors.Is(ui.m.endErr, ErrEnd) || !errors.Is(ui.m.endErr, client.ErrNoChannel) {
+		t.Fatalf("the chat ended with %v", ui.m.endErr)
+	}
+	if strings.Contains(ui.m.View(), "water") {
+		t.Fatalf("the channel showed after the duress passphrase:\n%s", ui.m.View())
+	}
+	if _, err := client.Open(w.Dir(alice), chatPassphrase); !errors.Is(err, client.ErrWrongPassphrase) {
+		t.Fatalf("the passphrase after the duress one: %v", err)
 	}
 }
 

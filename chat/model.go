@@ -74,10 +74,11 @@ type (
 
 // model is the Bubble Tea model of parley chat.
 type model struct {
-	cfg  Config
-	c    *client.Client
-	s    *session
-	self string // our display name
+	cfg    Config
+	endErr error // set when CheckPassphrase ended the chat (ErrEnd)
+	c      *client.Client
+	s      *session
+	self   string // our display name
 
 	width, height int
 
@@ -299,6 +300,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case unlockMsg:
 		m.unlocking = false
+		if errors.Is(msg.err, ErrEnd) {
+			m.endErr = msg.err
+			return m, tea.Quit
+		}
 		if msg.err == nil {
 			m.locked, m.lockErr = false, ""
 			m.lockInput.Blur()

@@ -18,8 +18,34 @@ type Config struct {
 	// Channel is the name of the channel shown.
 	Channel string
 	// CheckPassphrase unlocks the locked screen: nil when the
-	// passphrase opens this home.
+	// passphrase opens this home. An error wrapping ErrEnd ends the chat
+	// at once, without showing the channel again, and Run returns it.
 	CheckPassphrase func(string) error
+}
+
+// ErrEnd, wrapped in CheckPassphrase's answer, ends the chat: the home on
+// disk is no longer the one shown (the duress passphrase replaced it).
+var ErrEnd = errors.New("the chat ended")
+
+// HomeCheck is the CheckPassphrase of a chat of channel in the home in
+// dir: nil when the passphrase opens that home. The duress passphrase
+// opens an empty home in its place (client.Client.Duressed); the chat
+// then ends with an empty home's answer for the channel.
+func HomeCheck(dir, channel string) func(string) error {
+	return func(p string) error {
+		again, err := client.Open(dir, p)
+		if err != nil {
+			return err
+		}
+		duressed := again.Duressed()
+		if err := again.Close(); err != nil {
+			return err
+		}
+		if duressed {
+			return fmt.Errorf("%w: %w", &client.NoChannelError{Name: channel}, ErrEnd)
+		}
+		return nil
+	}
 }
 
 // Screen is a chat with its channel loaded and followed, not shown yet.
@@ -49,6 +75,9 @@ func (s *Screen) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	// The alternate screen is gone; clear the main one as well.
 	fmt.Fprint(out, "\x1b[H\x1b[2J")
 	m.close()
+	if m.endErr != nil {
+		return m.endErr
+	}
 	if errors.Is(err, tea.ErrProgramKilled) || errors.Is(err, context.Canceled) {
 		return nil
 	}

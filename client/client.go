@@ -28,11 +28,19 @@ type Client struct {
 	// (administer.go): 0, the default, pauses not at all (tests); the
 	// command line sets 3 s.
 	AdminSpread time.Duration
+	// duressed is set when this unlock used the duress passphrase.
+	duressed bool
 }
+
+// Duressed reports whether this home was opened with its duress
+// passphrase, which has just destroyed the keys of the home it replaced
+// (duress.go). A process that still shows that home (a lock screen)
+// must end without showing it again.
+func (c *Client) Duressed() bool { return c.duressed }
 
 // Open unlocks the home in dir with passphrase.
 func Open(dir, passphrase string) (*Client, error) {
-	f, err := loadIdentity(dir, passphrase)
+	f, duressed, err := loadIdentity(dir, passphrase)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +56,7 @@ func Open(dir, passphrase string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{dir: dir, name: f.Name, id: id, seal: &sealer{}, age: ageID, db: db, Now: time.Now}
+	c := &Client{dir: dir, name: f.Name, id: id, seal: &sealer{}, age: ageID, db: db, Now: time.Now, duressed: duressed}
 	copy(c.seal.key[:], f.State)
 	return c, nil
 }

@@ -2,12 +2,14 @@ package client
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +82,24 @@ func Init(dir, name, passphrase string) error {
 	}
 	seed, _ := id.MarshalBinary()
 	f := identityFile{Version: 1, Name: name, Seed: seed, State: randomBytes(32), Age: ageID.String(), Created: time.Now().UTC()}
+	if err := writeIdentity(filepath.Join(dir, identityName), passphrase, f); err != nil {
+		return err
+	}
+	// Every home has a duress file; until a duress passphrase is set,
+	// one under a passphrase nobody knows (duress.go).
+	if err := writeDecoy(dir, name, hex.EncodeToString(randomBytes(32))); err != nil {
+		return err
+	}
+	db, err := openState(filepath.Join(dir, stateName))
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// writeIdentity encrypts f under passphrase (scrypt, as age does) and
+// writes it to path atomically.
+func writeIdentity(path, passphrase string, f identityFile) error {
 	plain, _ := json.Marshal(f)
 	r, err := age.NewScryptRecipient(passphrase)
 	if err != nil {
@@ -95,19 +115,33 @@ func Init(dir, name, passphrase string) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, identityName), buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	db, err := openState(filepath.Join(dir, stateName))
-	if err != nil {
-		return err
-	}
-	return db.Close()
+	return writeFileAtomic(path, buf.Bytes(), 0o600)
 }
 
-// loadIdentity decrypts the identity file.
-func loadIdentity(dir, passphrase string) (*identityFile, error) {
-	data, err := os.ReadFile(filepath.Join(dir, identityName))
+// loadIdentity decrypts the identity file. A passphrase that opens the
+// duress file instead destroys the home's keys and opens the empty home
+// that takes its place (duress.go): duressed is then set.
+func loadIdentity(dir, passphrase string) (f *identityFile, duressed bool, err error) {
+	f, err = openIdentity(filepath.Join(dir, identityName), passphrase)
+	if err == nil || errors.Is(err, ErrNoHome) {
+		return f, false, err
+	}
+	// The first scrypt's 256 MiB go back before the second takes as
+	// much: the peak stays that of one unlock.
+	runtime.GC()
+	decoy, derr := openIdentity(filepath.Join(dir, duressName), passphrase)
+	if derr != nil {
+		return nil, false, err
+	}
+	if err := destroyHome(dir, decoy); err != nil {
+		return nil, false, err
+	}
+	return decoy, true, nil
+}
+
+// openIdentity decrypts one identity file.
+func openIdentity(path, passphrase string) (*identityFile, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNoHome
 	} else if err != nil {

@@ -32,18 +32,14 @@ func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 		return err
 	}
 	defer c.Close()
-	home := g.home
-	s, err := chat.New(chat.Config{Client: c, Channel: pos[0], CheckPassphrase: func(p string) error {
-		again, err := client.Open(home, p)
-		if err != nil {
-			return err
-		}
-		return again.Close()
-	}})
+	s, err := chat.New(chat.Config{Client: c, Channel: pos[0], CheckPassphrase: chat.HomeCheck(g.home, pos[0])})
 	if err != nil {
 		return err
 	}
 	err = s.Run(ctx, in, out)
+	if errors.Is(err, chat.ErrEnd) {
+		return &client.NoChannelError{Name: pos[0]}
+	}
 	if n, qerr := c.Queued(pos[0]); qerr == nil && n > 0 {
 		fmt.Fprintf(e.stderr, "%s to be sent; parley sync %s sends them\n", client.Count(n, "item waits", "items wait"), shellQuote(pos[0]))
 	}

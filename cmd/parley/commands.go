@@ -18,19 +18,39 @@ import (
 
 func cmdInit(e *env, g *global, args []string) error {
 	var name string
-	pos, err := flags("init", args, func(fs *flag.FlagSet) { fs.StringVar(&name, "name", "", "your display name") })
+	var duress bool
+	pos, err := flags("init", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "name", "", "your display name")
+		fs.BoolVar(&duress, "duress", false, "also set a duress passphrase")
+	})
 	if err != nil {
 		return err
 	}
 	if name == "" || len(pos) > 0 {
-		return usagef("usage: parley init --name NAME")
+		return usagef("usage: parley init --name NAME [--duress]")
 	}
 	p, err := g.passphrase(e, true)
 	if err != nil {
 		return err
 	}
+	var d string
+	if duress {
+		// Asked before anything is written: a home is never left
+		// without the duress passphrase its owner meant to set.
+		if d, err = duressPassphrase(e); err != nil {
+			return err
+		}
+		if d == p {
+			return errors.New("the duress passphrase must differ from the passphrase")
+		}
+	}
 	if err := client.Init(g.home, name, p); err != nil {
 		return err
+	}
+	if duress {
+		if err := client.SetDuress(g.home, p, d); err != nil {
+			return err
+		}
 	}
 	c, err := g.openWith(p)
 	if err != nil {

@@ -67,7 +67,8 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   help [COMMAND]                         this list, or one command's usage (also COMMAND --help)
   version                                the build (also --version)
 
-  init --name NAME                       make this home's identity
+  init --name NAME [--duress]            make this home's identity (--duress: and a duress passphrase)
+  duress set                             a passphrase that, typed at any unlock, destroys this home's keys
   whoami [--json]                        your name and safety number
   channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]
   channel list [--json]
@@ -118,6 +119,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return nil
 	case "init":
 		return cmdInit(e, g, rest)
+	case "duress":
+		return cmdDuress(e, g, rest)
 	case "whoami":
 		return cmdWhoami(e, g, rest)
 	case "channel":
