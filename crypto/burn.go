@@ -97,6 +97,9 @@ func ParseBurnNotice(data []byte) (*BurnNotice, error) {
 		return nil, malformed("burn notice", "trailing data")
 	}
 	b.Issued = fromUnixSeconds(issued)
+	if !bytes.Equal(b.Marshal(), data) {
+		return nil, malformed("burn notice", "not canonical")
+	}
 	return b, nil
 }
 
