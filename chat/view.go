@@ -335,7 +335,11 @@ func (m *model) membersView() []string {
 		if exp != "" {
 			line += " " + exp
 		}
-		out = append(out, line, styleFaint.Render("      safety number "+mb.SafetyNumber))
+		second := "      safety number " + mb.SafetyNumber
+		if mb.Side != "" {
+			second = "      side " + ansi.Truncate(cleanLine(mb.Side), 16, "…") + " · safety number " + mb.SafetyNumber
+		}
+		out = append(out, line, styleFaint.Render(second))
 	}
 	if len(m.members) == 0 {
 		out = append(out, "  (no roster: "+m.endedText()+")")

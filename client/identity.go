@@ -171,6 +171,14 @@ func openIdentity(path, passphrase string) (*identityFile, error) {
 	return &f, nil
 }
 
+// checkSide checks a side's name as a display name is checked.
+func checkSide(side string) error {
+	if len(side) > crypto.MaxSideLen || Clean(side) != side || strings.ContainsRune(side, '\n') {
+		return fmt.Errorf("a side is 1 to %d bytes, without control or direction-override characters", crypto.MaxSideLen)
+	}
+	return nil
+}
+
 func checkName(name string) error {
 	if name == "" || len(name) > crypto.MaxNameLen {
 		return fmt.Errorf("name must be 1 to %d bytes", crypto.MaxNameLen)

@@ -23,6 +23,17 @@ const MaxInviteLife = 7 * 24 * time.Hour
 // membership, when not zero, makes the membership itself expire that
 // long after admission.
 func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expires, membership time.Duration) (string, error) {
+	return c.InviteToSide(ctx, name, role, "", expires, membership)
+}
+
+// InviteToSide is Invite for a member of side (a delegation; "" for
+// none), which the admitted member's roster entry carries.
+func (c *Client) InviteToSide(ctx context.Context, name string, role crypto.Role, side string, expires, membership time.Duration) (string, error) {
+	if side != "" {
+		if err := checkSide(side); err != nil {
+			return "", err
+		}
+	}
 	if expires <= 0 || expires > MaxInviteLife {
 		return "", fmt.Errorf("invite expiry must be between 1s and %s", FormatDuration(MaxInviteLife))
 	}
@@ -54,7 +65,7 @@ func (c *Client) Invite(ctx context.Context, name string, role crypto.Role, expi
 	// Record the invite before the relay learns of it, so a join request
 	// can always be opened.
 	if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
-		row.st.Invites = append(row.st.Invites, inviteRecord{Code: code, Role: role, Membership: membership, Expires: inv.Expires})
+		row.st.Invites = append(row.st.Invites, inviteRecord{Code: code, Role: role, Side: side, Membership: membership, Expires: inv.Expires})
 		return nil
 	}); err != nil {
 		return "", err
@@ -170,6 +181,7 @@ func (c *Client) Join(ctx context.Context, code, as string) (string, error) {
 type PendingJoin struct {
 	Name         string `json:"name"`
 	Role         string `json:"role"`
+	Side         string `json:"side,omitempty"`
 	SafetyNumber string `json:"safety_number"`
 }
 
@@ -199,7 +211,7 @@ func (c *Client) Pending(ctx context.Context, name string) ([]PendingJoin, error
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PendingJoin{Name: req.Name, Role: p.Role.String(), SafetyNumber: req.Identity.SafetyNumber()})
+		out = append(out, PendingJoin{Name: req.Name, Role: p.Role.String(), Side: p.Side, SafetyNumber: req.Identity.SafetyNumber()})
 	}
 	return out, nil
 }
@@ -250,7 +262,7 @@ func (c *Client) pullJoins(ctx context.Context, conn *relayclient.Conn, name str
 					break
 				}
 				st.Pending = append(st.Pending, pendingJoin{RelayID: j.ID, Invite: inv.Code, Sealed: j.Sealed, Name: req.Name,
-					Role: inv.Role, Membership: inv.Membership, Received: c.Now().UTC()})
+					Role: inv.Role, Side: inv.Side, Membership: inv.Membership, Received: c.Now().UTC()})
 				st.Invites = slices.Delete(st.Invites, i, i+1)
 				break
 			}
@@ -298,7 +310,9 @@ func (c *Client) Admit(ctx context.Context, name string, names []string, all boo
 			if p.Membership > 0 {
 				expires = c.Now().Add(p.Membership)
 			}
-			next.Members = append(next.Members, req.Member(p.Role, expires))
+			m := req.Member(p.Role, expires)
+			m.Side = p.Side
+			next.Members = append(next.Members, m)
 			admitted = append(admitted, req.Name)
 		}
 		for _, n := range names {
@@ -369,6 +383,7 @@ var errQueued = errors.New("the change is queued; parley sync sends it")
 type Member struct {
 	Name         string     `json:"name"`
 	Role         string     `json:"role"`
+	Side         string     `json:"side,omitempty"`
 	SafetyNumber string     `json:"safety_number"`
 	Verified     bool       `json:"verified"`
 	Expires      *time.Time `json:"expires,omitempty"`
@@ -387,7 +402,7 @@ func (c *Client) Members(name string) ([]Member, error) {
 	}
 	var out []Member
 	for _, m := range r.Members {
-		info := Member{Name: m.Name, Role: m.Role.String(), SafetyNumber: m.Identity.SafetyNumber(),
+		info := Member{Name: m.Name, Role: m.Role.String(), Side: m.Side, SafetyNumber: m.Identity.SafetyNumber(),
 			Verified: row.st.Verified[fmt.Sprintf("%x", m.Identity.Fingerprint())], You: m.ID() == keys.ID()}
 		if !m.Expires.IsZero() {
 			t := m.Expires

@@ -145,6 +145,7 @@ func (e *epochState) view(r *crypto.Roster, keys *crypto.ChannelKeys) *crypto.Ep
 type inviteRecord struct {
 	Code       string        `json:"code"`
 	Role       crypto.Role   `json:"role"`
+	Side       string        `json:"side,omitempty"`
 	Membership time.Duration `json:"membership,omitempty"`
 	Expires    time.Time     `json:"expires"`
 }
@@ -155,6 +156,7 @@ type pendingJoin struct {
 	Sealed     []byte        `json:"sealed"`
 	Name       string        `json:"name"`
 	Role       crypto.Role   `json:"role"`
+	Side       string        `json:"side,omitempty"`
 	Membership time.Duration `json:"membership,omitempty"`
 	Received   time.Time     `json:"received"`
 }

@@ -449,10 +449,10 @@ func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
 }
 
 // Encoded sizes of a roster: a fixed part and a part per member whose
-// only variable field is the display name.
+// only variable fields are the display name and the side.
 const (
 	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 32 + 16 + 1 + 32 + SignatureSize
-	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + 2*SignatureSize
+	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + 2*SignatureSize
 	rosterLenPrefix = 4
 	// relaysMaxSize is the largest relay list: its count, then each
 	// address with its length. Padding to it hides how many relays a
@@ -463,10 +463,10 @@ const (
 // padRoster lays out the sealed roster's plaintext: the organizer's
 // signature of the bundle, the epoch's administration key, the roster,
 // and zeros to the size of a roster of n members with the longest
-// names, so that its length tells the relay the member count only to a
+// names and sides, so that its length tells the relay the member count only to a
 // bucket and nothing about names.
 func padRoster(sig []byte, adminPublic ed25519.PublicKey, raw []byte, n int) []byte {
-	out := make([]byte, sealedPrefix+rosterFixedSize+relaysMaxSize+n*(memberFixedSize+MaxNameLen))
+	out := make([]byte, sealedPrefix+rosterFixedSize+relaysMaxSize+n*(memberFixedSize+MaxNameLen+MaxSideLen))
 	copy(out, sig)
 	copy(out[SignatureSize:], adminPublic)
 	binary.BigEndian.PutUint32(out[SignatureSize+ed25519.PublicKeySize:], uint32(len(raw)))

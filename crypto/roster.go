@@ -12,8 +12,9 @@ import (
 )
 
 // rosterFormat is the first byte of an encoded roster.
-// Format 2 adds each member's KEMSig; format 3 the channel's relays.
-const rosterFormat = 3
+// Format 2 adds each member's KEMSig; format 3 the channel's relays;
+// format 4 each member's side.
+const rosterFormat = 4
 
 // MaxRelays is the most relays a channel may name.
 const MaxRelays = 5
@@ -21,15 +22,22 @@ const MaxRelays = 5
 // MaxNameLen is the longest display name, in bytes of UTF-8.
 const MaxNameLen = 64
 
+// MaxSideLen is the longest side (delegation) name, in bytes of UTF-8.
+const MaxSideLen = 32
+
 // A Member is one entry of a roster: who they are (identity and display
 // name, visible only inside ciphertext), what they may do, and the
 // pseudonym keys they use in this channel.
 type Member struct {
 	Identity PublicIdentity
 	Name     string
-	Role     Role
-	Expires  time.Time // zero: no expiry
-	Keys     ChannelPublicKeys
+	// Side is the delegation the member belongs to ("A", "B",
+	// "facilitators"); empty in a channel that declares no sides. Like
+	// the name, it travels only inside the sealed roster.
+	Side    string
+	Role    Role
+	Expires time.Time // zero: no expiry
+	Keys    ChannelPublicKeys
 	// Binding is the identity's signature over the pseudonym (Bind).
 	Binding []byte
 	// KEMSig is the pseudonym's signature over its current KEM key
@@ -86,6 +94,7 @@ func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
 		m := &r.Members[i]
 		m.Identity.marshal(b)
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.Name)) })
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.Side)) })
 		b.AddUint8(uint8(m.Role))
 		b.AddUint64(unixSeconds(m.Expires))
 		m.Keys.marshal(b)
@@ -132,6 +141,8 @@ func (r *Roster) checkShape() error {
 			return malformed("roster", "unknown role")
 		case len(m.Name) == 0 || len(m.Name) > MaxNameLen || !utf8.ValidString(m.Name):
 			return malformed("roster", "bad display name")
+		case len(m.Side) > MaxSideLen || !utf8.ValidString(m.Side):
+			return malformed("roster", "bad side")
 		case len(m.Binding) != SignatureSize || len(m.KEMSig) != SignatureSize || len(m.Identity.SigningKey) != ed25519.PublicKeySize ||
 			len(m.Identity.KEMKey) != KEMPublicKeySize || len(m.Keys.SigningKey) != ed25519.PublicKeySize ||
 			len(m.Keys.DHKey) != 32 || len(m.Keys.KEMKey) != KEMPublicKeySize:
@@ -208,15 +219,15 @@ func ParseRoster(data []byte) (*Roster, error) {
 	r.Members = make([]Member, count)
 	for i := range r.Members {
 		m := &r.Members[i]
-		var name, binding, kemSig []byte
+		var name, side, binding, kemSig []byte
 		var role uint8
 		var expires uint64
 		if !m.Identity.unmarshal(&s) || !s.ReadUint8LengthPrefixed((*cryptobyte.String)(&name)) ||
-			!s.ReadUint8(&role) || !s.ReadUint64(&expires) || !m.Keys.unmarshal(&s) ||
+			!s.ReadUint8LengthPrefixed((*cryptobyte.String)(&side)) || !s.ReadUint8(&role) || !s.ReadUint64(&expires) || !m.Keys.unmarshal(&s) ||
 			!s.ReadBytes(&binding, SignatureSize) || !s.ReadBytes(&kemSig, SignatureSize) {
 			return nil, malformed("roster", fmt.Sprintf("member %d truncated or bad key", i))
 		}
-		m.Name = string(name)
+		m.Name, m.Side = string(name), string(side)
 		m.Role = Role(role)
 		m.Expires = fromUnixSeconds(expires)
 		m.Binding, m.KEMSig = bytes.Clone(binding), bytes.Clone(kemSig)
@@ -245,6 +256,18 @@ func (r *Roster) Hash() [32]byte {
 		return [32]byte{}
 	}
 	return labeledHash(labelRosterHash, b)
+}
+
+// Sides returns the sides the members belong to, in roster order, each
+// once; none in a channel that declares no sides.
+func (r *Roster) Sides() []string {
+	var out []string
+	for _, m := range r.Members {
+		if m.Side != "" && !slices.Contains(out, m.Side) {
+			out = append(out, m.Side)
+		}
+	}
+	return out
 }
 
 // Member returns the member with pseudonym id, or nil.

@@ -1,9 +1,11 @@
 package crypto
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -172,5 +174,66 @@ func TestRosterRelays(t *testing.T) {
 		if err := r2.Sign(org.keys); err == nil {
 			t.Errorf("%s: signed", name)
 		}
+	}
+}
+
+// A member's side travels in the roster and its signature covers it: a
+// side moved after signing fails, and a side too long or not UTF-8 is
+// malformed. The sealed roster is padded for the longest sides too, so
+// its size says nothing of them.
+func TestRosterSides(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	c.admit("Alice", RoleParticipant)
+	c.admit("Bob", RoleParticipant)
+	next := c.roster.Next(testNow)
+	next.Members[1].Side, next.Members[2].Side = "A", "B"
+	if err := next.Sign(c.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := next.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseRoster(raw)
+	if err != nil || r.Members[1].Side != "A" || r.Members[2].Side != "B" || r.Members[0].Side != "" {
+		t.Fatalf("sides after a round trip: %v", err)
+	}
+	if got := r.Sides(); !slices.Equal(got, []string{"A", "B"}) {
+		t.Fatalf("Sides() = %q", got)
+	}
+	moved := *r
+	moved.Members = slices.Clone(r.Members)
+	moved.Members[2].Side = "A"
+	if err := moved.VerifyNext(c.roster); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a side moved after signing: %v", err)
+	}
+	for _, side := range []string{strings.Repeat("s", MaxSideLen+1), "\xff"} {
+		bad := c.roster.Next(testNow)
+		bad.Members[1].Side = side
+		if err := bad.Sign(c.org.keys); !errors.Is(err, ErrMalformed) {
+			t.Errorf("side %q: %v, want ErrMalformed", side, err)
+		}
+	}
+	// The sealed roster's padding holds a roster whose every member has
+	// the longest name and side, so its size says nothing of either.
+	long := c.roster.Next(testNow)
+	long.Relays = nil
+	for i := range MaxRelays {
+		long.Relays = append(long.Relays, fmt.Sprintf("%d", i)+strings.Repeat("u", MaxRelayURLLen-1))
+	}
+	for i := range long.Members {
+		long.Members[i].Name = strings.Repeat("n", MaxNameLen)
+		long.Members[i].Side = strings.Repeat("s", MaxSideLen)
+	}
+	if err := long.Sign(c.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	raw, err = long.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := padRoster(make([]byte, SignatureSize), make([]byte, 32), raw, len(long.Members))
+	if _, _, back, err := unpadRoster(padded); err != nil || !bytes.Equal(back, raw) {
+		t.Fatalf("the longest roster of %d members does not fit its padding (%d bytes for %d): %v", len(long.Members), len(padded), len(raw), err)
 	}
 }

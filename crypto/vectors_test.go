@@ -78,7 +78,10 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 	v2 := g.Next(issued.Add(time.Hour))
 	m := member(w.alice, "Delegate A", RoleParticipant, w.aliceKeys)
 	m.Expires = issued.Add(30 * 24 * time.Hour)
-	v2.Members = append(v2.Members, m, member(w.mentor, "Mentor A", RoleMentor, w.mKey))
+	m.Side = "A"
+	mentor := member(w.mentor, "Mentor A", RoleMentor, w.mKey)
+	mentor.Side = "A"
+	v2.Members = append(v2.Members, m, mentor)
 	must(v2.Sign(w.orgKeys))
 	must(v2.VerifyNext(g))
 	w.v2 = v2

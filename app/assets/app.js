@@ -291,7 +291,7 @@ async function renderPeople(body) {
   state.members = members;
   body.replaceChildren(el("p", {}, "Compare each safety number with the person, in person or by a call you trust, before marking them verified."),
     el("table", {}, el("thead", {}, el("tr", {}, ["Name", "Role", "Safety number", ""].map((h) => el("th", {}, h)))),
-      el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, el("bdi", {}, m.name), m.you ? " (you)" : ""), el("td", {}, m.role + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
+      el("tbody", {}, members.map((m) => el("tr", {}, el("td", {}, el("bdi", {}, m.name), m.you ? " (you)" : ""), el("td", {}, m.role + (m.side ? ", side " + m.side : "") + (m.expires ? ", until " + new Date(m.expires).toLocaleDateString() : "")),
         el("td", {}, el("code", {}, m.safety_number)),
         el("td", {}, m.you ? "" : m.verified ? "verified ✓" : el("button", { type: "button", title: "Only after comparing " + m.safety_number + " with " + m.name, on: { click: async () => {
           try { await post(chPath("/verify"), { member: m.name }); renderPeople(body); } catch (e) { notice(e.message, true); }
@@ -316,7 +316,7 @@ async function renderOrganize(body) {
   const loadPending = async () => {
     try {
       const list = await get(chPath("/pending"));
-      pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, el("bdi", {}, p.name)), el("td", {}, p.role), el("td", {}, el("code", {}, p.safety_number)),
+      pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, el("bdi", {}, p.name)), el("td", {}, p.role + (p.side ? ", side " + p.side : "")), el("td", {}, el("code", {}, p.safety_number)),
         el("td", {}, el("button", { type: "button", class: "primary", on: { click: async () => {
           try { await post(chPath("/admit"), { names: [p.name] }); notice("Admitted " + p.name + "."); await loadChannels(); loadPending(); } catch (e) { notice(e.message, true); }
         } } }, "Admit"), " ", el("button", { type: "button", on: { click: async () => {

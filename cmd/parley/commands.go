@@ -158,8 +158,10 @@ func orDash(s string) string {
 func cmdInvite(ctx context.Context, e *env, g *global, args []string) error {
 	var roleName string
 	var expires, membership time.Duration
+	var side string
 	pos, err := flags("invite", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&roleName, "role", "", "participant, mentor or organizer")
+		fs.StringVar(&side, "side", "", "the side (delegation) the invitee belongs to")
 		expires = 24 * time.Hour
 		fs.Var(days{&expires}, "expires", "how long the code stays valid")
 		fs.Var(days{&membership}, "membership", "make the membership itself expire this long after admission")
@@ -169,7 +171,7 @@ func cmdInvite(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	role, ok := crypto.ParseRole(roleName)
 	if len(pos) != 1 || !ok {
-		return usagef("usage: parley invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]")
+		return usagef("usage: parley invite CHANNEL --role participant|mentor|organizer [--side SIDE] [--expires D] [--membership D]")
 	}
 	if membership < 0 {
 		return usagef("--membership must be positive")
@@ -179,7 +181,7 @@ func cmdInvite(ctx context.Context, e *env, g *global, args []string) error {
 		return err
 	}
 	defer c.Close()
-	code, err := c.Invite(ctx, pos[0], role, expires, membership)
+	code, err := c.InviteToSide(ctx, pos[0], role, side, expires, membership)
 	if err != nil {
 		return err
 	}
@@ -244,7 +246,7 @@ func cmdPending(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, p := range list {
-		fmt.Fprintf(tw, "%s\t%s\tsafety number %s\n", client.Clean(p.Name), p.Role, p.SafetyNumber)
+		fmt.Fprintf(tw, "%s\t%s%s\tsafety number %s\n", client.Clean(p.Name), p.Role, sideLabel(p.Side), p.SafetyNumber)
 	}
 	return tw.Flush()
 }
@@ -304,7 +306,7 @@ func cmdMembers(e *env, g *global, args []string) error {
 		if m.Expires != nil {
 			exp = "expires " + m.Expires.Local().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", client.Clean(m.Name), m.Role, m.SafetyNumber, v, exp)
+		fmt.Fprintf(tw, "%s\t%s%s\t%s\t%s\t%s\n", client.Clean(m.Name), m.Role, sideLabel(m.Side), m.SafetyNumber, v, exp)
 	}
 	return tw.Flush()
 }
@@ -633,4 +635,12 @@ func cmdBurn(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "burned %s\n", pos[0])
 	return nil
+}
+
+// sideLabel is how a member's side shows beside its role.
+func sideLabel(side string) string {
+	if side == "" {
+		return ""
+	}
+	return ", side " + client.Clean(side)
 }

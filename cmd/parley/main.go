@@ -73,7 +73,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]
   channel list [--json]
   channel relays CHANNEL [--json] [add URL | remove URL|N]   a channel's relays; changes: organizer
-  invite CHANNEL --role participant|mentor|organizer [--expires D] [--membership D]
+  invite CHANNEL --role participant|mentor|organizer [--side SIDE] [--expires D] [--membership D]
   join CODE [--as CHANNEL]               send a join request (CODE - reads it from stdin)
   pending CHANNEL [--json]               join requests waiting (organizer)
   admit CHANNEL (--all | NAME...)        admit them (organizer)
