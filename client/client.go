@@ -30,6 +30,8 @@ type Client struct {
 	AdminSpread time.Duration
 	// duressed is set when this unlock used the duress passphrase.
 	duressed bool
+	// erased wakes this Client's followers when it erases a channel.
+	erased broadcast
 }
 
 // Duressed reports whether this home was opened with its duress

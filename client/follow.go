@@ -129,6 +129,7 @@ func (c *Client) followOn(ctx context.Context, conns []relayConn, name string, m
 			}
 		}(rc.conn)
 	}
+	erased := c.erased.wait()
 	var retry <-chan time.Time
 	if row, err := c.view(name); err == nil && len(conns) < len(row.st.Relays) {
 		retry = time.After(retryRelaysEvery)
@@ -145,6 +146,13 @@ func (c *Client) followOn(ctx context.Context, conns []relayConn, name string, m
 			// Reconnecting finds the tombstone.
 			return nil
 		case <-pushes:
+			if err := sync(); err != nil {
+				return err
+			}
+		case <-erased:
+			// This process erased a channel (leave, burn): if it is this
+			// one, the sync says so and the follow ends.
+			erased = c.erased.wait()
 			if err := sync(); err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -76,5 +77,47 @@ func TestFollowShowsWhatAnotherProcessFetched(t *testing.T) {
 	defer mu.Unlock()
 	if len(shown) != 10 {
 		t.Fatalf("Follow showed %d entries, want 10 (nothing twice): %q", len(shown), shown)
+	}
+}
+
+// A home that leaves a channel it follows ends the follow. The push of
+// its own leave message usually wakes the follow after the erase; under
+// load it can come before, and then only the erase's own signal
+// (Client.erased) ends the follow (TestExportAndLeave in app/ hung that
+// way once on a loaded machine).
+func TestFollowEndsWhenThisHomeLeaves(t *testing.T) {
+	w := newWorld(t, nil)
+	ctx := ctxT(t)
+	org := w.Home("Organizer")
+	if err := org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	alice := w.Join(org, "c", "Alice", crypto.RoleParticipant)
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mark int64
+	connected := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- alice.Follow(fctx, "c", &mark, func(client.Entry) {}, func(s string) {
+			if s == "connected" {
+				select {
+				case connected <- struct{}{}:
+				default:
+				}
+			}
+		})
+	}()
+	<-connected
+	if err := alice.Leave(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, client.ErrNoChannel) {
+			t.Fatalf("follow ended with %v", err)
+		}
+	case <-time.After(30 * time.Second): // a bound, not an expectation
+		t.Fatal("the follow of a channel this home left goes on")
 	}
 }

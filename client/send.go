@@ -336,6 +336,7 @@ func (c *Client) erase(id int64) error {
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	c.erased.signal()
 	if err := scrub(c.db); err != nil {
 		return err
 	}
