@@ -358,7 +358,7 @@ func tabOf(e client.Entry) crypto.Compartment {
 	switch e.Kind {
 	case client.KindMessage, client.KindDraft:
 		return crypto.Talks
-	case client.KindBriefing:
+	case client.KindBriefing, client.KindSideBriefing:
 		return crypto.Briefings
 	}
 	return 0

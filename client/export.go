@@ -25,6 +25,8 @@ func FormatEntry(e Entry) string {
 		return fmt.Sprintf("%s  * %s", t, e.Text)
 	case KindBriefing:
 		return fmt.Sprintf("%s  [briefing] %s: %s", t, e.Sender, e.Text)
+	case KindSideBriefing:
+		return fmt.Sprintf("%s  [side %s only] %s: %s", t, Clean(e.Side), e.Sender, e.Text)
 	case KindDraft:
 		return fmt.Sprintf("%s  %s %s", t, e.Sender, e.Text)
 	}

@@ -37,7 +37,11 @@ func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount 
 	if err != nil {
 		return nil, err
 	}
-	readers := r.Readers(comp)
+	side := ""
+	if m := r.Member(self); m != nil {
+		side = m.Side
+	}
+	readers := r.Readers(comp, side)
 	out := make([]uint32, len(readers))
 	for i, m := range readers {
 		if m.ID() == self {
@@ -130,7 +134,7 @@ func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.He
 // sender's chain.
 func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypto.Compartment, sender *crypto.Member, heard []uint32, self crypto.KeyID, where string) []Entry {
 	var out []Entry
-	for i, m := range r.Readers(comp) {
+	for i, m := range r.Readers(comp, sender.Side) {
 		if i >= len(heard) || m.ID() == self || (m.ID() == sender.ID() && where == "") {
 			continue
 		}

@@ -207,6 +207,9 @@ func (c *Client) seal1(tx *sql.Tx, row *channelRow, comp crypto.Compartment, typ
 		_, self, _, _ := row.st.self(0)
 		e := *entry
 		e.Time, e.Sender = now, self.Name
+		if e.Kind == KindSideBriefing {
+			e.Side = self.Side
+		}
 		item.Entry = &e
 	}
 	return c.queue(tx, row.id, item)
@@ -227,7 +230,10 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 	if err != nil {
 		return err
 	}
-	if !self.Role.CanPost(comp) {
+	if comp == crypto.Side && self.Side == "" {
+		return errors.New("you belong to no side: brief the whole channel with parley brief, without --side")
+	}
+	if !self.Posts(comp) {
 		return fmt.Errorf("a %s cannot post in the %s compartment; use parley brief", self.Role, comp)
 	}
 	if n+8 > crypto.MaxBody {
@@ -270,8 +276,11 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 }
 
 func kindOf(comp crypto.Compartment) string {
-	if comp == crypto.Talks {
+	switch comp {
+	case crypto.Talks:
 		return KindMessage
+	case crypto.Side:
+		return KindSideBriefing
 	}
 	return KindBriefing
 }

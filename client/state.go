@@ -202,12 +202,16 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 		return err
 	}
 	e := &epochState{Epoch: r.Version, Roster: raw, StartSeq: startSeq, Recv: map[string][]byte{}, Send: map[string][]byte{}}
-	for _, comp := range []crypto.Compartment{crypto.Talks, crypto.Briefings} {
-		if comp == crypto.Talks && s.Talks == nil {
+	side := ""
+	if me := r.Member(self); me != nil {
+		side = me.Side
+	}
+	for _, comp := range []crypto.Compartment{crypto.Talks, crypto.Briefings, crypto.Side} {
+		if comp == crypto.Talks && s.Talks == nil || comp == crypto.Side && s.Side == nil {
 			continue
 		}
 		for _, m := range r.Members {
-			if !m.Role.CanRead(comp) {
+			if !m.Reads(comp, side) {
 				continue // cannot write there either
 			}
 			ck, err := s.SenderChain(comp, m.ID())
@@ -233,6 +237,9 @@ func (st *channelState) enterEpoch(r *crypto.Roster, s *crypto.EpochSecrets, sel
 	// Forward secrecy: the secrets go now.
 	if s.Talks != nil {
 		*s.Talks = [32]byte{}
+	}
+	if s.Side != nil {
+		*s.Side = [32]byte{}
 	}
 	if s.Admin != nil {
 		*s.Admin = [32]byte{}

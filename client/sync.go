@@ -677,7 +677,11 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	}
 	switch m.Type {
 	case typeText:
-		out = append(out, Entry{Time: t, Sender: sender.Name, Kind: kindOf(full.Compartment), Text: string(content)})
+		en := Entry{Time: t, Sender: sender.Name, Kind: kindOf(full.Compartment), Text: string(content)}
+		if full.Compartment == crypto.Side {
+			en.Side = sender.Side
+		}
+		out = append(out, en)
 	case typeDraft:
 		if full.Compartment != crypto.Talks {
 			return append(out, notice(ReasonRejected, "rejected a draft outside the talks compartment from %s", sender.Name)), nil

@@ -18,8 +18,11 @@ import (
 const (
 	KindMessage  = "message"  // talks compartment
 	KindBriefing = "briefing" // briefings compartment
-	KindSystem   = "system"   // something the client noticed
-	KindDraft    = "draft"    // a new version of a draft (talks)
+	// KindSideBriefing is a side's own briefings (crypto.Side): read by
+	// that side's members alone; Entry.Side names the side.
+	KindSideBriefing = "side-briefing"
+	KindSystem       = "system" // something the client noticed
+	KindDraft        = "draft"  // a new version of a draft (talks)
 )
 
 // Entry is one line of a channel's transcript.
@@ -30,7 +33,9 @@ type Entry struct {
 	Time   time.Time `json:"time"`
 	Sender string    `json:"sender,omitempty"`
 	Kind   string    `json:"kind"`
-	Text   string    `json:"text"`
+	// Side is the side whose briefings a KindSideBriefing entry is.
+	Side string `json:"side,omitempty"`
+	Text string `json:"text"`
 	// Draft is set for KindDraft entries.
 	Draft *Draft `json:"draft,omitempty"`
 	// Reason says what a system entry reports; Alarm is set when it

@@ -27,6 +27,11 @@ type EpochSecrets struct {
 	Briefings   [32]byte
 	Admin       *[32]byte // nil unless this member is an organizer
 	AdminPublic ed25519.PublicKey
+	// Side is the secret of this member's side's briefings (Side); nil
+	// for a member of no side. sides holds every side's, only in the
+	// secrets of the organizer who makes the epoch, for the wraps.
+	Side  *[32]byte
+	sides map[string]*[32]byte
 }
 
 // NewEpochSecrets makes fresh secrets for the epoch of roster r (whose
@@ -37,6 +42,14 @@ func NewEpochSecrets(r *Roster) *EpochSecrets {
 	rand.Read(s.Briefings[:])
 	rand.Read(s.Admin[:])
 	s.AdminPublic = NewAdminKey(s.Channel, s.Epoch, *s.Admin).SigningPublicKey()
+	for _, side := range r.Sides() {
+		if s.sides == nil {
+			s.sides = map[string]*[32]byte{}
+		}
+		k := new([32]byte)
+		rand.Read(k[:])
+		s.sides[side] = k
+	}
 	return s
 }
 
@@ -47,6 +60,8 @@ func (s *EpochSecrets) secret(c Compartment) ([]byte, error) {
 		return s.Talks[:], nil
 	case c == Briefings:
 		return s.Briefings[:], nil
+	case c == Side && s.Side != nil:
+		return s.Side[:], nil
 	}
 	return nil, fmt.Errorf("%s compartment: %w", c, ErrNoCompartment)
 }
@@ -61,9 +76,10 @@ func wrapInfo(channel ChannelID, epoch uint64, rosterHash [32]byte, recipient Ke
 	return append(info, recipient[:]...)
 }
 
-// wrapPlaintextSize is the same for every role so that wrap sizes do not
-// tell the relay who is a mentor or an organizer.
-const wrapPlaintextSize = 1 + 32 + 32 + 32
+// wrapPlaintextSize is the same for every role and side so that wrap
+// sizes do not tell the relay who is a mentor, an organizer or of a side:
+// flags, briefings, talks, admin, side secrets (zero where not given).
+const wrapPlaintextSize = 1 + 32 + 32 + 32 + 32
 
 const (
 	wrapBriefingsOnly = 1
@@ -92,7 +108,14 @@ func (s *EpochSecrets) wrapFor(m *Member) ([]byte, error) {
 			return nil, fmt.Errorf("wrapping the admin secret: %w", ErrNoCompartment)
 		}
 		pt[0] = wrapOrganizer
-		copy(pt[65:], s.Admin[:])
+		copy(pt[65:97], s.Admin[:])
+	}
+	if m.Side != "" {
+		k := s.sides[m.Side]
+		if k == nil {
+			return nil, fmt.Errorf("wrapping side %q: %w", m.Side, ErrNoCompartment)
+		}
+		copy(pt[97:], k[:])
 	}
 	kdf, aead := hpkeSuite()
 	return hpke.Seal(pub, kdf, aead, wrapInfo(s.Channel, s.Epoch, s.RosterHash, m.ID()), pt)
@@ -125,17 +148,20 @@ func openWrap(k *ChannelKeys, channel ChannelID, epoch uint64, rosterHash [32]by
 	}
 	s := &EpochSecrets{Channel: channel, Epoch: epoch, RosterHash: rosterHash}
 	copy(s.Briefings[:], pt[1:33])
+	if !allZero(pt[97:]) {
+		s.Side = (*[32]byte)(bytes.Clone(pt[97:]))
+	}
 	switch pt[0] {
 	case wrapOrganizer:
-		s.Admin = (*[32]byte)(bytes.Clone(pt[65:]))
+		s.Admin = (*[32]byte)(bytes.Clone(pt[65:97]))
 		s.Talks = (*[32]byte)(bytes.Clone(pt[33:65]))
 	case wrapBoth:
 		s.Talks = (*[32]byte)(bytes.Clone(pt[33:65]))
-		if !allZero(pt[65:]) {
+		if !allZero(pt[65:97]) {
 			return nil, malformed("epoch wrap", "non-zero padding")
 		}
 	case wrapBriefingsOnly:
-		if !allZero(pt[33:]) {
+		if !allZero(pt[33:97]) {
 			return nil, malformed("epoch wrap", "non-zero padding")
 		}
 	default:
@@ -414,6 +440,10 @@ func (b *EpochBundle) Open(k *ChannelKeys, prev ed25519.PublicKey, authorized fu
 	}
 	if !authorized(r.Signer) {
 		return nil, nil, fmt.Errorf("epoch %d bundle: %w", b.Epoch, ErrUnknownSigner)
+	}
+	// A member of a side holds that side's secret, and only then.
+	if m := r.Member(k.ID()); m == nil || (m.Side != "") != (s.Side != nil) {
+		return nil, nil, fmt.Errorf("epoch %d: the side secret does not match the roster: %w", b.Epoch, ErrMismatch)
 	}
 	if prev == nil && b.Epoch == 1 {
 		// A channel's first bundle is signed by its own administration key.

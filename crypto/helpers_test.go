@@ -117,6 +117,12 @@ func (c *channel) invite(role Role) *Invite {
 // admit runs invite, join request and admission for a new person.
 func (c *channel) admit(name string, role Role) *person {
 	c.t.Helper()
+	return c.admitToSide(name, role, "")
+}
+
+// admitToSide is admit for a member of side.
+func (c *channel) admitToSide(name string, role Role, side string) *person {
+	c.t.Helper()
 	p := newPerson(c.t, name, role)
 	inv := c.invite(role)
 	code, err := ParseInvite(inv.String())
@@ -136,7 +142,9 @@ func (c *channel) admit(name string, role Role) *person {
 		c.t.Fatal(err)
 	}
 	next := c.roster.Next(testNow)
-	next.Members = append(next.Members, got.Member(role, time.Time{}))
+	m := got.Member(role, time.Time{})
+	m.Side = side
+	next.Members = append(next.Members, m)
 	if err := next.Sign(c.org.keys); err != nil {
 		c.t.Fatal(err)
 	}

@@ -278,7 +278,7 @@ func TestRecipientCanForgeItsOwnView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pairs := make([]PairKey, len(bob.roster.Readers(Talks)))
+	pairs := make([]PairKey, len(bob.roster.Readers(Talks, "")))
 	pairs[bob.roster.Slot(Talks, bob.keys.ID())] = pair
 	h := Header{Compartment: Talks, Epoch: bob.secrets.Epoch, Sender: alice.keys.ID(), Counter: 0}
 	env, err := sealWithKey(c.roster.Channel, h, bob.secrets.SenderDataKey(), mk, pairs, Message{Type: 1, Body: []byte("words Alice never wrote")})

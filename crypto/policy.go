@@ -62,6 +62,11 @@ const (
 	Talks Compartment = 1
 	// Briefings is what every member, mentors included, may read.
 	Briefings Compartment = 2
+	// Side is a side's own briefings: what a delegation's participants,
+	// organizers and mentors tell each other, and no other side. A
+	// message in it is for its sender's side; only that side's members
+	// hold the secret (Member.Reads).
+	Side Compartment = 3
 )
 
 func (c Compartment) String() string {
@@ -70,11 +75,31 @@ func (c Compartment) String() string {
 		return "talks"
 	case Briefings:
 		return "briefings"
+	case Side:
+		return "side briefings"
 	}
 	return "unknown"
 }
 
-func (c Compartment) valid() bool { return c == Talks || c == Briefings }
+func (c Compartment) valid() bool { return c == Talks || c == Briefings || c == Side }
+
+// Reads reports whether m is given the secret of compartment c: for
+// Side, the secret of side's briefings (side: the sender's).
+func (m *Member) Reads(c Compartment, side string) bool {
+	if c == Side {
+		return m.Side != "" && m.Side == side
+	}
+	return m.Role.CanRead(c)
+}
+
+// Posts reports whether m may post in compartment c: where it reads, and
+// in Side only to its own side.
+func (m *Member) Posts(c Compartment) bool {
+	if c == Side {
+		return m.Side != ""
+	}
+	return m.Role.CanPost(c)
+}
 
 // Policy is a channel's secrecy policy, signed into its roster.
 type Policy uint8

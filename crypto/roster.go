@@ -280,12 +280,12 @@ func (r *Roster) Member(id KeyID) *Member {
 	return nil
 }
 
-// Readers returns the members given compartment c's secret, in roster
-// order. Message tags are laid out in this order.
-func (r *Roster) Readers(c Compartment) []*Member {
+// Readers returns the members given compartment c's secret (for Side,
+// side's), in roster order. Message tags are laid out in this order.
+func (r *Roster) Readers(c Compartment, side string) []*Member {
 	var out []*Member
 	for i := range r.Members {
-		if r.Members[i].Role.CanRead(c) {
+		if r.Members[i].Reads(c, side) {
 			out = append(out, &r.Members[i])
 		}
 	}
@@ -299,10 +299,14 @@ func (r *Roster) IsOrganizer(pub ed25519.PublicKey) bool {
 	return m != nil && m.Role == RoleOrganizer
 }
 
-// Slot returns the position of id among the readers of compartment c (its
-// tag slot in messages), or -1.
+// Slot returns the position of id among the readers of compartment c
+// (for Side, of id's own side): its tag slot in messages, or -1.
 func (r *Roster) Slot(c Compartment, id KeyID) int {
-	for i, m := range r.Readers(c) {
+	side := ""
+	if m := r.Member(id); m != nil {
+		side = m.Side
+	}
+	for i, m := range r.Readers(c, side) {
 		if m.ID() == id {
 			return i
 		}

@@ -89,6 +89,7 @@ func newVectorWorld(t testing.TB) *vectorWorld {
 	w.secrets = &EpochSecrets{Channel: v2.Channel, Epoch: v2.Version, RosterHash: v2.Hash(), Talks: (*[32]byte)(seeded(0x31, 32))}
 	copy(w.secrets.Briefings[:], seeded(0x32, 32))
 	w.secrets.Admin = (*[32]byte)(seeded(0x33, 32))
+	w.secrets.sides = map[string]*[32]byte{"A": (*[32]byte)(seeded(0x34, 32))}
 	w.secrets.AdminPublic = NewAdminKey(v2.Channel, v2.Version, *w.secrets.Admin).SigningPublicKey()
 	w.genesisAdmin = NewAdminKey(g.Channel, g.Version, [32]byte(seeded(0x34, 32)))
 

@@ -48,11 +48,17 @@ func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 			v.self = m
 		}
 	}
-	for _, c := range []Compartment{Talks, Briefings} {
+	// The Side readers are those of this member's own side: the only
+	// side whose messages it can seal or open.
+	side := ""
+	if v.self != nil {
+		side = v.self.Side
+	}
+	for _, c := range []Compartment{Talks, Briefings, Side} {
 		v.slot[c] = -1
 		for i := range r.Members {
 			m := &r.Members[i]
-			if !m.Role.CanRead(c) {
+			if !m.Reads(c, side) {
 				continue
 			}
 			if m == v.self {
@@ -109,7 +115,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if self == nil {
 		return nil, fmt.Errorf("sealing: %w", ErrNotMember)
 	}
-	if !self.Role.CanPost(c) {
+	if !self.Posts(c) {
 		return nil, fmt.Errorf("a %s posting in %s: %w", self.Role, c, ErrNoCompartment)
 	}
 	pairs, err := v.pairsFor(c)
@@ -168,8 +174,12 @@ func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
 	if sender == nil {
 		return nil, fmt.Errorf("sender %s: %w", h.Sender, ErrNotMember)
 	}
-	if !sender.Role.CanPost(h.Compartment) {
+	if !sender.Posts(h.Compartment) {
 		return nil, fmt.Errorf("%s, a %s, in %s: %w", sender.Name, sender.Role, h.Compartment, ErrNotMember)
+	}
+	if h.Compartment == Side && (v.self == nil || sender.Side != v.self.Side) {
+		// Another side's briefings: this member holds no key to them.
+		return nil, fmt.Errorf("%s of side %q: %w", h.Compartment, sender.Side, ErrNoCompartment)
 	}
 	if chain == nil {
 		return nil, fmt.Errorf("%s: %w", h.Compartment, ErrNoCompartment)

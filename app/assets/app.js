@@ -136,7 +136,7 @@ function entryItem(e) {
   const t = new Date(e.time);
   const time = el("span", { class: "time" }, t.toLocaleString());
   if (e.kind === "system") return el("li", { class: "system" + (e.alarm ? " alarm" : "") }, time, e.alarm ? "⚠ " : "", e.text);
-  const badge = e.kind === "briefing" ? el("span", { class: "badge briefings" }, "briefing") : e.kind === "message" ? el("span", { class: "badge talks" }, "talks") : el("span", { class: "badge talks" }, e.kind);
+  const badge = e.kind === "briefing" ? el("span", { class: "badge briefings" }, "briefing") : e.kind === "side-briefing" ? el("span", { class: "badge briefings" }, "side " + e.side + " only") : e.kind === "message" ? el("span", { class: "badge talks" }, "talks") : el("span", { class: "badge talks" }, e.kind);
   return el("li", {}, time, badge, el("bdi", { class: "who" }, e.sender), ": ", el("bdi", {}, e.text));
 }
 

@@ -359,11 +359,19 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 	if brief {
 		name = "brief"
 	}
-	pos, err := flags(name, args, func(*flag.FlagSet) {})
+	var side string
+	pos, err := flags(name, args, func(fs *flag.FlagSet) {
+		if brief {
+			fs.StringVar(&side, "side", "", "brief only your own side (delegation): its participants, organizers and mentors")
+		}
+	})
 	if err != nil {
 		return err
 	}
 	if len(pos) < 1 || len(pos) > 2 {
+		if brief {
+			return usagef("usage: parley brief CHANNEL [--side SIDE] [TEXT]")
+		}
 		return usagef("usage: parley %s CHANNEL [TEXT]", name)
 	}
 	text := ""
@@ -388,6 +396,15 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 		return err
 	}
 	defer c.Close()
+	if side != "" {
+		readers, err := sideReaders(c, pos[0], side)
+		if err != nil {
+			return err
+		}
+		// Said before it goes: who will read it.
+		fmt.Fprintf(e.stderr, "to side %s only: %s\n", client.Clean(side), strings.Join(readers, ", "))
+		comp = crypto.Side
+	}
 	err = c.Send(ctx, pos[0], comp, text)
 	var queued *client.QueuedError
 	var unrecorded *client.SentUnrecordedError
@@ -562,6 +579,7 @@ type jsonEntry struct {
 	Time   string `json:"time"`
 	Sender string `json:"sender"`
 	Kind   string `json:"kind"`
+	Side   string `json:"side,omitempty"` // the side of a side-briefing
 	Text   string `json:"text"`
 	// Reason and Alarm classify system lines (client.Reason): a program
 	// tells an attack from a late message without reading English.
@@ -571,7 +589,7 @@ type jsonEntry struct {
 
 func printEntry(w io.Writer, en client.Entry, asJSON bool) {
 	if asJSON {
-		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Text: en.Text, Reason: string(en.Reason), Alarm: en.Alarm})
+		printJSON(w, jsonEntry{Time: en.Time.UTC().Format(time.RFC3339), Sender: en.Sender, Kind: en.Kind, Side: en.Side, Text: en.Text, Reason: string(en.Reason), Alarm: en.Alarm})
 		return
 	}
 	fmt.Fprintln(w, client.FormatEntry(en))
@@ -643,4 +661,30 @@ func sideLabel(side string) string {
 		return ""
 	}
 	return ", side " + client.Clean(side)
+}
+
+// sideReaders checks that side is this member's own side in channel
+// and returns the names of its members: who reads its briefings.
+func sideReaders(c *client.Client, channel, side string) ([]string, error) {
+	members, err := c.Members(channel)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	own := ""
+	for _, m := range members {
+		if m.You {
+			own = m.Side
+		}
+		if m.Side == side {
+			names = append(names, client.Clean(m.Name))
+		}
+	}
+	switch {
+	case own == "":
+		return nil, errors.New("you belong to no side: brief the whole channel without --side")
+	case own != side:
+		return nil, fmt.Errorf("you can brief only your own side, %s", client.Clean(own))
+	}
+	return names, nil
 }

@@ -81,7 +81,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   remove CHANNEL MEMBER                  (organizer; new epoch)
   leave CHANNEL
   send CHANNEL [TEXT]                    talks; stdin when TEXT is absent
-  brief CHANNEL [TEXT]                   briefings compartment
+  brief CHANNEL [--side SIDE] [TEXT]     briefings compartment (--side: your own side only)
   sync [CHANNEL] [--spread D]            all channels: random order, a random pause below D (3s) before each
   outbox [CHANNEL] [--json] [--drop ID]  what waits to be sent; --drop takes a message back
   read CHANNEL [--follow] [--json]

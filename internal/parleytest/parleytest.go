@@ -114,8 +114,14 @@ func (w *World) Organizer(name, channel string) *client.Client {
 // it and syncs it.
 func (w *World) Join(org *client.Client, channel, name string, role crypto.Role) *client.Client {
 	w.T.Helper()
+	return w.JoinSide(org, channel, name, role, "")
+}
+
+// JoinSide is Join for a member of side.
+func (w *World) JoinSide(org *client.Client, channel, name string, role crypto.Role, side string) *client.Client {
+	w.T.Helper()
 	c := w.Home(name)
-	code, err := org.Invite(w.Ctx, channel, role, time.Hour, 0)
+	code, err := org.InviteToSide(w.Ctx, channel, role, side, time.Hour, 0)
 	if err != nil {
 		w.T.Fatal(err)
 	}
