@@ -264,8 +264,10 @@ func (s *Server) send(ctx context.Context, c *client.Client, r *http.Request) (a
 	case "talks":
 	case "briefings":
 		comp = crypto.Briefings
+	case "side":
+		comp = crypto.Side
 	default:
-		return nil, errors.New("say which compartment: talks or briefings")
+		return nil, errors.New("say which compartment: talks, briefings or side")
 	}
 	err := c.Send(ctx, r.PathValue("ch"), comp, req.Text)
 	var notice *client.SentOnceNotice

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func TestParticipantThroughTheApp(t *testing.T) {
 	if sent["status"] != "sent" {
 		t.Fatalf("send: %v", sent)
 	}
-	if code, body := b.do(http.MethodPost, "/api/channels/oslo/send", map[string]string{"text": "where to?"}, nil); code != http.StatusBadRequest || !strings.Contains(string(body), "talks or briefings") {
+	if code, body := b.do(http.MethodPost, "/api/channels/oslo/send", map[string]string{"text": "where to?"}, nil); code != http.StatusBadRequest || !strings.Contains(string(body), "talks, briefings or side") {
 		t.Fatalf("send without a compartment: %d %s", code, body)
 	}
 	if !contains(parleytest.Texts(t, org, "oslo"), "Alice: the quiet offer on water rights") {
@@ -318,5 +319,44 @@ func TestDuressAtTheAppsLock(t *testing.T) {
 	}
 	if _, err := client.Open(dir, parleytest.Passphrase); !errors.Is(err, client.ErrWrongPassphrase) {
 		t.Fatalf("the passphrase after the duress one: %v", err)
+	}
+}
+
+// A member of a side briefs that side alone from the page: its mentor
+// reads it as side A's, the other side sees nothing of it.
+func TestSideBriefingThroughTheApp(t *testing.T) {
+	w := parleytest.New(t, nil)
+	org := w.Organizer("Convener", "oslo")
+	elder := w.JoinSide(org, "oslo", "Elder A", crypto.RoleMentor, "A")
+	bashir := w.JoinSide(org, "oslo", "Bashir", crypto.RoleParticipant, "B")
+	s, dir := startApp(t, "Alice", time.Hour)
+	w.Homes = append(w.Homes, dir)
+	b := newBrowser(t, s)
+	code, err := org.InviteToSide(w.Ctx, "oslo", crypto.RoleParticipant, "A", time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.post("/api/join", map[string]string{"code": code}, nil)
+	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	b.post("/api/channels/oslo/sync", nil, nil)
+	var members []client.Member
+	b.get("/api/channels/oslo/members", &members)
+	if i := slices.IndexFunc(members, func(m client.Member) bool { return m.You }); i < 0 || members[i].Side != "A" {
+		t.Fatalf("members as the page sees them: %+v", members)
+	}
+	var sent map[string]string
+	b.post("/api/channels/oslo/send", map[string]string{"compartment": "side", "text": "we can give on the water clause"}, &sent)
+	if sent["status"] != "sent" {
+		t.Fatalf("send: %v", sent)
+	}
+	if !contains(parleytest.Texts(t, elder, "oslo"), "Alice: we can give on the water clause") {
+		t.Fatal("side A's mentor did not get the side briefing")
+	}
+	for _, l := range parleytest.Texts(t, bashir, "oslo") {
+		if strings.Contains(l, "water") {
+			t.Fatalf("side B read %q", l)
+		}
 	}
 }

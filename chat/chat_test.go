@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -426,6 +427,33 @@ func TestChatDuressAtTheLock(t *testing.T) {
 	}
 	if _, err := client.Open(w.Dir(alice), chatPassphrase); !errors.Is(err, client.ErrWrongPassphrase) {
 		t.Fatalf("the passphrase after the duress one: %v", err)
+	}
+}
+
+// /brief --side briefs the member's own side alone, naming who reads it;
+// the other side sees nothing of it.
+func TestChatSideBriefing(t *testing.T) {
+	w := newChatWorld(t)
+	const ch = "oslo"
+	org := w.Organizer("Convener", ch)
+	alice := w.JoinSide(org, ch, "Alice", crypto.RoleParticipant, "A")
+	elder := w.JoinSide(org, ch, "Elder A", crypto.RoleMentor, "A")
+	bashir := w.JoinSide(org, ch, "Bashir", crypto.RoleParticipant, "B")
+	w.seen(alice, ch)
+	ui := w.chat(alice, ch)
+	ui.press(tea.KeyF2) // the members panel loads the roster, sides included
+	ui.waitText("Bashir")
+	ui.press(tea.KeyEsc)
+	ui.say("/brief --side we can give on the water clause")
+	ui.waitText("to side A only: Alice, Elder A")
+	ui.waitFor("the briefing to go", func(string) bool { return ui.m.sending == 0 })
+	if !slices.Contains(w.seen(elder, ch), "Alice: we can give on the water clause") {
+		t.Fatal("side A's mentor did not get it")
+	}
+	for _, l := range w.seen(bashir, ch) {
+		if strings.Contains(l, "water") {
+			t.Fatalf("side B read %q", l)
+		}
 	}
 }
 

@@ -34,8 +34,15 @@ func (m *model) slash(line string) tea.Cmd {
 		m.lock()
 		return nil
 	case "brief":
+		if after, ok := strings.CutPrefix(rest, "--side"); ok && (after == "" || after[0] == ' ') {
+			text := strings.TrimSpace(after)
+			if text == "" {
+				return usage("/brief --side TEXT")
+			}
+			return m.briefSide(text)
+		}
 		if rest == "" {
-			return usage("/brief TEXT")
+			return usage("/brief [--side] TEXT")
 		}
 		return m.send(crypto.Briefings, rest)
 	case "members":
@@ -273,4 +280,27 @@ func writeNewFile(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// briefSide sends text to this member's own side alone, saying first who
+// reads it.
+func (m *model) briefSide(text string) tea.Cmd {
+	var own string
+	for _, mb := range m.members {
+		if mb.You {
+			own = mb.Side
+		}
+	}
+	if own == "" {
+		m.setNotice("you belong to no side: /brief TEXT briefs the whole channel", true)
+		return nil
+	}
+	var readers []string
+	for _, mb := range m.members {
+		if mb.Side == own {
+			readers = append(readers, cleanLine(mb.Name))
+		}
+	}
+	m.setNotice("to side "+cleanLine(own)+" only: "+strings.Join(readers, ", "), false)
+	return m.send(crypto.Side, text)
 }

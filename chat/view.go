@@ -404,6 +404,7 @@ func (m *model) helpText() string {
 	row("ctrl+c", "quit; the screen is cleared")
 	b.WriteString("\nCommands\n")
 	row("/brief TEXT", "send TEXT as a briefing, from any tab")
+	row("/brief --side TEXT", "brief your own side (delegation) alone")
 	row("/members", "members with roles, verified marks and expiry")
 	row("/verify NAME", "NAME's safety number")
 	row("/verify --confirm NAME", "mark NAME verified, once compared in person")

@@ -143,20 +143,31 @@ function entryItem(e) {
 async function renderConversation(body, info) {
   const list = el("ul", { class: "entries", "aria-label": "Messages" });
   const mentor = info.role === "mentor";
+  // A member of a side may also brief that side alone.
+  let members = [];
+  try { members = await get(chPath("/members")); } catch (e) { /* the audience line says what is known */ }
+  const me = members.find((m) => m.you);
+  const side = me && me.side ? me.side : "";
+  const sideReaders = members.filter((m) => side && m.side === side).map((m) => m.name).join(", ");
   const audience = el("p", { class: "audience", id: "audience" });
   const choose = (comp) => {
     audience.textContent = comp === "talks"
       ? "To the talks: read by the participants and organizers, never by mentors."
-      : "To the briefings: read by everyone in the channel, mentors included.";
+      : comp === "side"
+        ? "To side " + side + " only: read by " + sideReaders + ", and by no other side."
+        : "To the briefings: read by everyone in the channel, mentors included.";
   };
-  const radios = mentor ? [] : [["talks", "Talks"], ["briefings", "Briefings"]].map(([v, label]) =>
-    el("label", {}, el("input", { type: "radio", name: "comp", value: v, checked: v === "talks", on: { change: () => choose(v) } }), " " + label));
+  const choices = (mentor ? [["briefings", "Briefings"]] : [["talks", "Talks"], ["briefings", "Briefings"]]).concat(side ? [["side", "Side " + side + " only"]] : []);
+  const first = mentor ? "briefings" : "talks";
+  const radios = choices.length < 2 ? [] : choices.map(([v, label]) =>
+    el("label", {}, el("input", { type: "radio", name: "comp", value: v, checked: v === first, on: { change: () => choose(v) } }), " " + label));
   // What is being typed survives a redraw (an admission arriving live).
   const text = el("textarea", { id: "compose", "aria-label": "Message", on: { input: () => { state.compose = text.value; } } });
   text.value = state.compose || "";
   const form = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    const comp = mentor ? "briefings" : document.querySelector("input[name=comp]:checked").value;
+    const picked = document.querySelector("input[name=comp]:checked");
+    const comp = picked ? picked.value : first;
     try {
       const r = await post(chPath("/send"), { compartment: comp, text: text.value });
       text.value = state.compose = "";
@@ -165,7 +176,7 @@ async function renderConversation(body, info) {
     } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Write"), radios, audience, text, el("button", { type: "submit", class: "primary" }, "Send")));
   body.replaceChildren(list, form);
-  choose(mentor ? "briefings" : "talks");
+  choose(first);
   state.list = list;
   await reloadEntries();
 }
