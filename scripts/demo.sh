@@ -40,11 +40,11 @@ p amal   init --name "Amal Delegate"   | show amal
 p boris  init --name "Boris Delegate"  | show boris
 p miriam init --name "Miriam Mentor"   | show miriam
 
-say "Ingrid opens a hard-secrecy channel and invites three people"
+say "Ingrid opens a hard-secrecy channel and invites two delegations: Amal and her mentor Miriam (North), Boris (South)"
 p ingrid channel create "Lakeside Talks" --relay "$RELAY" | show ingrid
-p ingrid invite "Lakeside Talks" --role participant --expires 2h > amal.code
-p ingrid invite "Lakeside Talks" --role participant --expires 2h > boris.code
-p ingrid invite "Lakeside Talks" --role mentor      --expires 2h > miriam.code
+p ingrid invite "Lakeside Talks" --role participant --side North --expires 2h > amal.code
+p ingrid invite "Lakeside Talks" --role participant --side South --expires 2h > boris.code
+p ingrid invite "Lakeside Talks" --role mentor      --side North --expires 2h > miriam.code
 echo "(codes handed over in person: $(cut -c1-30 amal.code)…)" | show
 
 say "Each invitee sends one sealed join request"
@@ -85,6 +85,15 @@ expect "$m" "Hold firm on water"
 refuse "$m" "river boundary"
 refuse "$m" "declaration"
 
+say "Amal briefs her own delegation alone: Miriam reads it, Boris holds no key to it"
+p amal brief "Lakeside Talks" --side North "We could accept shared water rights first." 2>&1 | show amal
+m="$(p miriam read "Lakeside Talks")"
+expect "$m" "side North only] Amal Delegate: We could accept shared water rights first."
+echo "$m" | tail -1 | show miriam
+b="$(p boris read "Lakeside Talks")"
+refuse "$b" "shared water rights"
+echo "(Boris's transcript has no trace of it)" | show boris
+
 say "Boris is removed; what follows is sealed to a new epoch without him"
 p ingrid remove "Lakeside Talks" "Boris Delegate" | show ingrid
 p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
@@ -96,6 +105,7 @@ say "What Ingrid (organizer) sees"
 i="$(p ingrid read "Lakeside Talks")"; echo "$i" | show ingrid
 expect "$i" "Amal Delegate: Between us: we can accept the 1967 line."
 expect "$i" "Boris Delegate is no longer a member"
+refuse "$i" "shared water rights" # the North delegation's own briefing: Ingrid is of no side
 
 say "Amal (participant) sees the same conversation"
 a="$(p amal read "Lakeside Talks")"
@@ -112,12 +122,12 @@ done
 
 say "Nothing readable is left on disk"
 hits=0
-for phrase in "river boundary" "water-sharing" "1967 line" "Hold firm" "Article 2" "Good progress" \
+for phrase in "river boundary" "water-sharing" "1967 line" "Hold firm" "Article 2" "Good progress" "shared water rights" \
 	"Ingrid Convener" "Amal Delegate" "Boris Delegate" "Miriam Mentor" "Lakeside Talks"; do
 	if grep -rl --binary-files=text -- "$phrase" "$WORK"/{ingrid,amal,boris,miriam,relay} 2>/dev/null; then
 		hits=1
 	fi
 done
 [ "$hits" = 0 ] || fail "a phrase, name or channel name was found on disk"
-echo "searched every file of the four homes and the relay (SQLite, WAL, logs) for 11 phrases: none found" | show
+echo "searched every file of the four homes and the relay (SQLite, WAL, logs) for 12 phrases: none found" | show
 say "Demo complete"
