@@ -74,8 +74,19 @@ func (c *Client) noteOrigin(st *channelState, r *relayState, conn *relayclient.C
 // its organizer. Every relay must take it: a channel that starts on
 // fewer relays than its roster names would start half-protected.
 func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, policy crypto.Policy, moreRelays ...string) error {
+	return c.CreateChannelOnSide(ctx, name, "", relayURL, policy, moreRelays...)
+}
+
+// CreateChannelOnSide is CreateChannel for a founder who belongs to side
+// (a delegation, or "facilitators"; "" for none).
+func (c *Client) CreateChannelOnSide(ctx context.Context, name, side, relayURL string, policy crypto.Policy, moreRelays ...string) error {
 	if err := checkName(name); err != nil {
 		return fmt.Errorf("channel %w", err)
+	}
+	if side != "" {
+		if err := checkSide(side); err != nil {
+			return err
+		}
 	}
 	relays := append([]string{relayURL}, moreRelays...)
 	if len(relays) > crypto.MaxRelays {
@@ -103,6 +114,12 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 	r, err := crypto.NewGenesisRoster(c.id, c.name, keys, policy, c.Now(), named...)
 	if err != nil {
 		return err
+	}
+	if side != "" {
+		r.Members[0].Side = side
+		if err := r.Sign(keys); err != nil {
+			return err
+		}
 	}
 	secrets := crypto.NewEpochSecrets(r)
 	admin, err := secrets.AdminKey()

@@ -86,16 +86,17 @@ func cmdWhoami(e *env, g *global, args []string) error {
 
 func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) error {
 	var relays stringList
-	var secrecy string
+	var secrecy, side string
 	pos, err := flags("channel create", args, func(fs *flag.FlagSet) {
 		fs.Var(&relays, "relay", "relay URL with its pin (1 to 5 times)")
 		fs.StringVar(&secrecy, "secrecy", "hard", "hard or soft")
+		fs.StringVar(&side, "side", "", "your own side (delegation), e.g. facilitators")
 	})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || len(relays) == 0 {
-		return usagef("usage: parley channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]")
+		return usagef("usage: parley channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE]")
 	}
 	policy, ok := crypto.ParsePolicy(secrecy)
 	if !ok {
@@ -106,7 +107,7 @@ func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) err
 		return err
 	}
 	defer c.Close()
-	if err := c.CreateChannel(ctx, pos[0], relays[0], policy, relays[1:]...); err != nil {
+	if err := c.CreateChannelOnSide(ctx, pos[0], side, relays[0], policy, relays[1:]...); err != nil {
 		return err
 	}
 	on := ""

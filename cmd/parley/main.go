@@ -70,7 +70,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   init --name NAME [--duress]            make this home's identity (--duress: and a duress passphrase)
   duress set                             a passphrase that, typed at any unlock, destroys this home's keys
   whoami [--json]                        your name and safety number
-  channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft]
+  channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE]
   channel list [--json]
   channel relays CHANNEL [--json] [add URL | remove URL|N]   a channel's relays; changes: organizer
   invite CHANNEL --role participant|mentor|organizer [--side SIDE] [--expires D] [--membership D]
