@@ -481,7 +481,7 @@ func (b *EpochBundle) checkWrapsMatch(r *Roster) error {
 // Encoded sizes of a roster: a fixed part and a part per member whose
 // only variable fields are the display name and the side.
 const (
-	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 32 + 16 + 1 + 32 + SignatureSize
+	rosterFixedSize = 1 + 16 + 8 + 32 + 8 + 1 + 1 + 32 + 16 + 1 + 32 + SignatureSize + 1 + MaxApprovals*(32+SignatureSize)
 	memberFixedSize = 32 + KEMPublicKeySize + 1 + 1 + 1 + 8 + 32 + 32 + KEMPublicKeySize + 2*SignatureSize
 	rosterLenPrefix = 4
 	// relaysMaxSize is the largest relay list: its count, then each

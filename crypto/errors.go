@@ -48,6 +48,9 @@ var (
 	ErrNotMember = errors.New("not a member")
 	// ErrPolicy means a roster breaks its own secrecy policy.
 	ErrPolicy = errors.New("violates secrecy policy")
+	// ErrQuorum means a roster change lacks an approval its channel's
+	// quorum rule requires (Roster.Quorum).
+	ErrQuorum = errors.New("lacks the approvals the channel's quorum rule requires")
 	// ErrMismatch means an epoch bundle and the roster inside it disagree.
 	ErrMismatch = errors.New("bundle does not match its roster")
 	// ErrChecksum means an invite code was mistyped.

@@ -12,6 +12,7 @@ const (
 	labelKEMKey           = "parley/v1 pseudonym kem key"
 	labelRosterSig        = "parley/v1 roster signature"
 	labelRosterHash       = "parley/v1 roster hash"
+	labelRosterApproval   = "parley/v5 roster approval"
 	labelAccessListSig    = "parley/v1 access list signature"
 	labelAccessListPoP    = "parley/v2 access list admin proof"
 	labelAdminKey         = "parley/v2 relay admin key"

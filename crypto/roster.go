@@ -13,8 +13,8 @@ import (
 
 // rosterFormat is the first byte of an encoded roster.
 // Format 2 adds each member's KEMSig; format 3 the channel's relays;
-// format 4 each member's side.
-const rosterFormat = 4
+// format 4 each member's side; format 5 the quorum rule and approvals.
+const rosterFormat = 5
 
 // MaxRelays is the most relays a channel may name.
 const MaxRelays = 5
@@ -62,6 +62,10 @@ type Roster struct {
 	Prev    [32]byte // hash of version-1; zero for version 1
 	Issued  time.Time
 	Policy  Policy
+	// Quorum is the channel's admission rule (quorum.go): QuorumNone, or
+	// QuorumEverySide, under which the next roster must be approved by
+	// an organizer of every side its change concerns.
+	Quorum Quorum
 	// Founder and Nonce derive Channel (NewChannelID); they let anyone
 	// check version 1 without trusting whoever served it.
 	Founder ed25519.PublicKey
@@ -74,6 +78,10 @@ type Roster struct {
 
 	Signer    ed25519.PublicKey
 	Signature []byte
+	// Approvals are other organizers' signatures of the same roster
+	// (Approve), which a quorum rule may require. They follow the
+	// signature and are part of the roster's hash.
+	Approvals []Approval
 }
 
 func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
@@ -83,6 +91,7 @@ func (r *Roster) marshalSigned(b *cryptobyte.Builder) {
 	b.AddBytes(r.Prev[:])
 	b.AddUint64(unixSeconds(r.Issued))
 	b.AddUint8(uint8(r.Policy))
+	b.AddUint8(uint8(r.Quorum))
 	b.AddBytes(r.Founder)
 	b.AddBytes(r.Nonce[:])
 	b.AddUint8(uint8(len(r.Relays)))
@@ -123,6 +132,10 @@ func (r *Roster) checkShape() error {
 		return malformed("roster", "bad founder or signer key")
 	case !r.Policy.valid():
 		return malformed("roster", "unknown policy")
+	case !r.Quorum.valid():
+		return malformed("roster", "unknown quorum rule")
+	case len(r.Approvals) > MaxApprovals:
+		return malformed("roster", "too many approvals")
 	case r.Version == 0:
 		return malformed("roster", "version 0")
 	case len(r.Relays) > MaxRelays:
@@ -175,7 +188,12 @@ func (r *Roster) Marshal() ([]byte, error) {
 	if len(r.Signature) != SignatureSize {
 		return nil, malformed("roster", "unsigned")
 	}
-	return append(msg, r.Signature...), nil
+	out := append(msg, r.Signature...)
+	out = append(out, uint8(len(r.Approvals)))
+	for _, a := range r.Approvals {
+		out = append(append(out, a.Signer...), a.Signature...)
+	}
+	return out, nil
 }
 
 // ParseRoster decodes a roster. It checks the encoding only; call one of
@@ -183,14 +201,14 @@ func (r *Roster) Marshal() ([]byte, error) {
 func ParseRoster(data []byte) (*Roster, error) {
 	s := cryptobyte.String(data)
 	r := new(Roster)
-	var format, policy, count, relays uint8
+	var format, policy, quorum, count, relays uint8
 	var issued uint64
 	var ch, prev, founder, nonce []byte
 	if !s.ReadUint8(&format) || format != rosterFormat {
 		return nil, malformed("roster", "unknown format")
 	}
 	if !s.ReadBytes(&ch, 16) || !s.ReadUint64(&r.Version) || !s.ReadBytes(&prev, 32) ||
-		!s.ReadUint64(&issued) || !s.ReadUint8(&policy) || !s.ReadBytes(&founder, 32) ||
+		!s.ReadUint64(&issued) || !s.ReadUint8(&policy) || !s.ReadUint8(&quorum) || !s.ReadBytes(&founder, 32) ||
 		!s.ReadBytes(&nonce, 16) || !s.ReadUint8(&relays) {
 		return nil, malformed("roster", "truncated header")
 	}
@@ -211,7 +229,7 @@ func ParseRoster(data []byte) (*Roster, error) {
 	copy(r.Prev[:], prev)
 	copy(r.Nonce[:], nonce)
 	r.Issued = fromUnixSeconds(issued)
-	r.Policy = Policy(policy)
+	r.Policy, r.Quorum = Policy(policy), Quorum(quorum)
 	r.Founder = bytes.Clone(founder)
 	if count == 0 || int(count) > MaxMembers {
 		return nil, malformed("roster", "member count out of range")
@@ -233,10 +251,21 @@ func ParseRoster(data []byte) (*Roster, error) {
 		m.Binding, m.KEMSig = bytes.Clone(binding), bytes.Clone(kemSig)
 	}
 	var signer, sig []byte
-	if !s.ReadBytes(&signer, 32) || !s.ReadBytes(&sig, SignatureSize) || !s.Empty() {
+	var approvals uint8
+	if !s.ReadBytes(&signer, 32) || !s.ReadBytes(&sig, SignatureSize) || !s.ReadUint8(&approvals) || approvals > MaxApprovals {
 		return nil, malformed("roster", "bad trailer")
 	}
 	r.Signer, r.Signature = bytes.Clone(signer), bytes.Clone(sig)
+	for range approvals {
+		var a, as []byte
+		if !s.ReadBytes(&a, 32) || !s.ReadBytes(&as, SignatureSize) {
+			return nil, malformed("roster", "bad approval")
+		}
+		r.Approvals = append(r.Approvals, Approval{Signer: bytes.Clone(a), Signature: bytes.Clone(as)})
+	}
+	if !s.Empty() {
+		return nil, malformed("roster", "trailing data")
+	}
 	if err := r.checkShape(); err != nil {
 		return nil, err
 	}
@@ -400,6 +429,9 @@ func (r *Roster) VerifyNext(cur *Roster) error {
 			r.Version, cur.Version, ErrFork)
 	}
 	if err := r.verifySignature(cur); err != nil {
+		return err
+	}
+	if err := r.verifyQuorum(cur); err != nil {
 		return err
 	}
 	return r.verifyContent()

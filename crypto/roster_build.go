@@ -28,7 +28,7 @@ func NewGenesisRoster(id *Identity, name string, keys *ChannelKeys, policy Polic
 func (r *Roster) Next(now time.Time) *Roster {
 	n := &Roster{
 		Channel: r.Channel, Version: r.Version + 1, Prev: r.Hash(), Issued: now.UTC().Truncate(time.Second),
-		Policy: r.Policy, Founder: bytes.Clone(r.Founder), Nonce: r.Nonce, Relays: slices.Clone(r.Relays),
+		Policy: r.Policy, Quorum: r.Quorum, Founder: bytes.Clone(r.Founder), Nonce: r.Nonce, Relays: slices.Clone(r.Relays),
 	}
 	for _, m := range r.Members {
 		n.Members = append(n.Members, m.clone())
