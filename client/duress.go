@@ -6,11 +6,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"time"
-
-	"filippo.io/age"
-
-	"parley/crypto"
 )
 
 // A home may have a duress passphrase (docs/threat-model.md §3.13). Typed
@@ -49,16 +44,10 @@ func SetDuress(dir, passphrase, duress string) error {
 // writeDecoy writes the duress file: a new, empty identity named name,
 // under passphrase.
 func writeDecoy(dir, name, passphrase string) error {
-	id, err := crypto.GenerateIdentity()
+	f, err := newIdentityFile(name)
 	if err != nil {
 		return err
 	}
-	ageID, err := age.GenerateHybridIdentity()
-	if err != nil {
-		return err
-	}
-	seed, _ := id.MarshalBinary()
-	f := identityFile{Version: 1, Name: name, Seed: seed, State: randomBytes(32), Age: ageID.String(), Created: time.Now().UTC()}
 	return writeIdentity(filepath.Join(dir, duressName), passphrase, f)
 }
 

@@ -72,16 +72,10 @@ func Init(dir, name, passphrase string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	id, err := crypto.GenerateIdentity()
+	f, err := newIdentityFile(name)
 	if err != nil {
 		return err
 	}
-	ageID, err := age.GenerateHybridIdentity()
-	if err != nil {
-		return err
-	}
-	seed, _ := id.MarshalBinary()
-	f := identityFile{Version: 1, Name: name, Seed: seed, State: randomBytes(32), Age: ageID.String(), Created: time.Now().UTC()}
 	if err := writeIdentity(filepath.Join(dir, identityName), passphrase, f); err != nil {
 		return err
 	}
@@ -95,6 +89,21 @@ func Init(dir, name, passphrase string) error {
 		return err
 	}
 	return db.Close()
+}
+
+// newIdentityFile makes the secrets of a new identity named name: the
+// identity, the state key and the transcripts' age identity.
+func newIdentityFile(name string) (identityFile, error) {
+	id, err := crypto.GenerateIdentity()
+	if err != nil {
+		return identityFile{}, err
+	}
+	ageID, err := age.GenerateHybridIdentity()
+	if err != nil {
+		return identityFile{}, err
+	}
+	seed, _ := id.MarshalBinary()
+	return identityFile{Version: 1, Name: name, Seed: seed, State: randomBytes(32), Age: ageID.String(), Created: time.Now().UTC()}, nil
 }
 
 // writeIdentity encrypts f under passphrase (scrypt, as age does) and
