@@ -136,3 +136,23 @@ func FuzzParseReceiveChain(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseAgreement(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := ParseAgreement(data)
+		if err != nil {
+			return
+		}
+		// JSON has many spellings of one record; what is accepted must
+		// write a record that parses back to the same one.
+		again, err := a.MarshalJSON()
+		if err != nil {
+			t.Fatalf("an accepted record does not marshal: %v", err)
+		}
+		b, err := ParseAgreement(again)
+		if err != nil || !reflect.DeepEqual(a, b) {
+			t.Fatalf("the re-marshalled record differs: %v", err)
+		}
+		_ = a.Verify()
+	})
+}

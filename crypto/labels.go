@@ -13,6 +13,8 @@ const (
 	labelRosterSig        = "parley/v1 roster signature"
 	labelRosterHash       = "parley/v1 roster hash"
 	labelRosterApproval   = "parley/v5 roster approval"
+	labelAgreementInitial = "parley/v5 agreement initial"
+	labelAgreementVouch   = "parley/v5 agreement founder vouch"
 	labelAccessListSig    = "parley/v1 access list signature"
 	labelAccessListPoP    = "parley/v2 access list admin proof"
 	labelAdminKey         = "parley/v2 relay admin key"

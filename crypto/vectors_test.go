@@ -287,10 +287,12 @@ func writeFuzzSeeds(t *testing.T, w *vectorWorld, v map[string]string) {
 			t.Fatal(err)
 		}
 		for i, s := range list {
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("vector-%d", i)), []byte(body), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("vector-%d", i)), fuzzSeed(s), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 }
+
+// fuzzSeed is b as a seed corpus file of a []byte fuzz target.
+func fuzzSeed(b []byte) []byte { return fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", b) }
