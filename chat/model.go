@@ -356,7 +356,7 @@ func entryKey(e client.Entry) string {
 // belong to every tab.
 func tabOf(e client.Entry) crypto.Compartment {
 	switch e.Kind {
-	case client.KindMessage, client.KindDraft:
+	case client.KindMessage, client.KindDraft, client.KindInitial:
 		return crypto.Talks
 	case client.KindBriefing, client.KindSideBriefing:
 		return crypto.Briefings

@@ -13,6 +13,7 @@ const (
 	typeDraft     byte = 3 // one chunk of a draft version (talks only)
 	typeKeyUpdate byte = 4 // the sender's fresh KEM key, for the next roster
 	typePadding   byte = 5 // rounds a draft's frames up to a power of two; content: the draft's id
+	typeInitial   byte = 6 // a signatory's initial of a draft version (talks only; initial.go)
 )
 
 // A body is the sender's clock, then the content. The time travels

@@ -97,6 +97,11 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 				continue
 			}
 			q.Kind = "draft padding"
+		case it.Type == typeInitial:
+			q.Kind, q.Droppable = KindInitial, !it.Attempted
+			if it.Entry != nil {
+				q.Text = it.Entry.Text
+			}
 		case it.Type == typeKeyUpdate:
 			q.Kind = "key update"
 		case it.Type == typeLeave:

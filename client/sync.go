@@ -693,6 +693,16 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		out = append(out, st.receiveKeyUpdate(sender, self.Role, content)...)
 	case typePadding:
 		// A draft's padding frame: nothing to show.
+	case typeInitial:
+		if full.Compartment != crypto.Talks {
+			return append(out, notice(ReasonRejected, "rejected an initial outside the talks compartment from %s", sender.Name)), nil
+		}
+		e := st.receiveInitial(sender, content)
+		e.Time = t
+		if e.Kind == KindInitial {
+			e.Sender = sender.Name
+		}
+		out = append(out, e)
 	case typeLeave:
 		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
 		if !slices.Contains(st.Leaving, sender.Name) {

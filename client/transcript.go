@@ -21,8 +21,9 @@ const (
 	// KindSideBriefing is a side's own briefings (crypto.Side): read by
 	// that side's members alone; Entry.Side names the side.
 	KindSideBriefing = "side-briefing"
-	KindSystem       = "system" // something the client noticed
-	KindDraft        = "draft"  // a new version of a draft (talks)
+	KindSystem       = "system"  // something the client noticed
+	KindDraft        = "draft"   // a new version of a draft (talks)
+	KindInitial      = "initial" // a signatory initialled a draft version (talks)
 )
 
 // Entry is one line of a channel's transcript.
@@ -38,6 +39,8 @@ type Entry struct {
 	Text string `json:"text"`
 	// Draft is set for KindDraft entries.
 	Draft *Draft `json:"draft,omitempty"`
+	// Initial is set for KindInitial entries.
+	Initial *Initialled `json:"initial,omitempty"`
 	// Reason says what a system entry reports; Alarm is set when it
 	// means the relay may be attacking the channel (reasons.go).
 	Reason Reason `json:"reason,omitempty"`

@@ -14,7 +14,7 @@ import (
 
 func cmdDraft(ctx context.Context, e *env, g *global, args []string) error {
 	if len(args) == 0 {
-		return usagef("usage: parley draft put|list|get|diff ...")
+		return usagef("usage: parley draft put|list|get|diff|initial|agreement ...")
 	}
 	switch args[0] {
 	case "put":
@@ -25,6 +25,10 @@ func cmdDraft(ctx context.Context, e *env, g *global, args []string) error {
 		return cmdDraftGet(ctx, e, g, args[1:])
 	case "diff":
 		return cmdDraftDiff(ctx, e, g, args[1:])
+	case "initial":
+		return cmdDraftInitial(ctx, e, g, args[1:])
+	case "agreement":
+		return cmdDraftAgreement(ctx, e, g, args[1:])
 	}
 	return usagef("unknown draft command %q", args[0])
 }

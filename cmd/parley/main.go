@@ -89,6 +89,9 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   draft list CHANNEL [--json]
   draft get CHANNEL NAME [--version N]   the exact bytes of a version (default: latest)
   draft diff CHANNEL NAME V1 V2          unified diff of two versions
+  draft initial CHANNEL NAME --version N [--yes]   sign the agreed version for your side (NOT deniable)
+  draft agreement CHANNEL NAME --export FILE [--version N] [--yes]   the record of a text every side initialled (founder)
+  agreement verify FILE                  check a record offline; needs no home
   transcript CHANNEL [--export FILE [--to AGE_RECIPIENT]]   the local transcript, without syncing
   verify CHANNEL MEMBER [--confirm]
   burn CHANNEL                           (organizer)
@@ -168,6 +171,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdBurn(ctx, e, g, rest)
 	case "draft":
 		return cmdDraft(ctx, e, g, rest)
+	case "agreement":
+		return cmdAgreement(e, rest)
 	case "chat":
 		return cmdChat(ctx, e, g, rest)
 	case "app":
