@@ -94,6 +94,20 @@ b="$(p boris read "Lakeside Talks")"
 refuse "$b" "shared water rights"
 echo "(Boris's transcript has no trace of it)" | show boris
 
+say "Both delegations initial version 2; Ingrid, who convened the talks, exports the record"
+p amal  draft initial "Lakeside Talks" declaration --version 2 --yes 2>/dev/null | show amal
+p boris draft initial "Lakeside Talks" declaration --version 2 --yes 2>/dev/null | show boris
+p ingrid draft agreement "Lakeside Talks" declaration --export "$WORK/declaration.agreement.json" --yes 2>/dev/null | show ingrid
+
+say "Anyone can check the record offline, with no home: it is the one signed thing in Parley"
+v="$("$BIN/parley" agreement verify "$WORK/declaration.agreement.json")"; echo "$v" | show
+expect "$v" "initialled by Amal Delegate, side North"
+expect "$v" "initialled by Boris Delegate, side South"
+sed 's/Article 2/Article 3/' "$WORK/declaration.agreement.json" > "$WORK/edited.json"
+if "$BIN/parley" agreement verify "$WORK/edited.json" 2> err.txt; then fail "an edited record verified"; fi
+cat err.txt | show
+rm "$WORK/declaration.agreement.json" "$WORK/edited.json"
+
 say "Boris is removed; what follows is sealed to a new epoch without him"
 p ingrid remove "Lakeside Talks" "Boris Delegate" | show ingrid
 p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
