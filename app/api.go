@@ -69,6 +69,9 @@ func (s *Server) routes() http.Handler {
 		list, err := c.Drafts(r.PathValue("ch"))
 		for i := range list {
 			list[i].Name, list[i].Author = cleanName(list[i].Name), cleanName(list[i].Author)
+			for j := range list[i].Initials {
+				list[i].Initials[j].Name, list[i].Initials[j].Side = cleanName(list[i].Initials[j].Name), cleanName(list[i].Initials[j].Side)
+			}
 		}
 		return orEmpty(list, err)
 	}))
@@ -76,6 +79,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/channels/{ch}/drafts/{name}/file", s.draftFile)
 	mux.HandleFunc("GET /api/channels/{ch}/diff/{name}", s.api(s.diff))
 	mux.HandleFunc("POST /api/channels/{ch}/drafts/{name}", s.api(s.putDraft))
+	mux.HandleFunc("POST /api/channels/{ch}/drafts/{name}/initial", s.api(s.initialDraft))
+	mux.HandleFunc("POST /api/channels/{ch}/drafts/{name}/agreement", s.agreement)
 	mux.HandleFunc("POST /api/channels/{ch}/invite", s.api(s.invite))
 	mux.HandleFunc("GET /api/channels/{ch}/pending", s.api(func(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
 		list, err := c.Pending(ctx, r.PathValue("ch"))
@@ -333,6 +338,61 @@ func (s *Server) putDraft(ctx context.Context, c *client.Client, r *http.Request
 	}
 	v, err := c.PutDraft(ctx, r.PathValue("ch"), r.PathValue("name"), []byte(req.Text))
 	return map[string]int{"version": v}, err
+}
+
+// initialDraft initials the version whose full hash the page showed,
+// after the page's warning: it signs nothing the person did not see.
+func (s *Server) initialDraft(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct {
+		SHA256     string
+		Understood bool
+	}
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if len(req.SHA256) != 64 || !req.Understood {
+		return nil, errors.New("initialling needs the version's full hash and the warning acknowledged")
+	}
+	d, err := c.InitialDraft(ctx, r.PathValue("ch"), r.PathValue("name"), req.SHA256)
+	var queued *client.QueuedError
+	switch {
+	case err == nil:
+		return map[string]any{"status": "sent", "version": d.Version}, nil
+	case errors.As(err, &queued):
+		return map[string]any{"status": "queued", "note": queued.Error()}, nil
+	}
+	return nil, err
+}
+
+// agreement answers with the record of a version every side initialled,
+// signed by this home as the channel's founder, to save as a file.
+func (s *Server) agreement(w http.ResponseWriter, r *http.Request) {
+	c, _, err := s.home()
+	if err != nil {
+		writeJSON(w, http.StatusLocked, apiError{Error: err.Error(), Locked: true})
+		return
+	}
+	s.touch()
+	var req struct {
+		SHA256     string
+		Understood bool
+	}
+	if err := decode(r, &req); err != nil || !req.Understood {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: "exporting the record needs the warning acknowledged"})
+		return
+	}
+	a, err := c.ExportAgreement(r.PathValue("ch"), r.PathValue("name"), req.SHA256)
+	var out []byte
+	if err == nil {
+		out, err = a.MarshalJSON()
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError{Error: err.Error()})
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="agreement.json"`)
+	w.Write(append(out, '\n'))
 }
 
 func (s *Server) invite(ctx context.Context, c *client.Client, r *http.Request) (any, error) {

@@ -246,8 +246,17 @@ type DraftVersion struct {
 	// Parent is the SHA-256 of the version this one revises.
 	Parent string `json:"parent,omitempty"`
 	// Conflict is set when another version has the same number.
-	Conflict bool   `json:"conflict,omitempty"`
-	ID       string `json:"-"`
+	Conflict bool `json:"conflict,omitempty"`
+	// Initials are who initialled this version (draft initial), in the
+	// order the initials arrived.
+	Initials []DraftInitial `json:"initials,omitempty"`
+	ID       string         `json:"-"`
+}
+
+// DraftInitial is one initial of a version: who, for which side.
+type DraftInitial struct {
+	Name string `json:"name"`
+	Side string `json:"side"`
 }
 
 func (c *Client) draftEntries(channel string) ([]Entry, error) {
@@ -283,6 +292,11 @@ func (c *Client) Drafts(channel string) ([]DraftVersion, error) {
 	}
 	for i := range out {
 		out[i].Conflict = len(hashes[fmt.Sprintf("%d %s", out[i].Version, out[i].Name)]) > 1
+		for _, e := range entries {
+			if in := e.Initial; in != nil && in.Draft == out[i].Name && in.SHA256 == out[i].SHA256 {
+				out[i].Initials = append(out[i].Initials, DraftInitial{Name: e.Sender, Side: in.Side})
+			}
+		}
 	}
 	return out, nil
 }

@@ -238,6 +238,7 @@ async function renderDrafts(body) {
     list.map((d) => el("option", { value: d.name + "\u0000" + (d.conflict ? d.sha256 : d.version) }, d.name + " v" + d.version + " by " + d.author)));
   const rows = list.map((d) => el("tr", {}, el("td", {}, d.name), el("td", {}, "version " + d.version, d.conflict ? el("span", { class: "alarm" }, " (conflict)") : ""),
     el("td", {}, d.author), el("td", {}, new Date(d.time).toLocaleString()), el("td", {}, d.size + " bytes"), el("td", {}, el("code", {}, d.sha256.slice(0, 16))),
+    el("td", { class: "initials" }, (d.initials || []).map((i) => i.name + " (side " + i.side + ")").join(", ") || "—"),
     el("td", {}, el("button", { type: "button", on: { click: async () => {
       const r = await get(chPath("/drafts/" + encodeURIComponent(d.name) + "?version=" + d.sha256));
       out.replaceChildren(el("h3", {}, d.name + ", version " + d.version), r.binary ? el("p", {}, "A binary draft of " + r.size + " bytes.") : el("pre", {}, r.text));
@@ -245,7 +246,8 @@ async function renderDrafts(body) {
       const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/file?version=" + d.sha256), { credentials: "same-origin" });
       if (!r.ok) { let m = "download failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
       save(await r.blob(), d.name + "-v" + d.version);
-    } } }, "Download"))));
+    } } }, "Download"), " ", el("button", { type: "button", on: { click: () => initialPanel(out, d, () => renderDrafts(body)) } }, "Initial…"),
+    (d.initials || []).length ? [" ", el("button", { type: "button", on: { click: () => agreementPanel(out, d) } }, "Agreement record…")] : "")));
   const a = pick("draft-a"), b = pick("draft-b");
   if (list.length > 1) b.selectedIndex = list.length - 1;
   const compare = el("button", { type: "button", on: { click: async () => {
@@ -279,8 +281,46 @@ async function renderDrafts(body) {
   } } }, el("fieldset", { class: "drop", on: { dragover: (ev) => ev.preventDefault(), drop: dropped } }, el("legend", {}, "Put a new version (the talks: participants and organizers)"),
     el("p", {}, "Paste the text, choose a file, or drop a file here."), el("label", {}, "Name ", name), file, text, el("button", { type: "submit", class: "primary" }, "Publish")));
   body.replaceChildren(
-    list.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Draft", "Version", "Author", "Time", "Size", "SHA-256", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)) : el("p", {}, "No drafts yet."),
+    list.length ? el("table", {}, el("thead", {}, el("tr", {}, ["Draft", "Version", "Author", "Time", "Size", "SHA-256", "Initialled by", ""].map((h) => el("th", {}, h)))), el("tbody", {}, rows)) : el("p", {}, "No drafts yet."),
     list.length > 1 ? el("p", {}, "Compare ", a, " with ", b, " ", compare) : "", out, put);
+}
+
+// initialPanel says what initialling means, and which version exactly,
+// before anything is signed: the one signature in Parley that is not
+// deniable.
+function initialPanel(out, d, done) {
+  out.replaceChildren(el("section", { id: "initial-panel", class: "warning" },
+    el("h3", {}, "Initial " + d.name + ", version " + d.version + "?"),
+    el("p", {}, "Initialling is NOT deniable. You sign this version's hash with your identity key, as your name and side. " +
+      "Anyone who is later given the agreement record can prove, to anyone, that you initialled exactly this text. " +
+      "Nothing else you wrote in the channel is signed, and nothing else becomes provable."),
+    el("p", {}, "SHA-256 of the version: ", el("code", {}, d.sha256)),
+    el("button", { type: "button", class: "primary", on: { click: async () => {
+      try {
+        const r = await post(chPath("/drafts/" + encodeURIComponent(d.name) + "/initial"), { sha256: d.sha256, understood: true });
+        notice(r.status === "sent" ? "Initialled version " + r.version + " of " + d.name + "." : r.note);
+        done();
+      } catch (e) { notice(e.message, true); }
+    } } }, "I understand: initial version " + d.version), " ",
+    el("button", { type: "button", on: { click: () => out.replaceChildren() } }, "Cancel")));
+}
+
+// agreementPanel lets the channel's founder sign and save the record of
+// a version every side initialled.
+function agreementPanel(out, d) {
+  out.replaceChildren(el("section", { id: "agreement-panel", class: "warning" },
+    el("h3", {}, "The agreement record of " + d.name + ", version " + d.version),
+    el("p", {}, "Only the channel's founder makes the record, once every side has initialled. It is signed with your identity key: " +
+      "you vouch that its signatories are members of this channel on the sides they initialled for, and anyone given the record " +
+      "can prove that you and they took part. It holds the text, the initials and the channel's policy; no message, no other member."),
+    el("button", { type: "button", class: "primary", on: { click: async () => {
+      const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/agreement"), { method: "POST", credentials: "same-origin",
+        headers: { "X-Parley-Csrf": state.csrf, "Content-Type": "application/json" }, body: JSON.stringify({ sha256: d.sha256, understood: true }) });
+      if (!r.ok) { let m = "the record could not be made"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
+      save(await r.blob(), d.name + "-v" + d.version + ".agreement.json");
+      notice("Saved the record. Anyone can check it: parley agreement verify FILE.");
+    } } }, "Sign and save the record"), " ",
+    el("button", { type: "button", on: { click: () => out.replaceChildren() } }, "Cancel")));
 }
 
 // relaysTable shows a channel's relays when it has several: which the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"parley/client"
@@ -93,8 +94,16 @@ func cmdDraftList(ctx context.Context, e *env, g *global, args []string) error {
 		if d.Conflict {
 			conflict = "\tCONFLICT: another version has this number"
 		}
-		fmt.Fprintf(tw, "%s\tversion %d\t%s\t%s\t%d bytes\tsha256 %s%s\n", d.Name, d.Version, d.Author,
-			d.Time.Local().Format("2006-01-02 15:04"), d.Size, d.SHA256[:16], conflict)
+		var who []string
+		for _, in := range d.Initials {
+			who = append(who, fmt.Sprintf("%s (side %s)", client.Clean(in.Name), client.Clean(in.Side)))
+		}
+		initials := ""
+		if len(who) > 0 {
+			initials = "\tinitialled by " + strings.Join(who, ", ")
+		}
+		fmt.Fprintf(tw, "%s\tversion %d\t%s\t%s\t%d bytes\tsha256 %s%s%s\n", d.Name, d.Version, d.Author,
+			d.Time.Local().Format("2006-01-02 15:04"), d.Size, d.SHA256[:16], conflict, initials)
 	}
 	return tw.Flush()
 }
