@@ -13,6 +13,9 @@ const (
 	typeDraft     byte = 3 // one chunk of a draft version (talks only)
 	typeKeyUpdate byte = 4 // the sender's fresh KEM key, for the next roster
 	typePadding   byte = 5 // rounds a draft's frames up to a power of two; content: the draft's id
+	// 6 is the initialled drafts'.
+	typeProposal byte = 7 // one piece of a roster change waiting for approvals (talks only; quorum_msg.go)
+	typeApproval byte = 8 // an organizer's approval of a proposal, or its maker's withdrawal (talks only)
 )
 
 // A body is the sender's clock, then the content. The time travels
