@@ -162,7 +162,7 @@ func (st *channelState) awaiting() *AwaitingApprovalError {
 // proposals that are done with (adopted, or two rosters old); drop our
 // own if another change overtook it; send it once every side it needs
 // approved it.
-func (c *Client) proposalDuties(tx *sql.Tx, row *channelRow, cur *crypto.Roster, keys *crypto.ChannelKeys) error {
+func (c *Client) proposalDuties(tx *sql.Tx, row *channelRow, rep *SyncReport, cur *crypto.Roster, keys *crypto.ChannelKeys) error {
 	st := row.st
 	adopted := cur.Proposed().Hash()
 	st.Proposals = slices.DeleteFunc(st.Proposals, func(p *proposalRecord) bool {
@@ -176,7 +176,7 @@ func (c *Client) proposalDuties(tx *sql.Tx, row *channelRow, cur *crypto.Roster,
 		return nil
 	}
 	line := func(format string, args ...any) error {
-		return c.appendTranscript(tx, row.id, []Entry{{Seq: st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonProposal, Text: fmt.Sprintf(format, args...)}})
+		return c.tell(tx, row, rep, Entry{Seq: st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonProposal, Text: fmt.Sprintf(format, args...)})
 	}
 	if p.id() == adopted {
 		st.Proposals = slices.DeleteFunc(st.Proposals, func(q *proposalRecord) bool { return q == p })
@@ -223,7 +223,7 @@ var errNoProposal = errors.New("no proposal waits for approval (parley pending l
 // that would overtake its own proposal while it waits for approvals;
 // past takeOverAfter the channel's freshness comes first, and the
 // proposal is dropped.
-func (c *Client) holdForProposal(tx *sql.Tx, row *channelRow, cur *crypto.Roster) (bool, error) {
+func (c *Client) holdForProposal(tx *sql.Tx, row *channelRow, rep *SyncReport, cur *crypto.Roster) (bool, error) {
 	p := row.st.ownProposal()
 	if p == nil {
 		return false, nil
@@ -233,8 +233,8 @@ func (c *Client) holdForProposal(tx *sql.Tx, row *channelRow, cur *crypto.Roster
 	}
 	row.st.dropProposalRecord(p)
 	version := cur.Version + 1
-	return false, c.appendTranscript(tx, row.id, []Entry{{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonProposal,
-		Text: fmt.Sprintf("your proposal of roster version %d was dropped: it waited for approval longer than the channel can go without a new epoch (%s); make the change again if it is still wanted", version, FormatDuration(takeOverAfter))}})
+	return false, c.tell(tx, row, rep, Entry{Seq: row.st.Arrived, Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonProposal,
+		Text: fmt.Sprintf("your proposal of roster version %d was dropped: it waited for approval longer than the channel can go without a new epoch (%s); make the change again if it is still wanted", version, FormatDuration(takeOverAfter))})
 }
 
 // needsOtherSide reports whether removing m needs, under cur's rule, an
@@ -248,7 +248,7 @@ func needsOtherSide(cur *crypto.Roster, self, m *crypto.Member) bool {
 
 // noteHeld tells, once per member, that the duties leave a leaver's or
 // an expired member's removal to their side.
-func (c *Client) noteHeld(tx *sql.Tx, row *channelRow, cur *crypto.Roster, held []string) error {
+func (c *Client) noteHeld(tx *sql.Tx, row *channelRow, rep *SyncReport, cur *crypto.Roster, held []string) error {
 	var out []Entry
 	for _, n := range held {
 		if slices.Contains(row.st.QuorumHeld, n) {
@@ -266,7 +266,16 @@ func (c *Client) noteHeld(tx *sql.Tx, row *channelRow, cur *crypto.Roster, held 
 	row.st.QuorumHeld = slices.DeleteFunc(append(row.st.QuorumHeld, held...), func(n string) bool { return cur.Member(memberID(cur, n)) == nil })
 	slices.Sort(row.st.QuorumHeld)
 	row.st.QuorumHeld = slices.Compact(row.st.QuorumHeld)
-	return c.appendTranscript(tx, row.id, out)
+	return c.tell(tx, row, rep, out...)
+}
+
+// tell adds system lines to the transcript and to the sync's report
+// (nil: none), which parley sync prints.
+func (c *Client) tell(tx *sql.Tx, row *channelRow, rep *SyncReport, es ...Entry) error {
+	if rep != nil {
+		rep.New = append(rep.New, es...)
+	}
+	return c.appendTranscript(tx, row.id, es)
 }
 
 // memberID is the pseudonym of the member named n in r (zero if none).

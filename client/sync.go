@@ -731,10 +731,10 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 		if err != nil || self.Role != crypto.RoleOrganizer {
 			return nil
 		}
-		if err := c.proposalDuties(tx, row, cur, keys); err != nil {
+		if err := c.proposalDuties(tx, row, rep, cur, keys); err != nil {
 			return err
 		}
-		if held, err := c.holdForProposal(tx, row, cur); err != nil || held {
+		if held, err := c.holdForProposal(tx, row, rep, cur); err != nil || held {
 			return err
 		}
 		if !leadOrganizer(cur, keys) && c.Now().Sub(cur.Issued) < takeOverAfter {
@@ -766,7 +766,7 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 				changed = next.Remove(m.ID()) || changed
 			}
 		}
-		if err := c.noteHeld(tx, row, cur, held); err != nil {
+		if err := c.noteHeld(tx, row, rep, cur, held); err != nil {
 			return err
 		}
 		if !changed {
