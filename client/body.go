@@ -14,6 +14,8 @@ const (
 	typeKeyUpdate byte = 4 // the sender's fresh KEM key, for the next roster
 	typePadding   byte = 5 // rounds a draft's frames up to a power of two; content: the draft's id
 	typeInitial   byte = 6 // a signatory's initial of a draft version (talks only; initial.go)
+	typeProposal  byte = 7 // one piece of a roster change waiting for approvals (talks only; quorum_msg.go)
+	typeApproval  byte = 8 // an organizer's approval of a proposal, or its maker's withdrawal (talks only)
 )
 
 // A body is the sender's clock, then the content. The time travels

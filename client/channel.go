@@ -80,6 +80,12 @@ func (c *Client) CreateChannel(ctx context.Context, name, relayURL string, polic
 // CreateChannelOnSide is CreateChannel for a founder who belongs to side
 // (a delegation, or "facilitators"; "" for none).
 func (c *Client) CreateChannelOnSide(ctx context.Context, name, side, relayURL string, policy crypto.Policy, moreRelays ...string) error {
+	return c.CreateChannelWithRule(ctx, name, side, crypto.QuorumNone, relayURL, policy, moreRelays...)
+}
+
+// CreateChannelWithRule is CreateChannelOnSide with an admission rule
+// (quorum.go) in force from the first roster on.
+func (c *Client) CreateChannelWithRule(ctx context.Context, name, side string, quorum crypto.Quorum, relayURL string, policy crypto.Policy, moreRelays ...string) error {
 	if err := checkName(name); err != nil {
 		return fmt.Errorf("channel %w", err)
 	}
@@ -115,8 +121,8 @@ func (c *Client) CreateChannelOnSide(ctx context.Context, name, side, relayURL s
 	if err != nil {
 		return err
 	}
-	if side != "" {
-		r.Members[0].Side = side
+	if side != "" || quorum != crypto.QuorumNone {
+		r.Members[0].Side, r.Quorum = side, quorum
 		if err := r.Sign(keys); err != nil {
 			return err
 		}
@@ -168,7 +174,7 @@ func (c *Client) CreateChannelOnSide(ctx context.Context, name, side, relayURL s
 		}
 	}
 	if err := c.appendTranscript(tx, row.id, []Entry{{Seq: st.Arrived, Time: c.Now().UTC(), Kind: KindSystem,
-		Text: fmt.Sprintf("%s created the channel (%s secrecy)", c.name, policy)}}); err != nil {
+		Text: fmt.Sprintf("%s created the channel (%s secrecy%s)", c.name, policy, ruleNote(quorum))}}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -317,6 +323,9 @@ func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *c
 	if pending {
 		return errors.New("an earlier change to this channel is still waiting for the relay; run parley sync, then try again")
 	}
+	if err := row.st.errOwnProposalWaits(); err != nil {
+		return err
+	}
 	if err := next.Sign(keys); err != nil {
 		return err
 	}
@@ -324,7 +333,11 @@ func (c *Client) rekey(tx *sql.Tx, row *channelRow, next *crypto.Roster, keys *c
 	if err != nil {
 		return err
 	}
-	if err := next.VerifyNext(cur); err != nil {
+	if err := next.VerifyNext(cur); errors.Is(err, crypto.ErrQuorum) {
+		// The channel's rule needs other sides' organizers: the change
+		// waits for their approvals (quorum.go).
+		return c.propose(tx, row, cur, next, keys)
+	} else if err != nil {
 		return fmt.Errorf("new roster does not verify: %w", err)
 	}
 	return c.queueProposal(tx, row, next, keys)
@@ -395,6 +408,18 @@ func rosterChanges(cur, next *crypto.Roster, st *channelState, self crypto.KeyID
 	}
 	if cur.Policy != next.Policy {
 		line("secrecy policy is now %s", next.Policy)
+	}
+	if cur.Quorum != next.Quorum {
+		line("admission rule is now %s", quorumName(next.Quorum))
+	}
+	if len(next.Approvals) > 0 {
+		var names []string
+		for _, a := range next.Approvals {
+			if m := cur.Member(crypto.KeyIDOf(a.Signer)); m != nil {
+				names = append(names, m.Name)
+			}
+		}
+		line("roster version %d, made by %s, approved by %s", next.Version, signerName(cur, next), joinNames(names))
 	}
 	return append(out, st.noteIdentities(next)...)
 }

@@ -57,6 +57,20 @@ func (r *testRelay) empty() {
 	}
 }
 
+// openHome makes and opens a home for name, closed when the test ends.
+func openHome(t testing.TB, name string) *Client {
+	dir := filepath.Join(t.TempDir(), "h")
+	if err := Init(dir, name, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(dir, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // homesOnRelays starts k relays and makes an organizer ("Org") and an
 // admitted participant ("Alice") in channel "c" on all of them.
 func homesOnRelays(t testing.TB, k int) (context.Context, []*testRelay, *Client, *Client) {
@@ -69,19 +83,7 @@ func homesOnRelays(t testing.TB, k int) (context.Context, []*testRelay, *Client,
 		r := startTestRelay(t)
 		relays, urls = append(relays, r), append(urls, r.URL)
 	}
-	open := func(name string) *Client {
-		dir := filepath.Join(t.TempDir(), "h")
-		if err := Init(dir, name, "pw"); err != nil {
-			t.Fatal(err)
-		}
-		c, err := Open(dir, "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	org, alice := open("Org"), open("Alice")
+	org, alice := openHome(t, "Org"), openHome(t, "Alice")
 	if err := org.CreateChannel(ctx, "c", urls[0], crypto.PolicyHard, urls[1:]...); err != nil {
 		t.Fatal(err)
 	}

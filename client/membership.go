@@ -326,8 +326,19 @@ func (c *Client) Admit(ctx context.Context, name string, names []string, all boo
 		if len(next.Members) > next.Policy.MemberCap() {
 			return fmt.Errorf("a %s channel has at most %d members", next.Policy, next.Policy.MemberCap())
 		}
+		taken := slices.DeleteFunc(slices.Clone(row.st.Pending), func(p pendingJoin) bool {
+			return slices.ContainsFunc(keep, func(k pendingJoin) bool { return k.Name == p.Name })
+		})
 		row.st.Pending = keep
-		return c.rekey(tx, row, next, keys)
+		if err := c.rekey(tx, row, next, keys); err != nil {
+			return err
+		}
+		if p := row.st.ownProposal(); p != nil {
+			// Waiting for approvals: the requests come back if the
+			// proposal is dropped.
+			p.Restore = taken
+		}
+		return nil
 	})
 	if err != nil && !errors.Is(err, errQueued) {
 		return nil, err
@@ -344,16 +355,51 @@ func (c *Client) changeRoster(ctx context.Context, name string, atRelay func(*re
 	if err := c.mustOrganize(name); err != nil {
 		return err
 	}
-	made := false
+	made, waits := false, false
 	n, err := c.administer(ctx, name, atRelay, func() error {
-		err := c.update(name, propose)
+		err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+			if err := propose(tx, row); err != nil {
+				return err
+			}
+			// rekey refuses a change while one of ours waits, so a
+			// proposal now is this one.
+			waits = row.st.ownProposal() != nil
+			return nil
+		})
 		made = err == nil
 		return err
 	})
 	if !made {
 		return err
 	}
+	if waits {
+		return c.proposalPosted(ctx, name)
+	}
 	return c.proposalSent(name, n, err)
+}
+
+// proposalPosted posts a proposal just made, which waits for other
+// organizers' approvals, to the talks: on a member connection of its
+// own, a random pause after the administration session (as adminConns
+// does), since an administration key posts no messages. It returns the
+// AwaitingApprovalError that says so.
+func (c *Client) proposalPosted(ctx context.Context, name string) error {
+	var syncErr error
+	if syncErr = c.adminPause(ctx); syncErr == nil {
+		_, syncErr = c.Sync(ctx, name)
+	}
+	row, err := c.view(name)
+	if err != nil {
+		return err
+	}
+	waiting := row.st.awaiting()
+	if waiting == nil {
+		return syncErr // approved and gone out meanwhile, or dropped: the transcript says which
+	}
+	if q, _ := c.Queued(name); q > 0 {
+		waiting.Queued = cmp.Or(syncErr, errors.New("the relay has not taken it yet"))
+	}
+	return waiting
 }
 
 // proposalSent says how a change made in an administration session

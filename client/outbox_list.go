@@ -106,6 +106,10 @@ func (c *Client) queuedIn(name string) ([]QueuedItem, error) {
 			q.Kind = "key update"
 		case it.Type == typeLeave:
 			q.Kind = "leave"
+		case it.Type == typeProposal:
+			q.Kind = "roster proposal"
+		case it.Type == typeApproval:
+			q.Kind = "approval"
 		default:
 			q.Kind = "other"
 		}

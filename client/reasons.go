@@ -59,6 +59,16 @@ const (
 	// ReasonRelayWithheld: one relay of the channel lacks frames that
 	// another delivered well before.
 	ReasonRelayWithheld Reason = "relay-withheld"
+	// ReasonProposal: a roster change waiting for organizers'
+	// approvals arrived, was dropped, or went out.
+	ReasonProposal Reason = "proposal"
+	// ReasonApproval: an organizer approved a proposal, or its maker
+	// withdrew it.
+	ReasonApproval Reason = "approval"
+	// ReasonQuorum: a roster signed by an organizer lacks the approvals
+	// the channel's rule requires: an organizer's client went around
+	// the rule.
+	ReasonQuorum Reason = "quorum"
 	// ReasonRelayRestored: a relay that did not know the channel was
 	// given it again by this (organizer's) home.
 	ReasonRelayRestored Reason = "relay-restored"
@@ -68,7 +78,7 @@ const (
 func (r Reason) Alarm() bool {
 	switch r {
 	case ReasonWithheld, ReasonWithheldFromPeer, ReasonFork, ReasonUndecryptable, ReasonEpochWithheld,
-		ReasonRestored, ReasonAdmissionAltered, ReasonForged, ReasonReplay, ReasonRelayWithheld:
+		ReasonRestored, ReasonAdmissionAltered, ReasonForged, ReasonReplay, ReasonRelayWithheld, ReasonQuorum:
 		return true
 	}
 	return false

@@ -99,6 +99,16 @@ type channelState struct {
 	// Partial holds draft versions still arriving, by sender and id.
 	Partial map[string]*partialDraft `json:"partial,omitempty"`
 
+	// Proposals are roster changes waiting for organizers' approvals
+	// under the every-side rule (quorum.go): at most one of ours, and
+	// other organizers' as they arrive; PartialProposals those still
+	// arriving, by maker.
+	Proposals        []*proposalRecord           `json:"proposals,omitempty"`
+	PartialProposals map[string]*partialProposal `json:"partial_proposals,omitempty"`
+	// QuorumHeld names members whose leaving or expiry the organizer
+	// duties could not act on alone (quorum.go), told once.
+	QuorumHeld []string `json:"quorum_held,omitempty"`
+
 	// KeysUpdated is when our KEM key was made; NextKeys a rotated key
 	// waiting for a roster that carries it.
 	KeysUpdated  time.Time `json:"keys_updated,omitempty"`

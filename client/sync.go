@@ -551,7 +551,11 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 	if err != nil {
 		return []Entry{notice(ReasonRejected, "rejected epoch bundle %d: %v", b.Epoch, err)}, nil
 	}
-	if err := r.VerifyNext(cur); err != nil {
+	if err := r.VerifyNext(cur); errors.Is(err, crypto.ErrQuorum) {
+		// Signed by an organizer, but without the other sides the
+		// channel's rule requires: the error names the side missing.
+		return []Entry{notice(ReasonQuorum, "rejected roster version %d, signed by %s: %v", r.Version, signerName(cur, r), err)}, nil
+	} else if err != nil {
 		return []Entry{notice(ReasonRejected, "rejected roster version %d: %v", r.Version, err)}, nil
 	}
 	entries := rosterChanges(cur, r, st, keys.ID())
@@ -703,6 +707,15 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 			e.Sender = sender.Name
 		}
 		out = append(out, e)
+	case typeProposal, typeApproval:
+		if full.Compartment != crypto.Talks {
+			return append(out, notice(ReasonRejected, "rejected a roster proposal outside the talks compartment from %s", sender.Name)), nil
+		}
+		self := r.Member(keys.ID())
+		if m.Type == typeProposal {
+			return append(out, st.receiveProposal(sender, self, t, content)...), nil
+		}
+		return append(out, st.receiveApproval(sender, self, t, content)...), nil
 	case typeLeave:
 		out = append(out, Entry{Time: t, Kind: KindSystem, Text: sender.Name + " left the channel"})
 		if !slices.Contains(st.Leaving, sender.Name) {
@@ -728,6 +741,12 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 		if err != nil || self.Role != crypto.RoleOrganizer {
 			return nil
 		}
+		if err := c.proposalDuties(tx, row, rep, cur, keys); err != nil {
+			return err
+		}
+		if held, err := c.holdForProposal(tx, row, rep, cur); err != nil || held {
+			return err
+		}
 		if !leadOrganizer(cur, keys) && c.Now().Sub(cur.Issued) < takeOverAfter {
 			// The lead organizer keeps the channel's epochs; any other
 			// organizer takes over when it has not for a while, so that
@@ -742,18 +761,28 @@ func (c *Client) organizerDuties(name string, rep *SyncReport) error {
 		if err != nil {
 			return err
 		}
+		var held []string
 		for _, m := range cur.Members {
 			if m.ID() == keys.ID() {
 				continue
 			}
 			if slices.Contains(row.st.Leaving, m.Name) || m.ExpiredAt(c.Now()) {
+				if needsOtherSide(cur, self, &m) {
+					// Not this organizer's alone to remove under the
+					// channel's rule: said, and left to that side.
+					held = append(held, m.Name)
+					continue
+				}
 				changed = next.Remove(m.ID()) || changed
 			}
+		}
+		if err := c.noteHeld(tx, row, rep, cur, held); err != nil {
+			return err
 		}
 		if !changed {
 			return nil
 		}
-		row.st.Leaving = nil
+		row.st.Leaving = slices.DeleteFunc(row.st.Leaving, func(n string) bool { return !slices.Contains(held, n) })
 		if newKeys != nil {
 			// Adopted when our own bundle, wrapped to it, comes back.
 			row.st.NextKeys, _ = newKeys.MarshalBinary()

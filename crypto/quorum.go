@@ -56,32 +56,83 @@ func (r *Roster) Approve(k *ChannelKeys) error {
 // change from cur to r, and that the rule is met. An error names the
 // side whose approval is missing.
 func (r *Roster) verifyQuorum(cur *Roster) error {
-	msg, err := r.signedBytes()
+	signers, err := r.approvers(cur)
 	if err != nil {
 		return err
+	}
+	if missing := r.missingSides(cur, signers); len(missing) > 0 {
+		return fmt.Errorf("roster version %d lacks the approval of an organizer of side %q: %w", r.Version, missing[0], ErrQuorum)
+	}
+	return nil
+}
+
+// approvers checks every approval of r (a good signature by an
+// organizer of cur) and returns the maker's key and the approvers'.
+func (r *Roster) approvers(cur *Roster) ([]ed25519.PublicKey, error) {
+	msg, err := r.signedBytes()
+	if err != nil {
+		return nil, err
 	}
 	signers := []ed25519.PublicKey{r.Signer}
 	for _, a := range r.Approvals {
 		if !verify(a.Signer, labelRosterApproval, msg, a.Signature) {
-			return fmt.Errorf("roster version %d approval: %w", r.Version, ErrBadSignature)
+			return nil, fmt.Errorf("roster version %d approval: %w", r.Version, ErrBadSignature)
 		}
 		if !cur.IsOrganizer(a.Signer) {
-			return fmt.Errorf("roster version %d approved by a key that is no organizer: %w", r.Version, ErrUnknownSigner)
+			return nil, fmt.Errorf("roster version %d approved by a key that is no organizer: %w", r.Version, ErrUnknownSigner)
 		}
 		signers = append(signers, a.Signer)
 	}
+	return signers, nil
+}
+
+// missingSides are the sides cur's rule needs for the change to r that
+// no key of signers approved, in roster order.
+func (r *Roster) missingSides(cur *Roster, signers []ed25519.PublicKey) []string {
 	if cur.Quorum == QuorumNone {
 		return nil
 	}
+	var missing []string
 	for _, side := range r.sidesToApprove(cur) {
 		if !slices.ContainsFunc(signers, func(k ed25519.PublicKey) bool {
 			m := cur.Member(KeyIDOf(k))
 			return m != nil && m.Role == RoleOrganizer && m.Side == side
 		}) {
-			return fmt.Errorf("roster version %d lacks the approval of an organizer of side %q: %w", r.Version, side, ErrQuorum)
+			missing = append(missing, side)
 		}
 	}
-	return nil
+	return missing
+}
+
+// VerifyProposal checks r as the next roster after cur in every respect
+// VerifyNext does but the quorum rule (chain, maker's signature, each
+// approval, content), and returns the sides whose approval it still
+// lacks: none when VerifyNext passes. It is what an organizer asked to
+// approve a change checks, and what a proposal waiting for approvals
+// shows.
+func (r *Roster) VerifyProposal(cur *Roster) ([]string, error) {
+	if err := r.verifyChain(cur); err != nil {
+		return nil, err
+	}
+	if err := r.verifySignature(cur); err != nil {
+		return nil, err
+	}
+	signers, err := r.approvers(cur)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.verifyContent(); err != nil {
+		return nil, err
+	}
+	return r.missingSides(cur, signers), nil
+}
+
+// Proposed is r as its maker signed it, without approvals: what
+// identifies a proposal while approvals are added to it.
+func (r *Roster) Proposed() *Roster {
+	p := *r
+	p.Approvals = nil
+	return &p
 }
 
 // sidesToApprove are the sides, among those of cur that have an

@@ -125,3 +125,51 @@ func TestQuorumEverySide(t *testing.T) {
 		t.Fatal("approvals are not part of the roster's hash")
 	}
 }
+
+// VerifyProposal checks all VerifyNext does but the quorum, and says
+// which sides an addition still lacks as approvals come in; it refuses
+// a proposal for an older roster (overtaken, or replayed) as VerifyNext
+// does.
+func TestVerifyProposal(t *testing.T) {
+	c := newChannel(t, PolicyHard)
+	orgA := c.admitToSide("Organizer A", RoleOrganizer, "A")
+	orgB := c.admitToSide("Organizer B", RoleOrganizer, "B")
+	on := c.roster.Next(testNow)
+	on.Quorum = QuorumEverySide
+	if err := on.Sign(c.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	c.publish(on)
+	cur := c.roster
+	newcomer := newPerson(t, "Newcomer", RoleParticipant)
+	pub := newcomer.keys.Public()
+	added := cur.Next(testNow)
+	added.Members = append(added.Members, Member{Identity: *newcomer.id.Public(), Name: newcomer.name, Side: "A", Role: RoleParticipant,
+		Keys: *pub, Binding: newcomer.id.Bind(added.Channel, pub), KEMSig: newcomer.keys.SignKEM(added.Channel)})
+	if err := added.Sign(orgA.keys); err != nil {
+		t.Fatal(err)
+	}
+	// The founder belongs to no side: only A and B have organizers.
+	missing, err := added.VerifyProposal(cur)
+	if err != nil || strings.Join(missing, ",") != "B" {
+		t.Fatalf("before approval: %v %v, want B missing", missing, err)
+	}
+	if err := added.Approve(orgB.keys); err != nil {
+		t.Fatal(err)
+	}
+	if missing, err := added.VerifyProposal(cur); err != nil || len(missing) != 0 || added.VerifyNext(cur) != nil {
+		t.Fatalf("after approval: %v %v", missing, err)
+	}
+	if p := added.Proposed(); len(p.Approvals) != 0 || len(added.Approvals) != 1 {
+		t.Fatal("Proposed kept the approvals, or dropped them from the original")
+	}
+	// Once another change is in force, the proposal is for an old roster.
+	timer := cur.Next(testNow)
+	if err := timer.Sign(c.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	c.publish(timer)
+	if _, err := added.VerifyProposal(c.roster); !errors.Is(err, ErrFork) {
+		t.Fatalf("a proposal overtaken by another change: %v", err)
+	}
+}

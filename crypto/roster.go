@@ -412,6 +412,21 @@ func (r *Roster) VerifyGenesis() error {
 // exactly the next version, chained to cur's hash, signed by an organizer
 // of cur. The error tells a rollback, a replay, a fork and a gap apart.
 func (r *Roster) VerifyNext(cur *Roster) error {
+	if err := r.verifyChain(cur); err != nil {
+		return err
+	}
+	if err := r.verifySignature(cur); err != nil {
+		return err
+	}
+	if err := r.verifyQuorum(cur); err != nil {
+		return err
+	}
+	return r.verifyContent()
+}
+
+// verifyChain checks that r is cur's successor: same channel, the next
+// version, chained to cur's hash.
+func (r *Roster) verifyChain(cur *Roster) error {
 	if r.Channel != cur.Channel || !bytes.Equal(r.Founder, cur.Founder) || r.Nonce != cur.Nonce {
 		return fmt.Errorf("roster: %w", ErrWrongChannel)
 	}
@@ -428,13 +443,7 @@ func (r *Roster) VerifyNext(cur *Roster) error {
 		return fmt.Errorf("roster version %d does not follow the held version %d: %w",
 			r.Version, cur.Version, ErrFork)
 	}
-	if err := r.verifySignature(cur); err != nil {
-		return err
-	}
-	if err := r.verifyQuorum(cur); err != nil {
-		return err
-	}
-	return r.verifyContent()
+	return nil
 }
 
 // VerifyInvited checks the first roster a new member sees, which it cannot

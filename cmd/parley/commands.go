@@ -86,33 +86,41 @@ func cmdWhoami(e *env, g *global, args []string) error {
 
 func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) error {
 	var relays stringList
-	var secrecy, side string
+	var secrecy, side, rule string
 	pos, err := flags("channel create", args, func(fs *flag.FlagSet) {
 		fs.Var(&relays, "relay", "relay URL with its pin (1 to 5 times)")
 		fs.StringVar(&secrecy, "secrecy", "hard", "hard or soft")
 		fs.StringVar(&side, "side", "", "your own side (delegation), e.g. facilitators")
+		fs.StringVar(&rule, "quorum", "none", "admission rule: every-side (roster changes need an organizer of every side) or none")
 	})
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || len(relays) == 0 {
-		return usagef("usage: parley channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE]")
+		return usagef("usage: parley channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE] [--quorum every-side|none]")
 	}
 	policy, ok := crypto.ParsePolicy(secrecy)
 	if !ok {
 		return usagef("--secrecy must be hard or soft")
+	}
+	quorum, ok := client.ParseQuorum(rule)
+	if !ok {
+		return usagef("--quorum must be every-side or none")
 	}
 	c, err := g.open(e)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := c.CreateChannelOnSide(ctx, pos[0], side, relays[0], policy, relays[1:]...); err != nil {
+	if err := c.CreateChannelWithRule(ctx, pos[0], side, quorum, relays[0], policy, relays[1:]...); err != nil {
 		return err
 	}
 	on := ""
 	if len(relays) > 1 {
 		on = fmt.Sprintf(" on %d relays", len(relays))
+	}
+	if rule != "none" {
+		on += "; roster changes need an organizer of every side that has one"
 	}
 	fmt.Fprintf(e.stdout, "created %s (%s secrecy)%s; you are its organizer\n", pos[0], policy, on)
 	return nil
@@ -239,17 +247,38 @@ func cmdPending(ctx context.Context, e *env, g *global, args []string) error {
 	if err != nil {
 		return err
 	}
+	proposals, err := c.Proposals(pos[0])
+	if err != nil {
+		return err
+	}
 	if asJSON {
-		if list == nil {
-			list = []client.PendingJoin{}
+		// One list of what waits for an organizer, each item with its
+		// kind: a join request, or a roster change waiting for approvals.
+		items := []pendingItem{}
+		for i := range list {
+			items = append(items, pendingItem{Kind: "join", PendingJoin: &list[i]})
 		}
-		return printJSON(e.stdout, list)
+		for i := range proposals {
+			items = append(items, pendingItem{Kind: "proposal", Proposal: &proposals[i]})
+		}
+		return printJSON(e.stdout, items)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, p := range list {
 		fmt.Fprintf(tw, "%s\t%s%s\tsafety number %s\n", client.Clean(p.Name), p.Role, sideLabel(p.Side), p.SafetyNumber)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printProposals(e.stdout, proposals)
+	return nil
+}
+
+// pendingItem is one element of parley pending --json.
+type pendingItem struct {
+	Kind string `json:"kind"` // join or proposal
+	*client.PendingJoin
+	*client.Proposal
 }
 
 func cmdAdmit(ctx context.Context, e *env, g *global, args []string) error {
@@ -270,7 +299,7 @@ func cmdAdmit(ctx context.Context, e *env, g *global, args []string) error {
 	for _, n := range names {
 		fmt.Fprintf(e.stdout, "admitted %s\n", client.Clean(n))
 	}
-	return err
+	return waitingOK(e, err)
 }
 
 func cmdMembers(e *env, g *global, args []string) error {
@@ -326,7 +355,7 @@ func cmdRemove(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	defer c.Close()
 	if err := c.Remove(ctx, pos[0], pos[1]); err != nil {
-		return err
+		return waitingOK(e, err)
 	}
 	fmt.Fprintf(e.stdout, "removed %s; a new epoch has started without them\n", pos[1])
 	return nil

@@ -70,13 +70,16 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   init --name NAME [--duress]            make this home's identity (--duress: and a duress passphrase)
   duress set                             a passphrase that, typed at any unlock, destroys this home's keys
   whoami [--json]                        your name and safety number
-  channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE]
+  channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE] [--quorum every-side|none]
   channel list [--json]
+  channel quorum CHANNEL [every-side|none]   the admission rule; a change: organizer, itself under the rule
   channel relays CHANNEL [--json] [add URL | remove URL|N]   a channel's relays; changes: organizer
   invite CHANNEL --role participant|mentor|organizer [--side SIDE] [--expires D] [--membership D]
   join CODE [--as CHANNEL]               send a join request (CODE - reads it from stdin)
-  pending CHANNEL [--json]               join requests waiting (organizer)
-  admit CHANNEL (--all | NAME...)        admit them (organizer)
+  pending CHANNEL [--json]               join requests and roster changes waiting (organizer)
+  admit CHANNEL (--all | NAME...)        admit them (organizer; under every-side, a proposal)
+  approve CHANNEL [VERSION]              approve another organizer's proposal (organizer)
+  withdraw CHANNEL                       take back your proposal waiting for approval
   members CHANNEL [--json]
   remove CHANNEL MEMBER                  (organizer; new epoch)
   leave CHANNEL
@@ -128,7 +131,7 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdWhoami(e, g, rest)
 	case "channel":
 		if len(rest) == 0 {
-			return usagef("channel needs create, list or relays")
+			return usagef("channel needs create, list, relays or quorum")
 		}
 		switch rest[0] {
 		case "create":
@@ -137,6 +140,8 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 			return cmdChannelList(e, g, rest[1:])
 		case "relays":
 			return cmdChannelRelays(ctx, e, g, rest[1:])
+		case "quorum":
+			return cmdChannelQuorum(ctx, e, g, rest[1:])
 		}
 		return usagef("unknown channel command %q", rest[0])
 	case "invite":
@@ -147,6 +152,10 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdPending(ctx, e, g, rest)
 	case "admit":
 		return cmdAdmit(ctx, e, g, rest)
+	case "approve":
+		return cmdApprove(ctx, e, g, rest)
+	case "withdraw":
+		return cmdWithdraw(ctx, e, g, rest)
 	case "members":
 		return cmdMembers(e, g, rest)
 	case "remove":
