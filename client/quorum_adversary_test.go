@@ -118,3 +118,61 @@ func TestQuorumBypassRejected(t *testing.T) {
 		}
 	}
 }
+
+// An organizer of one side who leaves another side's organizer out of an
+// epoch, alone: the new roster is sealed to those who remain, so the one
+// left out cannot check its approvals, and its client must not claim a
+// removal it cannot verify.
+func TestQuorumRemovalNotClaimed(t *testing.T) {
+	ctx, _, org, _ := twoHomes(t)
+	orgB := openHome(t, "Organizer B")
+	code, err := org.InviteToSide(ctx, "c", crypto.RoleOrganizer, "B", time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orgB.Join(ctx, code, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Admit(ctx, "c", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.SetRule(ctx, "c", crypto.QuorumEverySide); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := orgB.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.update("c", func(tx *sql.Tx, row *channelRow) error {
+		cur, _, keys, err := row.st.self(0)
+		if err != nil {
+			return err
+		}
+		next := cur.Next(org.Now())
+		next.Remove(cur.Members[slices.IndexFunc(cur.Members, func(m crypto.Member) bool { return m.Name == "Organizer B" })].ID())
+		if err := next.Sign(keys); err != nil {
+			return err
+		}
+		return org.queueProposal(tx, row, next, keys)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := org.administer(ctx, "c", nil, nil); n == 0 {
+		t.Fatalf("the rogue removal did not go out: %v", err)
+	}
+	orgB.Sync(ctx, "c")
+	entries, err := orgB.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its client learns of it in one of two ways: the relay refuses its
+	// key first (its word only, said as such), or it fetches the signed
+	// epoch that leaves it out. Neither may claim a verified removal.
+	i := slices.IndexFunc(entries, func(e Entry) bool { return e.Reason == ReasonRemoved || e.Reason == ReasonRefused })
+	if i < 0 || strings.Contains(entries[i].Text, "you were removed") ||
+		(entries[i].Reason == ReasonRemoved && !strings.Contains(entries[i].Text, "cannot check")) {
+		t.Fatalf("side B's organizer left out by side A alone is told: %+v", entries)
+	}
+	if err := orgB.Send(ctx, "c", crypto.Talks, "still here?"); err == nil || strings.Contains(err.Error(), "you were removed") {
+		t.Fatalf("sending after being left out: %v", err)
+	}
+}

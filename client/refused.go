@@ -3,6 +3,8 @@ package client
 import (
 	"fmt"
 	"time"
+
+	"parley/crypto"
 )
 
 // refusedLine says why the relay turned this member's key away, as far as
@@ -23,6 +25,9 @@ func (st *channelState) refusedLine(now time.Time) string {
 func (st *channelState) refusedError(now time.Time) error {
 	switch {
 	case st.RemovedSigned:
+		if r, err := st.roster(); err == nil && r.Quorum != crypto.QuorumNone {
+			return fmt.Errorf("an organizer signed an epoch of this channel without you (this home cannot check that your side approved it)")
+		}
 		return fmt.Errorf("you were removed from this channel (by a roster an organizer signed)")
 	case func() bool { _, ok := st.membershipEnded(now); return ok }():
 		return fmt.Errorf("your membership of this channel has ended")

@@ -546,7 +546,15 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		// The channel's administration key, which only organizers
 		// hold, signed an epoch without us.
 		st.Status, st.RemovedSigned = statusRemoved, true
-		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRemoved, Text: "you were removed from the channel (by a roster an organizer signed)"}}, nil
+		text := "you were removed from the channel (by a roster an organizer signed)"
+		if cur.Quorum != crypto.QuorumNone {
+			// The new roster is sealed to those who remain, so this
+			// home cannot check the approvals the rule asks for: say
+			// what it knows, not more.
+			text = fmt.Sprintf("an organizer signed epoch %d without you; under this channel's every-side rule your side's organizer must approve a removal, "+
+				"which this home cannot check (the new roster is sealed to those who remain); if your side did not agree, the other members' clients reject it and say so", b.Epoch)
+		}
+		return []Entry{{Time: c.Now().UTC(), Kind: KindSystem, Reason: ReasonRemoved, Text: text}}, nil
 	}
 	if err != nil {
 		return []Entry{notice(ReasonRejected, "rejected epoch bundle %d: %v", b.Epoch, err)}, nil
