@@ -8,9 +8,10 @@ import (
 )
 
 // TestDelegations runs talks between two sides as issue 17 asks, with
-// real processes: a convener of the facilitators founds the channel; each
-// side has an organizer, a delegate and a mentor; each side briefs itself
-// alone; both delegates and the convener initial a draft; the convener
+// real processes: a convener of the facilitators founds the channel
+// under the every-side rule; each side has an organizer, a delegate and a
+// mentor, admitted only once both sides' organizers approved; each side
+// briefs itself alone; both delegates and the convener initial a draft; the convener
 // exports the record, and a home that was never in the channel verifies
 // it.
 func TestDelegations(t *testing.T) {
@@ -21,7 +22,10 @@ func TestDelegations(t *testing.T) {
 	mentorA, mentorB := newHome(t, "Mentor A"), newHome(t, "Mentor B")
 	stranger := newHome(t, "Stranger")
 
-	convener.must("channel", "create", "c", "--relay", r.url, "--side", "facilitators")
+	out := convener.must("channel", "create", "c", "--relay", r.url, "--side", "facilitators", "--quorum", "every-side")
+	if !strings.Contains(out, "roster changes need an organizer of every side") {
+		t.Fatalf("channel create: %s", out)
+	}
 	invite := func(h *home, role, side string) {
 		t.Helper()
 		code := convener.must("invite", "c", "--role", role, "--side", side)
@@ -29,16 +33,50 @@ func TestDelegations(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// While only the facilitators have an organizer, theirs suffices.
 	invite(orgA, "organizer", "A")
 	invite(orgB, "organizer", "B")
+	if out := convener.must("admit", "c", "--all"); !strings.Contains(out, "admitted") || strings.Contains(out, "proposed") {
+		t.Fatalf("admitting the sides' organizers: %s", out)
+	}
+	orgA.must("sync", "c")
+	orgB.must("sync", "c")
+
+	// From now on each side approves who enters the room.
 	invite(alice, "participant", "A")
 	invite(bashir, "participant", "B")
 	invite(mentorA, "mentor", "A")
 	invite(mentorB, "mentor", "B")
-	convener.must("admit", "c", "--all")
+	out = convener.must("admit", "c", "--all")
+	if !strings.Contains(out, "proposed admitting") || !strings.Contains(out, "waits for the approval of an organizer of side A and side B") {
+		t.Fatalf("admitting under the every-side rule: %s", out)
+	}
+	if out := alice.must("sync", "c"); !strings.Contains(out, "waiting for an organizer to admit you") {
+		t.Fatalf("Alice before the sides approve: %s", out)
+	}
+	if out := orgA.must("pending", "c"); !strings.Contains(out, "by Convener: admitting") || !strings.Contains(out, "Mentor B (mentor, side B, safety number "+safetyNumber(t, mentorB)) {
+		t.Fatalf("side A's organizer sees: %s", out)
+	}
+	orgA.must("approve", "c")
+	if _, err := orgA.run(nil, "approve", "c"); err == nil {
+		t.Fatal("approved twice")
+	}
+	// One side's approval is not enough.
+	convener.must("sync", "c")
+	if out := alice.must("sync", "c"); !strings.Contains(out, "waiting for an organizer to admit you") {
+		t.Fatalf("Alice after side A alone approved: %s", out)
+	}
+	orgB.must("approve", "c")
+	convener.must("sync", "c")
 	everyone := []*home{orgA, orgB, alice, bashir, mentorA, mentorB}
 	for _, h := range everyone {
 		h.must("sync", "c")
+	}
+	if out := orgB.must("read", "c"); !strings.Contains(out, "made by Convener, approved by") {
+		t.Fatalf("side B's organizer's transcript: %s", out)
+	}
+	if out := mentorA.must("read", "c"); strings.Contains(out, "propos") {
+		t.Fatalf("a mentor saw a proposal: %s", out)
 	}
 	members := mentorB.must("members", "c")
 	for _, want := range []string{"Alice", "participant, side A", "Mentor A", "mentor, side A", "Organizer B", "organizer, side B"} {
@@ -83,7 +121,7 @@ func TestDelegations(t *testing.T) {
 	if _, err := alice.run(nil, "draft", "agreement", "c", "declaration", "--export", rec, "--yes"); err == nil {
 		t.Fatal("a member who is not the founder exported the record")
 	}
-	out := convener.must("draft", "agreement", "c", "declaration", "--export", rec, "--yes")
+	out = convener.must("draft", "agreement", "c", "declaration", "--export", rec, "--yes")
 	if !strings.Contains(out, "initialled by Alice (side A), Bashir (side B), Convener (side facilitators)") {
 		t.Fatalf("export: %s", out)
 	}
