@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a narrated Parley session on one machine. A relay on
-# loopback, four homes in a temporary folder: an organizer, two
-# participants and a mentor. Every step is checked; the script exits
+# loopback, six homes in a temporary folder: a convener, and two
+# delegations (North: a participant, a mentor and an organizer; South: a
+# participant and an organizer). Every step is checked; the script exits
 # non-zero if anything misbehaves, and ends by searching every file for
 # the phrases, names and channel name it used.
 set -euo pipefail
@@ -34,33 +35,51 @@ RELAY="$(head -1 relay.out)"
 expect "$RELAY" "wss://127.0.0.1:"
 echo "$RELAY" | show
 
-say "Four people make their identities"
+say "Six people make their identities"
 p ingrid init --name "Ingrid Convener" | show ingrid
 p amal   init --name "Amal Delegate"   | show amal
 p boris  init --name "Boris Delegate"  | show boris
 p miriam init --name "Miriam Mentor"   | show miriam
+p nadia  init --name "Nadia Organizer" | show nadia
+p sven   init --name "Sven Organizer"  | show sven
 
-say "Ingrid opens a hard-secrecy channel and invites two delegations: Amal and her mentor Miriam (North), Boris (South)"
+say "Ingrid opens a hard-secrecy channel and invites two delegations: Amal, her mentor Miriam and Nadia, who organizes for North; Boris and Sven, who organizes for South"
 p ingrid channel create "Lakeside Talks" --relay "$RELAY" | show ingrid
 p ingrid invite "Lakeside Talks" --role participant --side North --expires 2h > amal.code
 p ingrid invite "Lakeside Talks" --role participant --side South --expires 2h > boris.code
 p ingrid invite "Lakeside Talks" --role mentor      --side North --expires 2h > miriam.code
+p ingrid invite "Lakeside Talks" --role organizer   --side North --expires 2h > nadia.code
+p ingrid invite "Lakeside Talks" --role organizer   --side South --expires 2h > sven.code
 echo "(codes handed over in person: $(cut -c1-30 amal.code)…)" | show
 
 say "Each invitee sends one sealed join request"
 p amal   join - < amal.code   | show amal
 p boris  join - < boris.code  | show boris
 p miriam join - < miriam.code | show miriam
+p nadia  join - < nadia.code  | show nadia
+p sven   join - < sven.code   | show sven
 
 say "Ingrid compares safety numbers with each of them, then admits"
 pending="$(p ingrid pending "Lakeside Talks")"; echo "$pending" | show ingrid
-for who in amal boris miriam; do
+for who in amal boris miriam nadia sven; do
 	sn="$(p "$who" whoami | sed -n 's/^safety number: //p')"
 	expect "$pending" "$sn"
 done
-echo "(all three safety numbers match what each person reads out)" | show
-p ingrid admit "Lakeside Talks" --all | show ingrid
-for who in amal boris miriam; do p "$who" sync "Lakeside Talks" | show "$who"; done
+echo "(all five safety numbers match what each person reads out)" | show
+p ingrid admit "Lakeside Talks" "Nadia Organizer" "Sven Organizer" | show ingrid
+for who in nadia sven; do p "$who" sync "Lakeside Talks" | show "$who"; done
+
+say "Neither side accepts the convener alone adding people: Ingrid turns on the every-side rule, so each side's organizer must approve"
+p ingrid channel quorum "Lakeside Talks" every-side | show ingrid
+out="$(p ingrid admit "Lakeside Talks" --all)"; echo "$out" | show ingrid
+expect "$out" "waits for the approval of an organizer of side North and side South"
+pend="$(p sven pending "Lakeside Talks")"; echo "$pend" | show sven
+expect "$pend" "Miriam Mentor (mentor, side North, safety number $(p miriam whoami | sed -n 's/^safety number: //p'))"
+p nadia approve "Lakeside Talks" | show nadia
+p sven  approve "Lakeside Talks" | show sven
+p ingrid sync "Lakeside Talks" | show ingrid
+for who in amal boris miriam nadia sven; do p "$who" sync "Lakeside Talks" | show "$who"; done
+expect "$(p miriam members "Lakeside Talks")" "Amal Delegate"
 
 say "Amal and Boris exchange messages and two versions of the declaration"
 p amal send "Lakeside Talks" "Shall we start from the river boundary text?"
@@ -108,8 +127,11 @@ if "$BIN/parley" agreement verify "$WORK/edited.json" 2> err.txt; then fail "an 
 cat err.txt | show
 rm "$WORK/declaration.agreement.json" "$WORK/edited.json"
 
-say "Boris is removed; what follows is sealed to a new epoch without him"
-p ingrid remove "Lakeside Talks" "Boris Delegate" | show ingrid
+say "Boris is removed: Ingrid proposes it, South's organizer approves, and what follows is sealed to a new epoch without him"
+out="$(p ingrid remove "Lakeside Talks" "Boris Delegate")"; echo "$out" | show ingrid
+expect "$out" "waits for the approval of an organizer of side South"
+p sven approve "Lakeside Talks" | show sven
+p ingrid sync "Lakeside Talks" | show ingrid
 p amal send "Lakeside Talks" "Between us: we can accept the 1967 line."
 b="$(p boris read "Lakeside Talks")"; echo "$b" | tail -3 | show boris
 refuse "$b" "1967 line."
@@ -129,19 +151,19 @@ echo "$a" | tail -4 | show amal
 
 say "The talks end: Ingrid burns the channel"
 p ingrid burn "Lakeside Talks" | show ingrid
-for who in amal miriam boris; do p "$who" sync | show "$who"; done
-for who in ingrid amal miriam; do
+for who in amal miriam boris nadia sven; do p "$who" sync | show "$who"; done
+for who in ingrid amal miriam nadia sven; do
 	[ "$(p "$who" channel list --json)" = "[]" ] || fail "$who still lists the channel"
 done
 
 say "Nothing readable is left on disk"
 hits=0
 for phrase in "river boundary" "water-sharing" "1967 line" "Hold firm" "Article 2" "Good progress" "shared water rights" \
-	"Ingrid Convener" "Amal Delegate" "Boris Delegate" "Miriam Mentor" "Lakeside Talks"; do
-	if grep -rl --binary-files=text -- "$phrase" "$WORK"/{ingrid,amal,boris,miriam,relay} 2>/dev/null; then
+	"Ingrid Convener" "Amal Delegate" "Boris Delegate" "Miriam Mentor" "Nadia Organizer" "Sven Organizer" "Lakeside Talks"; do
+	if grep -rl --binary-files=text -- "$phrase" "$WORK"/{ingrid,amal,boris,miriam,nadia,sven,relay} 2>/dev/null; then
 		hits=1
 	fi
 done
 [ "$hits" = 0 ] || fail "a phrase, name or channel name was found on disk"
-echo "searched every file of the four homes and the relay (SQLite, WAL, logs) for 12 phrases: none found" | show
+echo "searched every file of the six homes and the relay (SQLite, WAL, logs) for 14 phrases: none found" | show
 say "Demo complete"
