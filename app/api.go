@@ -90,6 +90,15 @@ func (s *Server) routes() http.Handler {
 		return orEmpty(list, err)
 	}))
 	mux.HandleFunc("POST /api/channels/{ch}/admit", s.api(s.admit))
+	mux.HandleFunc("GET /api/channels/{ch}/proposals", s.api(s.proposals))
+	mux.HandleFunc("POST /api/channels/{ch}/approve", s.api(s.approve))
+	mux.HandleFunc("POST /api/channels/{ch}/withdraw", s.api(func(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+		p, err := c.Withdraw(ctx, r.PathValue("ch"))
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"version": p.Version}, nil
+	}))
 	mux.HandleFunc("POST /api/channels/{ch}/refuse", s.api(s.refuseJoin))
 	mux.HandleFunc("POST /api/channels/{ch}/remove", s.api(s.remove))
 	mux.HandleFunc("POST /api/channels/{ch}/burn", s.api(s.burn))
@@ -447,7 +456,56 @@ func (s *Server) admit(ctx context.Context, c *client.Client, r *http.Request) (
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return orEmpty(c.Admit(ctx, r.PathValue("ch"), req.Names, req.All))
+	admitted, err := c.Admit(ctx, r.PathValue("ch"), req.Names, req.All)
+	if p, ok := proposed(err); ok {
+		return p, nil
+	}
+	return orEmpty(admitted, err)
+}
+
+// proposed turns a change that waits for other sides' approval into
+// what the page shows: not an error, and not "admitted" either.
+func proposed(err error) (any, bool) {
+	var w *client.AwaitingApprovalError
+	if !errors.As(err, &w) {
+		return nil, false
+	}
+	return map[string]any{"status": "proposed", "version": w.Version, "missing_sides": w.Sides, "note": w.Error()}, true
+}
+
+// proposals syncs first, so an approval is given to the proposal as it
+// stands, then lists the proposals waiting.
+func (s *Server) proposals(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	if _, err := c.Sync(ctx, r.PathValue("ch")); err != nil {
+		return nil, err
+	}
+	list, err := c.Proposals(r.PathValue("ch"))
+	for i := range list {
+		list[i].Maker = cleanName(list[i].Maker)
+		for j := range list[i].Change {
+			list[i].Change[j] = cleanName(list[i].Change[j])
+		}
+	}
+	return orEmpty(list, err)
+}
+
+func (s *Server) approve(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
+	var req struct{ Version uint64 }
+	if err := decode(r, &req); err != nil {
+		return nil, err
+	}
+	if req.Version == 0 {
+		return nil, errors.New("say which roster version to approve: the page shows it")
+	}
+	p, err := c.Approve(ctx, r.PathValue("ch"), req.Version)
+	switch {
+	case p == nil:
+		return nil, err
+	case err != nil:
+		// Signed and queued, not yet at the relay: said as such.
+		return map[string]any{"status": "queued", "version": p.Version, "missing_sides": p.Missing, "note": err.Error()}, nil
+	}
+	return map[string]any{"status": "sent", "version": p.Version, "missing_sides": p.Missing}, nil
 }
 
 func (s *Server) remove(ctx context.Context, c *client.Client, r *http.Request) (any, error) {
@@ -455,7 +513,11 @@ func (s *Server) remove(ctx context.Context, c *client.Client, r *http.Request) 
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	return ok{true}, c.Remove(ctx, r.PathValue("ch"), req.Member)
+	err := c.Remove(ctx, r.PathValue("ch"), req.Member)
+	if p, ok := proposed(err); ok {
+		return p, nil
+	}
+	return ok{true}, err
 }
 
 // burn needs the channel's name typed again, as the page's confirmation

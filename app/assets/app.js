@@ -369,11 +369,37 @@ async function renderOrganize(body) {
       const list = await get(chPath("/pending"));
       pending.replaceChildren(list.length ? el("table", {}, el("tbody", {}, list.map((p) => el("tr", {}, el("td", {}, el("bdi", {}, p.name)), el("td", {}, p.role + (p.side ? ", side " + p.side : "")), el("td", {}, el("code", {}, p.safety_number)),
         el("td", {}, el("button", { type: "button", class: "primary", on: { click: async () => {
-          try { await post(chPath("/admit"), { names: [p.name] }); notice("Admitted " + p.name + "."); await loadChannels(); loadPending(); } catch (e) { notice(e.message, true); }
+          try {
+            const r = await post(chPath("/admit"), { names: [p.name] });
+            notice(r.status === "proposed" ? r.note : "Admitted " + p.name + ".");
+            await loadChannels(); loadPending(); loadProposals();
+          } catch (e) { notice(e.message, true); }
         } } }, "Admit"), " ", el("button", { type: "button", on: { click: async () => {
           try { await post(chPath("/refuse"), { names: [p.name] }); notice("Refused " + p.name + "'s request. They are not told; to them it stays unanswered."); loadPending(); } catch (e) { notice(e.message, true); }
         } } }, "Refuse")))))) : el("p", {}, "No join requests waiting."));
     } catch (e) { pending.replaceChildren(el("p", { class: "error" }, e.message)); }
+  };
+  // Roster changes waiting for other sides' organizers (the channel's
+  // every-side rule): what each changes, with newcomers' safety numbers,
+  // and who must still approve.
+  const proposals = el("div", { id: "proposals" });
+  const loadProposals = async () => {
+    try {
+      const list = await get(chPath("/proposals"));
+      proposals.replaceChildren(...(list.length ? [el("h3", {}, "Waiting for approval")] : []), ...list.map((p) => el("section", { class: "proposal" },
+        el("p", {}, "Roster version " + p.version + " by " + (p.mine ? "you" : p.maker) + ": " + p.change.join("; ") + "."),
+        el("p", {}, p.problem ? p.problem : p.missing_sides.length ? "Waits for an organizer of side " + p.missing_sides.join(", side ") + "." : "Every side has approved; it goes out at the next sync.",
+          (p.approved_by || []).length ? " Approved by " + p.approved_by.join(", ") + "." : ""),
+        p.mine ? el("button", { type: "button", on: { click: async () => {
+          try { await post(chPath("/withdraw"), {}); notice("Withdrew your proposal of roster version " + p.version + "."); loadProposals(); loadPending(); } catch (e) { notice(e.message, true); }
+        } } }, "Withdraw") : p.problem ? "" : el("button", { type: "button", class: "primary", on: { click: async () => {
+          try {
+            const r = await post(chPath("/approve"), { version: p.version });
+            notice(r.status === "queued" ? r.note : "Approved roster version " + p.version + (r.missing_sides.length ? "; it still needs side " + r.missing_sides.join(", side ") + "." : "."));
+            loadProposals();
+          } catch (e) { notice(e.message, true); }
+        } } }, "Approve version " + p.version))));
+    } catch (e) { proposals.replaceChildren(el("p", { class: "error" }, e.message)); }
   };
   // The view is drawn at once; the lists fill in when they arrive, so
   // nothing drawn later replaces what a person is already using.
@@ -387,7 +413,11 @@ async function renderOrganize(body) {
     ask.replaceChildren(el("p", { role: "alert" }, "Remove " + name + "? A new epoch starts without them; they keep what they already had and read nothing new."),
       el("button", { type: "button", class: "danger", on: { click: async () => {
         ask.replaceChildren();
-        try { await post(chPath("/remove"), { member: name }); notice("Removed " + name + "."); await loadChannels(); render(); } catch (e) { notice(e.message, true); }
+        try {
+          const r = await post(chPath("/remove"), { member: name });
+          notice(r.status === "proposed" ? r.note : "Removed " + name + ".");
+          await loadChannels(); render();
+        } catch (e) { notice(e.message, true); }
       } } }, "Yes, remove " + name), " ",
       el("button", { type: "button", on: { click: () => ask.replaceChildren() } }, "Cancel"));
   } } }, el("fieldset", {}, el("legend", {}, "Remove someone"), who, " ", el("button", { type: "submit", class: "danger" }, "Remove"), ask));
@@ -398,8 +428,9 @@ async function renderOrganize(body) {
   } } }, el("fieldset", {}, el("legend", {}, "Burn the channel"),
     el("p", {}, "Burning erases " + state.current + " at the relay and, at their next sync, from every member's home: messages, drafts and keys. It cannot be undone. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
-  body.replaceChildren(invite, el("h3", {}, "Waiting to be admitted"), pending, remove, burn);
+  body.replaceChildren(invite, el("h3", {}, "Waiting to be admitted"), pending, proposals, remove, burn);
   loadPending();
+  loadProposals();
   try {
     const members = await get(chPath("/members"));
     who.replaceChildren(...members.filter((m) => !m.you).map((m) => el("option", { value: m.name }, m.name + " (" + m.role + ")")));
