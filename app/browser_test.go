@@ -164,12 +164,7 @@ func TestBrowserParticipant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, ctx, "open and join", chromedp.Navigate(s.URL()),
-		chromedp.WaitVisible("#show-join"),
-		click("#show-join"),
-		chromedp.SendKeys("#join-code", code),
-		click(`//form//button[.="Join"]`),
-		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+	joinInBrowser(t, ctx, s, code)
 	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
 		t.Fatal(err)
 	}
@@ -482,4 +477,16 @@ func TestBrowserIdleLock(t *testing.T) {
 	run(t, ctx, "unlock", chromedp.SendKeys("#passphrase", parleytest.Passphrase),
 		click(`//form[@id="unlock-form"]//button`),
 		chromedp.WaitVisible(`//ul[@id="channels"]//button[contains(., "oslo")]`))
+}
+
+// joinInBrowser opens the app's one-time address in the page and joins
+// with code there, as a person with only the app would.
+func joinInBrowser(t *testing.T, ctx context.Context, s *Server, code string) {
+	t.Helper()
+	run(t, ctx, "open and join", chromedp.Navigate(s.URL()),
+		chromedp.WaitVisible("#show-join"),
+		click("#show-join"),
+		chromedp.SendKeys("#join-code", code),
+		click(`//form//button[.="Join"]`),
+		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
 }

@@ -109,12 +109,7 @@ func TestBrowserApprove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, ctx, "open and join", chromedp.Navigate(s.URL()),
-		chromedp.WaitVisible("#show-join"),
-		click("#show-join"),
-		chromedp.SendKeys("#join-code", code),
-		click(`//form//button[.="Join"]`),
-		chromedp.WaitVisible(`//nav//button[contains(., "oslo")]`))
+	joinInBrowser(t, ctx, s, code)
 	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
 		t.Fatal(err)
 	}
