@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"parley/internal/wire"
+	"parley/internal/wsread"
 )
 
 // outQueue bounds the frames waiting to be written to one connection. A
@@ -91,13 +92,13 @@ func (c *conn) serve() {
 	})
 	c.send(wire.Challenge{Nonce: c.challenge}.Encode())
 	for {
-		buf, mt, data, err := c.read()
+		buf, mt, data, err := wsread.Read(c.ws)
 		if err != nil {
 			// gorilla has already answered an oversized frame with 1009.
 			return
 		}
 		done := c.receive(mt, data)
-		release(buf)
+		buf.Release()
 		if done {
 			return
 		}
@@ -144,38 +145,6 @@ func (c *conn) receive(mt int, data []byte) (done bool) {
 		c.send(reply)
 	}
 	return false
-}
-
-// readBuffer holds a post of a whole envelope: reading one into a
-// pooled buffer of this size, instead of ReadMessage's buffer grown from
-// 512 bytes, saves half a dozen allocations and copies per post, and an
-// idle connection holds none.
-const readBuffer = 20 << 10
-
-var readBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, readBuffer)) }}
-
-// read reads the next message into a pooled buffer, which the caller
-// hands back with release once nothing refers to data.
-func (c *conn) read() (buf *bytes.Buffer, mt int, data []byte, err error) {
-	mt, r, err := c.ws.NextReader()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	buf = readBuffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
-		release(buf)
-		return nil, 0, nil, err
-	}
-	return buf, mt, buf.Bytes(), nil
-}
-
-// release returns a buffer to the pool, unless a large frame (an epoch
-// bundle) grew it: the pool keeps envelope-sized buffers only.
-func release(buf *bytes.Buffer) {
-	if buf != nil && buf.Cap() <= 2*readBuffer {
-		readBuffers.Put(buf)
-	}
 }
 
 // writer owns the socket's write side: queued frames, pings, and the

@@ -8,6 +8,7 @@
 package relayclient
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -22,6 +23,7 @@ import (
 
 	"parley/crypto"
 	"parley/internal/wire"
+	"parley/internal/wsread"
 )
 
 // Error is an error frame from the relay.
@@ -168,7 +170,7 @@ func Dial(ctx context.Context, relayURL string) (*Conn, error) {
 func (c *Conn) reader() {
 	defer close(c.done)
 	for {
-		_, data, err := c.ws.ReadMessage()
+		buf, _, data, err := wsread.Read(c.ws)
 		if err != nil {
 			c.fail(err)
 			return
@@ -178,34 +180,48 @@ func (c *Conn) reader() {
 			c.fail(err)
 			return
 		}
-		switch {
-		case f.Type == wire.TPush:
-			s, err := wire.ParsePush(f.Body)
-			if err != nil {
-				c.fail(err)
-				return
-			}
-			select {
-			case c.pushes <- s:
-			default:
-				c.fail(errors.New("push queue overflow"))
-				return
-			}
-		case f.ID == 0:
-			select {
-			case c.events <- f:
-			default:
-			}
-		default:
-			c.mu.Lock()
-			ch := c.pending[f.ID]
-			delete(c.pending, f.ID)
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- f
-			}
+		if f.Type != wire.TPush {
+			// Replies are read by their callers after the buffer is
+			// reused; a push's payload is copied out by ParsePush.
+			f.Body = bytes.Clone(f.Body)
+		}
+		err = c.take(f)
+		buf.Release()
+		if err != nil {
+			c.fail(err)
+			return
 		}
 	}
+}
+
+// take hands one frame to whoever waits for it.
+func (c *Conn) take(f wire.Frame) error {
+	switch {
+	case f.Type == wire.TPush:
+		s, err := wire.ParsePush(f.Body)
+		if err != nil {
+			return err
+		}
+		select {
+		case c.pushes <- s:
+		default:
+			return errors.New("push queue overflow")
+		}
+	case f.ID == 0:
+		select {
+		case c.events <- f:
+		default:
+		}
+	default:
+		c.mu.Lock()
+		ch := c.pending[f.ID]
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- f
+		}
+	}
+	return nil
 }
 
 func (c *Conn) fail(err error) {
