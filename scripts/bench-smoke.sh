@@ -13,4 +13,4 @@ if ! go run ./cmd/parley-bench -quick >"$log" 2>&1; then
 	exit 1
 fi
 fig() { sed -n "s/^$1=//p" "$log" | head -1; }
-echo "bench smoke: ok in $(($(date +%s) - start)) s (seal+open/raw AEAD $(fig seal_open_ratio_median), relay CPU per delivery at 50 $(fig relay_cpu_ratio_50)x the baseline; make bench-quick prints every figure)"
+echo "bench smoke: ok in $(($(date +%s) - start)) s (seal+open/raw AEAD $(fig seal_open_ratio_median), relay CPU per delivery at 50 $(fig relay_cpu_ratio_50)x the baseline, send to read --follow p99 $(fig e2e_p99_ms) ms; make bench-quick prints every figure)"

@@ -15,7 +15,8 @@
 // second), latency at 70% of the measured peak (p50, p99, p999 from the
 // scheduled send to delivery), idle connections (memory per connection
 // in the relay process), and crypto (seal+open against raw
-// XChaCha20-Poly1305, rekeys, joins). Runs of the two relays alternate in
+// XChaCha20-Poly1305, rekeys, joins), and end to end (parley send on one
+// home to parley read --follow on another, real processes; e2e.go). Runs of the two relays alternate in
 // rounds and ratios are medians of the rounds', because the machine is
 // shared. docs/benchmarks.md has the method and the figures.
 //
@@ -23,7 +24,7 @@
 //
 //	parley-bench [-quick] [-sizes 3,10,50] [-clients 150] [-idle N]
 //	             [-rounds R] [-load 0.7 | -rate N] [-cpuprofile DIR]
-//	             [-tmp DIR] [-run throughput,latency,inline,idle,crypto]
+//	             [-tmp DIR] [-run throughput,latency,inline,idle,crypto,e2e]
 //
 // -quick is the smoke run (under a minute); the full run takes about six
 // minutes. All traffic is to 127.0.0.1.
@@ -66,7 +67,7 @@ func main() {
 	profile := flag.String("cpuprofile", "", "write CPU profiles of both relays and of the clients during the first throughput round of each size to this folder")
 	load := flag.Float64("load", 0.7, "latency run load, as a fraction of the measured peak")
 	rate := flag.Float64("rate", 0, "latency run load in posts a second, instead of -load (no throughput run needed)")
-	runList := flag.String("run", "throughput,latency,inline,idle,crypto", "workloads to run")
+	runList := flag.String("run", "throughput,latency,inline,idle,crypto,e2e", "workloads to run")
 	serve := flag.String("serve", "", "internal: run a relay of this kind (real, baseline) for the parent")
 	data := flag.String("data", "", "internal: data folder of -serve")
 	flag.Parse()
@@ -212,6 +213,7 @@ type report struct {
 	sizes   []*sizeResult
 	idle    map[string]idleResult
 	crypto  *cryptoResult
+	e2e     *e2eResult
 	elapsed time.Duration
 }
 
@@ -255,6 +257,14 @@ func run(cfg *config) (*report, error) {
 			return nil, fmt.Errorf("crypto run: %w", err)
 		}
 		rep.crypto = &c
+	}
+	if cfg.runs["e2e"] {
+		progress("end to end: parley send -> parley read --follow")
+		e, err := runE2E(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("end-to-end run: %w", err)
+		}
+		rep.e2e = e
 	}
 	return rep, nil
 }

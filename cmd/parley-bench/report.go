@@ -150,6 +150,15 @@ func (rep *report) print(w io.Writer, cfg *config) {
 		set("admit10_ms", "%.2f", c.ns["admit-10"]/1e6)
 		set("join_ms", "%.2f", c.ns["join"]/1e6)
 	}
+	if e := rep.e2e; e != nil {
+		q := func(xs []time.Duration) string {
+			return fmt.Sprintf("%.1f/%.1f/%.1f", ms(percentile(xs, 0.5)), ms(percentile(xs, 0.99)), ms(slices.Max(xs)))
+		}
+		row(fmt.Sprintf("end to end, %d sends: send returns -> shown by read --follow, p50/p99/max ms", len(e.afterReturn)), "2", "", q(e.afterReturn), fmt.Sprintf("%d shown before send returned", e.early))
+		row("  from send's start (process, unlock at 2^10, sync, post) p50/p99/max ms", "2", "", q(e.fromStart), "")
+		set("e2e_p99_ms", "%.1f", ms(percentile(e.afterReturn, 0.99)))
+		set("e2e_from_start_p99_ms", "%.1f", ms(percentile(e.fromStart, 0.99)))
+	}
 	tw.Flush()
 	fmt.Fprintln(w)
 	set("fsync_p50_ms", "%.2f", ms(rep.disk.p50))
