@@ -28,6 +28,18 @@ type tpResult struct {
 	// CPU time per delivery in the window, in microseconds: of the
 	// relay process, and of this one (the clients).
 	relayCPU, clientCPU float64
+	// dropped is how many clients the relay dropped as too slow during
+	// the run; delivered then counts what was delivered.
+	dropped int
+}
+
+// droppedIn is how many clients were dropped as too slow over rounds.
+func droppedIn(rs []tpResult) int {
+	n := 0
+	for _, r := range rs {
+		n += r.dropped
+	}
+	return n
 }
 
 // window is the load generator's flow control for one channel: a sender
@@ -233,6 +245,9 @@ type latResult struct {
 	// rounds holds each round's p99 of samples, for the median of the
 	// per-round differences.
 	rounds []time.Duration
+	// dropped is how many clients the relay dropped as too slow, over
+	// all rounds; samples are then of what was delivered.
+	dropped int
 }
 
 func (l *latResult) percentile(q float64) time.Duration { return percentile(l.samples, q) }
