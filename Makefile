@@ -51,11 +51,16 @@ fuzz:
 # Benchmarks: parley-bench measures the relay and crypto against a
 # baseline in the same run (a few minutes; docs/benchmarks.md), then the Go
 # micro-benchmarks of crypto/ and relay/, and what client commands cost
-# as a transcript grows from 100 to 50,000 messages.
+# as a transcript grows from 100 to 50,000 messages. Charts go to
+# $(BENCH_CHARTS): parley-bench draws its own, then reads the growth
+# benchmark's output (kept in $(BENCH_CHARTS)/growth.txt) for commands.svg.
+BENCH_CHARTS ?= docs/bench
 bench:
-	$(GO) run ./cmd/parley-bench
+	$(GO) run ./cmd/parley-bench -charts $(BENCH_CHARTS)
 	$(GO) test -run '^$$' -bench . ./crypto ./relay
-	$(GO) test -run '^$$' -bench Growth -benchtime 5x -timeout 30m ./client
+	$(GO) test -run '^$$' -bench Growth -benchtime 5x -timeout 30m ./client | tee $(BENCH_CHARTS)/growth.txt; \
+		status=$$(tail -n 1 $(BENCH_CHARTS)/growth.txt | grep -c '^ok'); test "$$status" = 1
+	$(GO) run ./cmd/parley-bench -growth $(BENCH_CHARTS)/growth.txt -charts $(BENCH_CHARTS)
 
 # The short run of parley-bench (under a minute), every figure.
 bench-quick:

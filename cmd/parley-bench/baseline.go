@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,6 +70,10 @@ type baseConn struct {
 	out  chan []byte
 	quit chan struct{}
 	once sync.Once
+	// slow is set when the connection is dropped for a full queue: its
+	// close frame then says so, as the real relay's does (1013, "too
+	// slow").
+	slow atomic.Bool
 }
 
 // startBaseline serves the baseline over TLS on a free loopback port and
@@ -192,7 +197,11 @@ func (c *baseConn) writer() {
 				return
 			}
 		case <-c.quit:
-			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+			if c.slow.Load() {
+				msg = websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow")
+			}
+			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 			c.ws.SetReadDeadline(time.Now())
 			return
 		}
@@ -204,6 +213,7 @@ func (c *baseConn) send(data []byte) {
 	select {
 	case c.out <- data:
 	default:
+		c.slow.Store(true)
 		c.close()
 	}
 }
@@ -333,7 +343,18 @@ func (c *baseClient) Post(ctx context.Context, env []byte) error {
 	err := c.ws.WriteMessage(websocket.BinaryMessage, env)
 	c.wmu.Unlock()
 	if err != nil {
+		if errors.Is(err, websocket.ErrCloseSent) {
+			// The baseline's close frame is in the reader's hands:
+			// report its reason ("too slow"), not the write's.
+			select {
+			case <-c.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		c.fail(err)
+		if cerr := c.Err(); cerr != err {
+			return fmt.Errorf("%w (connection ended: %w)", err, cerr)
+		}
 		return err
 	}
 	select {

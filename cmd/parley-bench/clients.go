@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"parley/internal/relayclient"
 	"parley/internal/wire"
@@ -24,17 +28,23 @@ type benchConn interface {
 
 // realConn is a real protocol client: internal/relayclient, the package
 // the client library uses, authenticated with the member's pseudonym.
-type realConn struct{ c *relayclient.Conn }
+type realConn struct {
+	c *relayclient.Conn
+	// last is the sequence number of the last frame pushed to it: where
+	// a member dropped as too slow fetches from once back.
+	last atomic.Uint64
+}
 
-func (r realConn) Post(ctx context.Context, env []byte) error {
+func (r *realConn) Post(ctx context.Context, env []byte) error {
 	_, err := r.c.Post(ctx, wire.KindMessage, env)
 	return err
 }
 
-func (r realConn) Receive(stop <-chan struct{}, fn func([]byte)) error {
+func (r *realConn) Receive(stop <-chan struct{}, fn func([]byte)) error {
 	for {
 		select {
 		case f := <-r.c.Pushes():
+			r.last.Store(f.Seq)
 			fn(f.Payload)
 		case <-r.c.Done():
 			return r.c.Err()
@@ -44,7 +54,26 @@ func (r realConn) Receive(stop <-chan struct{}, fn func([]byte)) error {
 	}
 }
 
-func (r realConn) Close() { r.c.Close() }
+func (r *realConn) Close() { r.c.Close() }
+
+// droppedAsSlow tells whether a connection ended because a relay dropped
+// it as too slow to drain its 64-frame queue (close code 1013 "too
+// slow", sent by both relays), or because the client's own queue of
+// pushed frames overflowed. Any other end of a connection during a run
+// fails the run.
+func droppedAsSlow(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code == websocket.CloseTryAgainLater
+	}
+	// relayclient keeps the close frame's text only.
+	msg := err.Error()
+	return (errors.Is(err, relayclient.ErrClosed) && strings.HasSuffix(msg, ": too slow")) ||
+		strings.HasSuffix(msg, "push queue overflow")
+}
 
 // client is one member's connection to one relay, with the receiving
 // goroutine that hands every delivery to the current phase.
@@ -55,6 +84,11 @@ type client struct {
 	stop  chan struct{}
 	done  chan struct{}
 	err   error
+	// redial makes a new connection for the member, after a relay
+	// dropped it as too slow.
+	redial func(ctx context.Context) (benchConn, error)
+	// got counts the deliveries of the current run that checked out.
+	got atomic.Int64
 }
 
 // phase is what the receivers do with deliveries during one run.
@@ -66,11 +100,19 @@ type phase struct {
 	after func(c *client)
 }
 
-func newClient(m *member, conn benchConn) *client {
-	c := &client{m: m, conn: conn, stop: make(chan struct{}), done: make(chan struct{})}
+func newClient(m *member, conn benchConn, redial func(context.Context) (benchConn, error)) *client {
+	c := &client{m: m, redial: redial}
+	c.start(conn)
+	return c
+}
+
+// start hands conn's deliveries to the current phase until stop.
+func (c *client) start(conn benchConn) {
+	c.conn, c.stop, c.done, c.err = conn, make(chan struct{}), make(chan struct{}), nil
+	stop, done := c.stop, c.done
 	go func() {
-		defer close(c.done)
-		c.err = conn.Receive(c.stop, func(env []byte) {
+		defer close(done)
+		c.err = conn.Receive(stop, func(env []byte) {
 			at := time.Now()
 			p := c.phase.Load()
 			if p == nil {
@@ -83,12 +125,38 @@ func newClient(m *member, conn benchConn) *client {
 				}
 			}
 			p.delivered.Add(1)
+			c.got.Add(1)
 			if p.after != nil {
 				p.after(c)
 			}
 		})
 	}()
-	return c
+}
+
+// ended tells whether the connection has ended.
+func (c *client) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// reconnect replaces a connection that ended with a new one. Only
+// between runs: nothing else may use c meanwhile.
+func (c *client) reconnect(ctx context.Context) error {
+	<-c.done
+	c.conn.Close()
+	conn, err := c.redial(ctx)
+	if err != nil {
+		return err
+	}
+	if old, ok := c.conn.(*realConn); ok {
+		conn.(*realConn).last.Store(old.last.Load())
+	}
+	c.start(conn)
+	return nil
 }
 
 func (c *client) close() {
@@ -173,17 +241,24 @@ func setupReal(url string, chans []*benchChannel) ([]*client, error) {
 		m := ms[i]
 		ctx, cancel := timeoutCtx(30 * time.Second)
 		defer cancel()
-		c, err := relayclient.Dial(ctx, url)
-		if err != nil {
-			return err
-		}
-		if err := c.Auth(ctx, m.ch.roster.Channel, m.keys); err != nil {
-			c.Close()
-			return fmt.Errorf("authenticating: %w", err)
+		dial := func(ctx context.Context) (benchConn, error) {
+			c, err := relayclient.Dial(ctx, url)
+			if err != nil {
+				return nil, err
+			}
+			if err := c.Auth(ctx, m.ch.roster.Channel, m.keys); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("authenticating: %w", err)
+			}
+			return &realConn{c: c}, nil
 		}
 		// The epoch bundle posted above is pushed to nobody (no one was
 		// connected yet); start each client after it.
-		out[i] = newClient(m, realConn{c})
+		conn, err := dial(ctx)
+		if err != nil {
+			return err
+		}
+		out[i] = newClient(m, conn, dial)
 		return nil
 	})
 	if err != nil {
@@ -203,11 +278,18 @@ func setupBaseline(url string, chans []*benchChannel) ([]*client, error) {
 	err := parallel(len(ms), 16, func(i int) error {
 		ctx, cancel := timeoutCtx(30 * time.Second)
 		defer cancel()
-		c, err := dialBaseline(ctx, url, ms[i].ch.roster.Channel)
+		dial := func(ctx context.Context) (benchConn, error) {
+			c, err := dialBaseline(ctx, url, ms[i].ch.roster.Channel)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		c, err := dial(ctx)
 		if err != nil {
 			return err
 		}
-		out[i] = newClient(ms[i], c)
+		out[i] = newClient(ms[i], c, dial)
 		return nil
 	})
 	if err != nil {

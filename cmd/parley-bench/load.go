@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"parley/crypto"
+	"parley/internal/wire"
 )
 
 // maxPostsPerSender bounds every sending loop by count as well as time.
@@ -28,6 +29,18 @@ type tpResult struct {
 	// CPU time per delivery in the window, in microseconds: of the
 	// relay process, and of this one (the clients).
 	relayCPU, clientCPU float64
+	// dropped is how many clients the relay dropped as too slow during
+	// the run; delivered then counts what was delivered.
+	dropped int
+}
+
+// droppedIn is how many clients were dropped as too slow over rounds.
+func droppedIn(rs []tpResult) int {
+	n := 0
+	for _, r := range rs {
+		n += r.dropped
+	}
+	return n
 }
 
 // window is the load generator's flow control for one channel: a sender
@@ -79,14 +92,27 @@ func (w *window) acquire(sender *client) bool {
 		w.cond.Wait()
 	}
 	w.posted++
-	w.got[sender]++ // a sender is not sent its own post
+	if _, ok := w.got[sender]; ok {
+		w.got[sender]++ // a sender is not sent its own post
+	}
 	return !w.closed
 }
 
 // release records a delivery to receiver.
 func (w *window) release(receiver *client) {
 	w.mu.Lock()
-	w.got[receiver]++
+	if _, ok := w.got[receiver]; ok {
+		w.got[receiver]++
+	}
+	w.cond.Broadcast()
+	w.mu.Unlock()
+}
+
+// leave takes a member the relay dropped out of the window: it receives
+// nothing more, so it must not hold the channel back.
+func (w *window) leave(c *client) {
+	w.mu.Lock()
+	delete(w.got, c)
 	w.cond.Broadcast()
 	w.mu.Unlock()
 }
@@ -124,14 +150,19 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 		windows[ch] = newWindow(windowPerReceiver, list)
 	}
 	p.after = func(c *client) { windows[c.m.ch].release(c) }
+	rs := newRunState(cs, p)
+	defer rs.end()
+	// A member a relay drops leaves its channel's window.
 	for _, c := range cs {
-		c.phase.Store(p)
+		done := c.done // c.done is replaced if c connects again
+		go func() {
+			select {
+			case <-done:
+				windows[c.m.ch].leave(c)
+			case <-rs.over:
+			}
+		}()
 	}
-	defer func() {
-		for _, c := range cs {
-			c.phase.Store(nil)
-		}
-	}()
 	start := time.Now()
 	from, end := start.Add(warm), start.Add(warm+dur)
 	stopWindows := time.AfterFunc(warm+dur, func() {
@@ -164,8 +195,7 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 				} else {
 					env = c.m.ring[i%len(c.m.ring)]
 				}
-				if err := c.conn.Post(ctx, env); err != nil {
-					errc <- fmt.Errorf("post: %w", err)
+				if !rs.post(ctx, c, env, errc) {
 					return
 				}
 				posts.Add(1)
@@ -183,7 +213,8 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 	if err := <-errc; err != nil {
 		return tpResult{}, err
 	}
-	if err := drain(cs, p, posts.Load()*int64(n-1)); err != nil {
+	dropped, err := rs.settle()
+	if err != nil {
 		return tpResult{}, err
 	}
 	el := t1.Sub(t0).Seconds()
@@ -191,36 +222,175 @@ func runThroughput(s side, n int, warm, dur time.Duration, inline bool) (tpResul
 	return tpResult{
 		delivered: float64(d1-d0) / el, posts: float64(p1-p0) / el,
 		relayCPU: float64((r1 - r0).Microseconds()) / d, clientCPU: float64((c1 - c0).Microseconds()) / d,
+		dropped: dropped,
 	}, nil
 }
 
-// drain waits until every acknowledged post has reached every other
-// member of its channel (nothing lost, nothing left in flight for the
-// next run), and fails on any delivery that did not check out.
-func drain(cs []*client, p *phase, want int64) error {
+// runState is what one run's senders did, for the check that the run
+// drained and for the members a relay dropped as too slow.
+type runState struct {
+	cs    []*client
+	p     *phase
+	over  chan struct{} // closed when the run is over
+	acked map[*client]*atomic.Int64
+	tried map[*client]*atomic.Int64 // posts sent, acknowledged or not
+}
+
+// newRunState starts a run: the phase p takes every delivery.
+func newRunState(cs []*client, p *phase) *runState {
+	rs := &runState{cs: cs, p: p, over: make(chan struct{}), acked: map[*client]*atomic.Int64{}, tried: map[*client]*atomic.Int64{}}
+	for _, c := range cs {
+		rs.acked[c], rs.tried[c] = &atomic.Int64{}, &atomic.Int64{}
+		c.got.Store(0)
+		c.phase.Store(p)
+	}
+	return rs
+}
+
+func (rs *runState) end() {
+	select {
+	case <-rs.over:
+	default:
+		close(rs.over)
+	}
+	for _, c := range rs.cs {
+		c.phase.Store(nil)
+	}
+}
+
+// post sends env for c and waits for the acknowledgement. It returns
+// false when c must stop sending: with an error on errc, or without one
+// when the relay dropped c as too slow (settle reports it).
+func (rs *runState) post(ctx context.Context, c *client, env []byte, errc chan<- error) bool {
+	rs.tried[c].Add(1)
+	err := c.conn.Post(ctx, env)
+	if err == nil {
+		rs.acked[c].Add(1)
+		return true
+	}
+	select {
+	case <-c.done:
+		if droppedAsSlow(c.err) {
+			return false
+		}
+	case <-time.After(5 * time.Second):
+	}
+	errc <- fmt.Errorf("post: %w", err)
+	return false
+}
+
+// settle runs once every sender has stopped. Every post a member's
+// channel acknowledged must reach it (the run drains: nothing lost,
+// nothing left in flight for the next run), unless a relay dropped the
+// member as too slow during the run; no delivery may fail to check out,
+// and no connection may end for another reason. Members dropped as too
+// slow are counted, connected again and, at the durable relay, must find
+// every acknowledged post they missed by fetching it: a frame the relay
+// acknowledged and lost fails the run. It returns how many were
+// dropped.
+func (rs *runState) settle() (int, error) {
+	type sums struct{ acked, tried int64 }
+	per := map[*benchChannel]*sums{}
+	for _, c := range rs.cs {
+		s := per[c.m.ch]
+		if s == nil {
+			s = &sums{}
+			per[c.m.ch] = s
+		}
+		s.acked += rs.acked[c].Load()
+		s.tried += rs.tried[c].Load()
+	}
+	// want is what c must have had: its channel's acknowledged posts
+	// but its own; slack is the posts of others that a dropped sender
+	// sent but never had acknowledged, which may have been delivered.
+	want := func(c *client) int64 { return per[c.m.ch].acked - rs.acked[c].Load() }
+	slack := func(c *client) int64 {
+		s := per[c.m.ch]
+		return (s.tried - s.acked) - (rs.tried[c].Load() - rs.acked[c].Load())
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got, bad := p.delivered.Load(), p.errors.Load()
-		if bad > 0 {
-			return fmt.Errorf("%d deliveries failed to check", bad)
+		if bad := rs.p.errors.Load(); bad > 0 {
+			return 0, fmt.Errorf("%d deliveries failed to check", bad)
 		}
-		if got == want {
+		waiting := 0
+		for _, c := range rs.cs {
+			if !c.ended() && c.got.Load() < want(c) {
+				waiting++
+			}
+		}
+		if waiting == 0 {
 			break
 		}
-		if got > want {
-			return fmt.Errorf("%d deliveries, expected %d", got, want)
-		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d deliveries arrived", got, want)
+			return 0, fmt.Errorf("%d members still waiting for acknowledged posts after 20 s", waiting)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, c := range cs {
-		select {
-		case <-c.done:
-			return fmt.Errorf("a connection closed: %v", c.err)
-		default:
+	var dropped []*client
+	for _, c := range rs.cs {
+		if c.ended() {
+			if !droppedAsSlow(c.err) {
+				return 0, fmt.Errorf("a connection closed: %v", c.err)
+			}
+			dropped = append(dropped, c)
+			continue
 		}
+		if got, w := c.got.Load(), want(c); got > w+slack(c) {
+			return 0, fmt.Errorf("a member had %d deliveries, expected %d", got, w)
+		}
+	}
+	rs.end()
+	for _, c := range dropped {
+		ctx, cancel := timeoutCtx(30 * time.Second)
+		err := c.reconnect(ctx)
+		if err == nil {
+			err = rs.refetch(ctx, c, want(c)-c.got.Load())
+		}
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("a member dropped as too slow: %w", err)
+		}
+	}
+	return len(dropped), nil
+}
+
+// refetch checks, for a member the durable relay dropped and that has
+// just connected again, that the relay still holds the missed
+// acknowledged posts of the others: at least missed of them after the
+// last frame pushed to it. The baseline keeps no more than a ring of
+// frames in memory and is not asked.
+func (rs *runState) refetch(ctx context.Context, c *client, missed int64) error {
+	rc, ok := c.conn.(*realConn)
+	if !ok {
+		return nil
+	}
+	since, found := rc.last.Load(), int64(0)
+	for range 100_000 {
+		frames, more, err := rc.c.Fetch(ctx, since)
+		if err != nil {
+			return fmt.Errorf("fetching what it missed: %w", err)
+		}
+		for _, f := range frames {
+			since = max(since, f.Seq)
+			if f.Kind != wire.KindMessage {
+				continue
+			}
+			h, err := c.m.view.Header(f.Payload)
+			if err != nil {
+				return fmt.Errorf("a fetched frame: %w", err)
+			}
+			if h.Sender != c.m.kid {
+				found++
+			}
+		}
+		if !more || len(frames) == 0 {
+			break
+		}
+	}
+	rc.last.Store(since)
+	if found < missed {
+		return fmt.Errorf("parley relay lost acknowledged frames: %d missed, %d found by fetching", missed, found)
 	}
 	return nil
 }
@@ -233,6 +403,9 @@ type latResult struct {
 	// rounds holds each round's p99 of samples, for the median of the
 	// per-round differences.
 	rounds []time.Duration
+	// dropped is how many clients the relay dropped as too slow, over
+	// all rounds; samples are then of what was delivered.
+	dropped int
 }
 
 func (l *latResult) percentile(q float64) time.Duration { return percentile(l.samples, q) }
@@ -298,15 +471,8 @@ func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into
 		}
 		return nil
 	}}
-	for _, c := range cs {
-		c.phase.Store(p)
-	}
-	defer func() {
-		for _, c := range cs {
-			c.phase.Store(nil)
-		}
-	}()
-	var posts atomic.Int64
+	rs := newRunState(cs, p)
+	defer rs.end()
 	var acks []time.Duration
 	var wg sync.WaitGroup
 	errc := make(chan error, len(cs))
@@ -330,8 +496,7 @@ func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into
 					return
 				}
 				st.sched[counter-st.base].Store(at.UnixNano())
-				if err := c.conn.Post(ctx, env); err != nil {
-					errc <- fmt.Errorf("post: %w", err)
+				if !rs.post(ctx, c, env, errc) {
 					return
 				}
 				if !at.Before(from) {
@@ -339,7 +504,6 @@ func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into
 					acks = append(acks, time.Since(at))
 					mu.Unlock()
 				}
-				posts.Add(1)
 			}
 		}()
 	}
@@ -348,11 +512,13 @@ func runLatency(cs []*client, n int, rate float64, warm, dur time.Duration, into
 	if err := <-errc; err != nil {
 		return err
 	}
-	if err := drain(cs, p, posts.Load()*int64(n-1)); err != nil {
+	dropped, err := rs.settle()
+	if err != nil {
 		return err
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	into.dropped += dropped
 	into.rate = rate
 	into.samples = append(into.samples, round...)
 	into.acks = append(into.acks, acks...)

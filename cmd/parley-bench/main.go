@@ -25,6 +25,14 @@
 //	parley-bench [-quick] [-sizes 3,10,50] [-clients 150] [-idle N]
 //	             [-rounds R] [-load 0.7 | -rate N] [-cpuprofile DIR]
 //	             [-tmp DIR] [-run throughput,latency,inline,idle,crypto,e2e]
+//	             [-charts DIR]
+//	parley-bench -growth FILE [-charts DIR]
+//
+// -charts DIR writes SVG charts (gonum.org/v1/plot) of the run:
+// throughput.svg and latency-cdf-N.svg (charts.go). -growth FILE
+// measures nothing: it reads the output of the client growth benchmark
+// (go test -bench Growth ./client), prints it as a table and, with
+// -charts, writes commands.svg; make bench passes it that output.
 //
 // -quick is the smoke run (under a minute); the full run takes about six
 // minutes. All traffic is to 127.0.0.1.
@@ -68,6 +76,8 @@ func main() {
 	load := flag.Float64("load", 0.7, "latency run load, as a fraction of the measured peak")
 	rate := flag.Float64("rate", 0, "latency run load in posts a second, instead of -load (no throughput run needed)")
 	runList := flag.String("run", "throughput,latency,inline,idle,crypto,e2e", "workloads to run")
+	charts := flag.String("charts", "", "write SVG charts of the run into this folder (throughput.svg, latency-cdf-N.svg; commands.svg with -growth)")
+	growthFile := flag.String("growth", "", "instead of measuring, read the output of the client growth benchmark from this file (- for standard input), print it as a table and, with -charts, draw commands.svg")
 	serve := flag.String("serve", "", "internal: run a relay of this kind (real, baseline) for the parent")
 	data := flag.String("data", "", "internal: data folder of -serve")
 	flag.Parse()
@@ -75,6 +85,12 @@ func main() {
 		if err := serveMain(*serve, *data); err != nil {
 			fmt.Fprintln(os.Stderr, "parley-bench:", err)
 			os.Exit(1)
+		}
+		return
+	}
+	if *growthFile != "" {
+		if err := growthMain(*growthFile, *charts); err != nil {
+			fatalf("%v", err)
 		}
 		return
 	}
@@ -143,6 +159,15 @@ func main() {
 	rep.disk = disk
 	rep.load = [2]string{load0, loadAverage()}
 	rep.print(os.Stdout, cfg)
+	if *charts != "" {
+		written, err := writeRunCharts(*charts, rep, cfg.quick)
+		if err != nil {
+			fatalf("charts: %v", err)
+		}
+		for _, path := range written {
+			fmt.Fprintln(os.Stderr, "parley-bench: wrote", path)
+		}
+	}
 }
 
 // loadAverage is the 1-minute load average: other work on the machine

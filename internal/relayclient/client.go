@@ -305,6 +305,15 @@ func (c *Conn) call(ctx context.Context, build func(id uint32) []byte) (wire.Fra
 	err := c.ws.WriteMessage(websocket.BinaryMessage, build(id))
 	c.wmu.Unlock()
 	if err != nil {
+		if errors.Is(err, websocket.ErrCloseSent) {
+			// The relay's close frame is in the reader's hands (the
+			// close handler answered it): report the relay's reason,
+			// such as "too slow", rather than the write's.
+			select {
+			case <-c.done:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		c.fail(err)
 		return wire.Frame{}, c.Err()
 	}
