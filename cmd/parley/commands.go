@@ -556,6 +556,9 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 	if export != "" {
 		var recipients []age.Recipient
 		if to != "" {
+			if !strings.HasPrefix(to, "age1") && !strings.HasPrefix(to, "ssh-") {
+				to = e.path(to) // a file of recipients
+			}
 			if recipients, err = client.ParseRecipients(to); err != nil {
 				return err
 			}
