@@ -516,8 +516,12 @@ type agent struct {
 	ended    bool
 }
 
-// startAgent unlocks the home of cfg and serves it on its socket.
-func startAgent(cfg agentConfig) (*agent, error) {
+// startAgent unlocks the home of cfg and serves it on its socket, to
+// processes of this user.
+func startAgent(cfg agentConfig) (*agent, error) { return startAgentFor(cfg, os.Getuid()) }
+
+// startAgentFor is startAgent serving the user uid (tests give another).
+func startAgentFor(cfg agentConfig, uid int) (*agent, error) {
 	if err := agentSupported(); err != nil {
 		return nil, err
 	}
@@ -532,7 +536,7 @@ func startAgent(cfg agentConfig) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &agent{home: cfg.Home, homeInfo: homeInfo, c: c, uid: os.Getuid(), limit: cfg.For, idle: cfg.Idle, done: make(chan struct{})}
+	a := &agent{home: cfg.Home, homeInfo: homeInfo, c: c, uid: uid, limit: cfg.For, idle: cfg.Idle, done: make(chan struct{})}
 	// Read after the unlock: a duress unlock has replaced the file.
 	if a.idSum, err = identitySum(cfg.Home); err != nil {
 		c.Close()
