@@ -41,6 +41,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -536,6 +537,8 @@ func startAgentFor(cfg agentConfig, uid int) (*agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	// scrypt's 256 MiB go back to the system: the agent lives on.
+	debug.FreeOSMemory()
 	a := &agent{home: cfg.Home, homeInfo: homeInfo, c: c, uid: uid, limit: cfg.For, idle: cfg.Idle, done: make(chan struct{})}
 	// Read after the unlock: a duress unlock has replaced the file.
 	if a.idSum, err = identitySum(cfg.Home); err != nil {
