@@ -482,6 +482,14 @@ func agentMain(ctx context.Context) int {
 		a.end()
 	case <-a.done:
 	}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		a.mu.Lock()
+		n := a.replying
+		a.mu.Unlock()
+		if n == 0 {
+			break
+		}
+	}
 	return 0
 }
 
@@ -515,6 +523,9 @@ type agent struct {
 	lastWall time.Time
 	running  int
 	ended    bool
+	// replying counts answers to parley lock still being written: the
+	// process waits for them before it exits.
+	replying int
 }
 
 // startAgent unlocks the home of cfg and serves it on its socket, to
@@ -701,8 +712,14 @@ func (a *agent) serve(conn *net.UnixConn) {
 		data, _ := json.Marshal(agentStatus{Until: a.until, Idle: a.idle})
 		f.write(frameStatusOK, data)
 	case frameLock:
+		a.mu.Lock()
+		a.replying++
+		a.mu.Unlock()
 		a.end()
 		f.write(frameLocked, nil)
+		a.mu.Lock()
+		a.replying--
+		a.mu.Unlock()
 	case frameRequest:
 		a.run(conn, f, payload)
 	}
