@@ -56,7 +56,7 @@ func cmdDraftInitial(ctx context.Context, e *env, g *global, args []string) erro
 	if err != nil {
 		return err
 	}
-	me, err := self(c, pos[0])
+	me, err := self(c.Client, pos[0])
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func cmdDraftAgreement(ctx context.Context, e *env, g *global, args []string) er
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(e.path(file), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ func cmdChat(ctx context.Context, e *env, g *global, args []string) error {
 		return err
 	}
 	defer c.Close()
-	s, err := chat.New(chat.Config{Client: c, Channel: pos[0], CheckPassphrase: chat.HomeCheck(g.home, pos[0])})
+	s, err := chat.New(chat.Config{Client: c.Client, Channel: pos[0], CheckPassphrase: chat.HomeCheck(g.home, pos[0])})
 	if err != nil {
 		return err
 	}

@@ -427,7 +427,7 @@ func cmdSend(ctx context.Context, e *env, g *global, args []string, brief bool) 
 	}
 	defer c.Close()
 	if side != "" {
-		readers, err := sideReaders(c, pos[0], side)
+		readers, err := sideReaders(c.Client, pos[0], side)
 		if err != nil {
 			return err
 		}
@@ -556,6 +556,9 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 	if export != "" {
 		var recipients []age.Recipient
 		if to != "" {
+			if !strings.HasPrefix(to, "age1") && !strings.HasPrefix(to, "ssh-") {
+				to = e.path(to) // a file of recipients
+			}
 			if recipients, err = client.ParseRecipients(to); err != nil {
 				return err
 			}
@@ -564,7 +567,7 @@ func cmdRead(ctx context.Context, e *env, g *global, args []string, sync bool) e
 			// The export itself is the output; nothing else is printed.
 			return c.ExportTo(pos[0], e.stdout, recipients)
 		}
-		if err := c.Export(pos[0], export, recipients); err != nil {
+		if err := c.Export(pos[0], e.path(export), recipients); err != nil {
 			return err
 		}
 		switch len(recipients) {

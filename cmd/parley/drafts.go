@@ -46,7 +46,7 @@ func cmdDraftPut(ctx context.Context, e *env, g *global, args []string) error {
 	if pos[2] == "-" {
 		data, err = io.ReadAll(io.LimitReader(e.stdin, client.MaxDraft+1))
 	} else {
-		data, err = os.ReadFile(pos[2])
+		data, err = os.ReadFile(e.path(pos[2]))
 	}
 	if err != nil {
 		return err
@@ -161,7 +161,7 @@ func cmdDraftDiff(ctx context.Context, e *env, g *global, args []string) error {
 
 // openSynced unlocks the home and syncs channel, for the commands that
 // read what the others put.
-func (g *global) openSynced(ctx context.Context, e *env, channel string) (*client.Client, error) {
+func (g *global) openSynced(ctx context.Context, e *env, channel string) (*session, error) {
 	c, err := g.open(e)
 	if err != nil {
 		return nil, err

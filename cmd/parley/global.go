@@ -102,19 +102,8 @@ func parseGlobal(e *env, args []string) (*global, []string, error) {
 // (asked for explicitly, so it wins), $PARLEY_PASSPHRASE, or a prompt on
 // the terminal (confirm asks twice, for init).
 func (g *global) passphrase(e *env, confirm bool) (string, error) {
-	if g.passphraseFile != "" {
-		data, err := os.ReadFile(g.passphraseFile)
-		if err != nil {
-			return "", fmt.Errorf("passphrase file: %w", err)
-		}
-		p := strings.TrimRight(string(data), "\r\n")
-		if p == "" {
-			return "", errors.New("passphrase file is empty")
-		}
-		return p, nil
-	}
-	if p := e.getenv("PARLEY_PASSPHRASE"); p != "" {
-		return p, nil
+	if p, err := g.givenPassphrase(e); p != "" || err != nil {
+		return p, err
 	}
 	if !e.terminal {
 		return "", errors.New("no passphrase: set PARLEY_PASSPHRASE, use --passphrase-file, or run in a terminal")
@@ -138,6 +127,23 @@ func (g *global) passphrase(e *env, confirm bool) (string, error) {
 	return p, nil
 }
 
+// givenPassphrase is the passphrase of --passphrase-file or
+// $PARLEY_PASSPHRASE, or "" when neither gives one.
+func (g *global) givenPassphrase(e *env) (string, error) {
+	if g.passphraseFile != "" {
+		data, err := os.ReadFile(e.path(g.passphraseFile))
+		if err != nil {
+			return "", fmt.Errorf("passphrase file: %w", err)
+		}
+		p := strings.TrimRight(string(data), "\r\n")
+		if p == "" {
+			return "", errors.New("passphrase file is empty")
+		}
+		return p, nil
+	}
+	return e.getenv("PARLEY_PASSPHRASE"), nil
+}
+
 func prompt(e *env, label string) (string, error) {
 	fmt.Fprint(e.stderr, label)
 	defer fmt.Fprintln(e.stderr)
@@ -154,8 +160,31 @@ func prompt(e *env, label string) (string, error) {
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// open unlocks the home.
-func (g *global) open(e *env) (*client.Client, error) {
+// session is the unlocked home one command works on: its own unlock,
+// closed at the end of the command, or the home an unlock agent holds
+// (agent.go), lent for the command and left open.
+type session struct {
+	*client.Client
+	lent bool
+}
+
+// Close closes the home unless the agent lent it.
+func (s *session) Close() error {
+	if s.lent {
+		return nil
+	}
+	return s.Client.Close()
+}
+
+// open unlocks the home, or, in an unlock agent, lends the home it holds.
+func (g *global) open(e *env) (*session, error) {
+	if e.held != nil {
+		if err := e.held.SetProxy(g.proxy); err != nil {
+			return nil, err
+		}
+		e.held.AdminSpread = g.spread
+		return &session{Client: e.held, lent: true}, nil
+	}
 	p, err := g.passphrase(e, false)
 	if err != nil {
 		return nil, err
@@ -164,7 +193,7 @@ func (g *global) open(e *env) (*client.Client, error) {
 }
 
 // openWith unlocks the home with passphrase p and sets its proxy.
-func (g *global) openWith(p string) (*client.Client, error) {
+func (g *global) openWith(p string) (*session, error) {
 	c, err := client.Open(g.home, p)
 	if err != nil {
 		return nil, err
@@ -174,7 +203,7 @@ func (g *global) openWith(p string) (*client.Client, error) {
 		return nil, err
 	}
 	c.AdminSpread = g.spread
-	return c, nil
+	return &session{Client: c}, nil
 }
 
 // flags parses a command's flags, allowing them before or after the

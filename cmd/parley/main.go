@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -28,6 +29,20 @@ type env struct {
 	getenv         func(string) string
 	// terminal says whether stdin is a terminal (for prompts).
 	terminal bool
+	// dir, when set, is the caller's working folder: a command run by
+	// an unlock agent finds relative file names there (path).
+	dir string
+	// held, when set, is the home an unlock agent holds: commands use
+	// it instead of unlocking (agent.go).
+	held *client.Client
+}
+
+// path is a file name given on the command line, as the caller meant it.
+func (e *env) path(name string) string {
+	if e.dir == "" || name == "" || name == "-" || filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(e.dir, name)
 }
 
 func main() {
@@ -50,9 +65,16 @@ func (u usageError) Error() string { return u.msg }
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
 func run(ctx context.Context, e *env, args []string) int {
+	if e.held == nil && e.getenv(agentServeEnv) == "1" {
+		return agentMain(ctx)
+	}
 	err := dispatch(ctx, e, args)
 	if err == nil {
 		return 0
+	}
+	var exit agentExit
+	if errors.As(err, &exit) {
+		return int(exit)
 	}
 	fmt.Fprintf(e.stderr, "parley: %s\n", client.OneLine(err.Error()))
 	var u usageError
@@ -69,6 +91,8 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
 
   init --name NAME [--duress]            make this home's identity (--duress: and a duress passphrase)
   duress set                             a passphrase that, typed at any unlock, destroys this home's keys
+  unlock [--for D] [--idle D]            keep this home unlocked for your commands: --for at most (15m; up to 8h), --idle without use (10m)
+  lock                                   end an unlock at once
   whoami [--json]                        your name and safety number
   channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE] [--quorum every-side|none]
   channel list [--json]
@@ -115,6 +139,21 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		printHelp(e.stdout, commandWords(rest))
 		return nil
 	}
+	// With an unlock running for this home (parley unlock), its agent
+	// runs the command; otherwise, or if it will not, the command
+	// unlocks by itself.
+	if e.held == nil && agentCommand(rest) {
+		code, served, err := forward(ctx, e, g, args)
+		if err != nil {
+			return err
+		}
+		if served {
+			if code == 0 {
+				return nil
+			}
+			return agentExit(code)
+		}
+	}
 	cmd, rest := rest[0], rest[1:]
 	switch cmd {
 	case "help":
@@ -127,6 +166,10 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 		return cmdInit(e, g, rest)
 	case "duress":
 		return cmdDuress(e, g, rest)
+	case "unlock":
+		return cmdUnlock(ctx, e, g, rest)
+	case "lock":
+		return cmdLock(e, g, rest)
 	case "whoami":
 		return cmdWhoami(e, g, rest)
 	case "channel":
