@@ -17,7 +17,10 @@ type EpochView struct {
 	roster     *Roster
 	keys       *ChannelKeys
 	senderData SenderDataKey
-	self       *Member
+	// sd is senderData's AEAD, made once for the view: it seals and
+	// opens the sender data of every envelope.
+	sd   cipherAEAD
+	self *Member
 	// members indexes the roster by key id; readers and slot are each
 	// compartment's readers and our tag slot among them (-1: none).
 	members map[KeyID]*Member
@@ -38,7 +41,7 @@ type EpochView struct {
 // for every message.
 func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	v := &EpochView{roster: r, keys: keys, senderData: sd, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
-		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}}
+		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}, sd: sd.aead()}
 	self := keys.ID()
 	for i := range r.Members {
 		m := &r.Members[i]
@@ -127,7 +130,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := sealMessage(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, v.senderData, mk, pairs, m)
+	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, v.sd, mk, pairs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +153,40 @@ type Opened struct {
 // Header opens the header of env, which must name the view's epoch:
 // what the receiver needs to choose the chain to pass to Open.
 func (v *EpochView) Header(env []byte) (Header, error) {
+	in, err := v.Incoming(env)
+	return in.h, err
+}
+
+// An Incoming is an envelope whose header a view has opened (Incoming):
+// the receiver chooses the chain from its Header, then passes both to
+// OpenIncoming, which does not open the header a second time.
+type Incoming struct {
+	h   Header
+	env []byte
+	v   *EpochView
+}
+
+// Header is the envelope's header, its sender data opened.
+func (in Incoming) Header() Header { return in.h }
+
+// Incoming opens the header of env, which must name the view's epoch,
+// for OpenIncoming. Header and Open, together, are Incoming and
+// OpenIncoming with the header opened twice.
+func (v *EpochView) Incoming(env []byte) (Incoming, error) {
 	ch, err := ParseClearHeader(env)
 	if err != nil {
-		return Header{}, err
+		return Incoming{}, err
 	}
 	if ch.Epoch != v.roster.Version {
-		return Header{}, fmt.Errorf("message of epoch %d, view of %d: %w", ch.Epoch, v.roster.Version, ErrWrongEpoch)
+		return Incoming{}, fmt.Errorf("message of epoch %d, view of %d: %w", ch.Epoch, v.roster.Version, ErrWrongEpoch)
 	}
-	return v.senderData.OpenHeader(v.roster.Channel, env)
+	sc := getScratch()
+	h, err := openHeader(v.roster.Channel, v.sd, env, sc)
+	putScratch(sc, 0)
+	if err != nil {
+		return Incoming{}, err
+	}
+	return Incoming{h: h, env: env, v: v}, nil
 }
 
 // Open runs the receiver checks of §13.1 on env, whose header must name
@@ -166,10 +195,22 @@ func (v *EpochView) Header(env []byte) (Header, error) {
 // has passed does it accept the counter on chain; on any error chain is
 // unchanged.
 func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
-	h, err := v.Header(env)
+	in, err := v.Incoming(env)
 	if err != nil {
 		return nil, err
 	}
+	return v.OpenIncoming(chain, in)
+}
+
+// OpenIncoming is Open of an envelope whose header this view opened
+// with Incoming. The envelope must not have changed since: its header
+// is authenticated again as the body's associated data, so a changed
+// one fails with ErrDecrypt.
+func (v *EpochView) OpenIncoming(chain *ReceiveChain, in Incoming) (*Opened, error) {
+	if in.v != v {
+		return nil, fmt.Errorf("an envelope whose header another view opened: %w", ErrWrongEpoch)
+	}
+	h, env := in.h, in.env
 	sender := v.members[h.Sender]
 	if sender == nil {
 		return nil, fmt.Errorf("sender %s: %w", h.Sender, ErrNotMember)
