@@ -109,7 +109,8 @@ func (h Header) appendSealed(b []byte, channel ChannelID, sd cipherAEAD, sc *scr
 	sc.sd = append(sc.sd[:0], byte(h.Compartment))
 	sc.sd = binary.BigEndian.AppendUint32(sc.sd, h.Counter)
 	sc.ad = appendSenderDataAD(sc.ad[:0], channel, b[start:])
-	return sd.Seal(b, h.Nonce[:], sc.sd, sc.ad)
+	// The nonce is read from b, not h: h would escape to the heap.
+	return sd.Seal(b, b[start+25:start+clearHeaderSize], sc.sd, sc.ad)
 }
 
 // ParseClearHeader reads the clear part of an envelope's header. It
@@ -147,7 +148,7 @@ func openHeader(channel ChannelID, sdAEAD cipherAEAD, env []byte, sc *scratch) (
 	h := Header{Epoch: ch.Epoch, Sender: ch.Sender}
 	copy(h.Nonce[:], env[25:clearHeaderSize])
 	sc.ad = appendSenderDataAD(sc.ad[:0], channel, env[:clearHeaderSize])
-	sd, err := sdAEAD.Open(sc.sd[:0], h.Nonce[:], env[clearHeaderSize:HeaderSize], sc.ad)
+	sd, err := sdAEAD.Open(sc.sd[:0], env[25:clearHeaderSize], env[clearHeaderSize:HeaderSize], sc.ad)
 	if err != nil {
 		return Header{}, fmt.Errorf("sender data of a message from %s: %w", h.Sender, ErrDecrypt)
 	}
@@ -243,13 +244,16 @@ func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEA
 	if !h.Compartment.valid() {
 		return nil, malformed("message", "unknown compartment")
 	}
-	if _, err := io.ReadFull(random, h.Nonce[:]); err != nil {
-		return nil, err
-	}
 	// The plaintext is laid out in the envelope itself, after the header,
 	// and encrypted in place: one 16 KiB buffer per message, not two.
 	// make zeroes it, so unused tag slots and the padding are zero.
 	out := make([]byte, HeaderSize+plaintextSize, EnvelopeSize)
+	// The nonce is read into out, then h: reading into h would move h
+	// to the heap.
+	if _, err := io.ReadFull(random, out[25:clearHeaderSize]); err != nil {
+		return nil, err
+	}
+	copy(h.Nonce[:], out[25:clearHeaderSize])
 	sc := getScratch()
 	defer putScratch(sc, 0)
 	h.appendSealed(out[:0], channel, sd, sc)
@@ -267,7 +271,7 @@ func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEA
 	for i, p := range pairs {
 		copy(pt[i*TagSize:], tag(p, ad, ch))
 	}
-	return messageAEAD(mk).Seal(out[:HeaderSize], h.Nonce[:], pt, ad), nil
+	return messageAEAD(mk).Seal(out[:HeaderSize], out[25:clearHeaderSize], pt, ad), nil
 }
 
 // openMessage decrypts an envelope, whose header h was opened with
@@ -288,7 +292,7 @@ func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot in
 	defer func() { putScratch(sc, dirty) }()
 	sc.ad = appendAssociatedData(sc.ad[:0], channel, env[:HeaderSize])
 	ad := sc.ad
-	pt, err := messageAEAD(mk).Open(sc.pt[:0], h.Nonce[:], env[HeaderSize:], ad)
+	pt, err := messageAEAD(mk).Open(sc.pt[:0], env[25:clearHeaderSize], env[HeaderSize:], ad)
 	if err != nil {
 		dirty = 0 // Open clears what it wrote
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrDecrypt)

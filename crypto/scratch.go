@@ -16,15 +16,17 @@ type scratch struct {
 	ad  []byte
 	sd  []byte
 	h   hash.Hash
-	len [4]byte
+	buf []byte
+	sum [32]byte
 }
 
 var scratchPool = sync.Pool{New: func() any {
 	return &scratch{
-		pt: make([]byte, plaintextSize),
-		ad: make([]byte, 0, 256),
-		sd: make([]byte, 0, 64),
-		h:  sha256.New(),
+		pt:  make([]byte, plaintextSize),
+		ad:  make([]byte, 0, 256),
+		sd:  make([]byte, 0, 64),
+		buf: make([]byte, 0, 64),
+		h:   sha256.New(),
 	}
 }}
 
@@ -44,17 +46,13 @@ func putScratch(sc *scratch, dirty int) {
 // state instead of a new one.
 func (sc *scratch) labeledHash(label string, parts ...[]byte) [32]byte {
 	sc.h.Reset()
-	sc.writePrefixed([]byte(label))
+	sc.buf = appendPrefixed(sc.buf[:0], []byte(label))
+	sc.h.Write(sc.buf)
 	for _, p := range parts {
-		sc.writePrefixed(p)
+		sc.buf = binary.BigEndian.AppendUint32(sc.buf[:0], uint32(len(p)))
+		sc.h.Write(sc.buf)
+		sc.h.Write(p)
 	}
-	var out [32]byte
-	sc.h.Sum(out[:0])
-	return out
-}
-
-func (sc *scratch) writePrefixed(p []byte) {
-	binary.BigEndian.PutUint32(sc.len[:], uint32(len(p)))
-	sc.h.Write(sc.len[:])
-	sc.h.Write(p)
+	sc.h.Sum(sc.sum[:0])
+	return sc.sum
 }

@@ -19,8 +19,9 @@ type EpochView struct {
 	senderData SenderDataKey
 	// sd is senderData's AEAD, made once for the view: it seals and
 	// opens the sender data of every envelope.
-	sd   cipherAEAD
-	self *Member
+	sd     cipherAEAD
+	self   *Member
+	selfID KeyID
 	// members indexes the roster by key id; readers and slot are each
 	// compartment's readers and our tag slot among them (-1: none).
 	members map[KeyID]*Member
@@ -43,6 +44,7 @@ func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	v := &EpochView{roster: r, keys: keys, senderData: sd, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
 		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}, sd: sd.aead()}
 	self := keys.ID()
+	v.selfID = self
 	for i := range r.Members {
 		m := &r.Members[i]
 		id := m.ID()
@@ -130,7 +132,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, v.sd, mk, pairs, m)
+	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.selfID, Counter: n}, v.sd, mk, pairs, m)
 	if err != nil {
 		return nil, err
 	}
