@@ -226,7 +226,7 @@ func (c *Client) talksStale(name string) bool {
 // checkPost says why this member cannot post content of size n in comp
 // now, or nil.
 func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) error {
-	_, self, _, err := st.self(0)
+	x, self, err := c.currentEpoch(st)
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 		return fmt.Errorf("message of %d bytes is too long: at most %d bytes", n, MaxText)
 	}
 	if comp == crypto.Talks {
-		return st.stale(c.Now())
+		return st.staleIn(x.roster, c.Now())
 	}
 	return nil
 }
@@ -251,22 +251,22 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 	if err := c.checkPost(row.st, comp, len(content)); err != nil {
 		return nil, err
 	}
-	r, _, keys, err := row.st.self(0)
+	x, self, err := c.currentEpoch(row.st)
 	if err != nil {
 		return nil, err
 	}
 	e := row.st.current()
-	k := chainKey(comp, keys.ID())
+	k := chainKey(comp, self.ID())
 	ch, err := crypto.ParseSendChain(e.Send[k])
 	if err != nil {
 		return nil, err
 	}
 	n := ch.Next
-	rep, err := row.st.report(comp, keys.ID(), n)
+	rep, err := row.st.report(comp, self.ID(), n, func(e *epochState) (*epochCtx, error) { return c.cache.epoch(row.st, e) })
 	if err != nil {
 		return nil, err
 	}
-	env, err := e.view(r, keys).Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
+	env, err := x.view.Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 	if err != nil {
 		return nil, err
 	}
@@ -346,6 +346,7 @@ func (c *Client) erase(id int64) error {
 		return err
 	}
 	c.erased.signal()
+	c.cache.forget()
 	if err := scrub(c.db); err != nil {
 		return err
 	}
