@@ -256,13 +256,14 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 		return nil, err
 	}
 	e := row.st.current()
-	k := chainKey(comp, self.ID())
+	selfID := x.id(self)
+	k := chainKey(comp, selfID)
 	ch, err := crypto.ParseSendChain(e.Send[k])
 	if err != nil {
 		return nil, err
 	}
 	n := ch.Next
-	rep, err := row.st.report(comp, self.ID(), n, func(e *epochState) (*epochCtx, error) { return c.cache.epoch(row.st, e) })
+	rep, err := row.st.report(comp, selfID, n, func(e *epochState) (*epochCtx, error) { return c.cache.epoch(row.st, e) })
 	if err != nil {
 		return nil, err
 	}

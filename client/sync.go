@@ -597,7 +597,8 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	if err != nil {
 		return []Entry{notice(ReasonMalformed, "rejected a malformed frame")}, nil
 	}
-	if h.Sender == keys.ID() {
+	selfID := keys.ID()
+	if h.Sender == selfID {
 		// Our own frame: either an acknowledgement lost in a crash, or
 		// a relay reflecting it back; never shown twice.
 		matched, err := c.matchOwnFrame(tx, row, relay, f)
@@ -688,7 +689,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		out = append(out, notice(ReasonGap, "%d message(s) from %s missing", o.Gap, sender.Name))
 	}
 	e.Recv[ck], _ = chain.MarshalBinary()
-	out = append(out, st.checkReport(e, x, o.Header, sender, m.Report, keys.ID(), epochOf)...)
+	out = append(out, st.checkReport(e, x, o.Header, sender, m.Report, selfID, epochOf)...)
 	if m.Report.PendingKey != nil && e == cur && !bytes.Equal(m.Report.PendingKey[:crypto.KEMPublicKeySize], sender.Keys.KEMKey) {
 		self := r.Member(keys.ID())
 		out = append(out, st.receiveKeyUpdate(sender, self.Role, m.Report.PendingKey)...)
