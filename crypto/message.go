@@ -229,12 +229,13 @@ func sealWithKey(channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, 
 // sealMessage is SealMessage with the nonce read from random, so that
 // test vectors can be reproduced.
 func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
-	return sealMessageWith(random, channel, h, sdk.aead(), mk, pairs, m)
+	return sealMessageWith(random, channel, h, sdk.aead(), mk, pairs, nil, m)
 }
 
 // sealMessageWith is sealMessage with the sender-data key's AEAD made
-// already (an EpochView keeps it for the epoch).
-func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEAD, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
+// already (an EpochView keeps it for the epoch) and, when macs is not
+// nil, the pair keys' MAC states (macs[i] is pairs[i]'s).
+func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEAD, mk MessageKey, pairs []PairKey, macs []*macKey, m Message) ([]byte, error) {
 	if len(m.Body) > MaxBody {
 		return nil, fmt.Errorf("message body of %d bytes, max %d: %w", len(m.Body), MaxBody, ErrTooLarge)
 	}
@@ -268,8 +269,16 @@ func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEA
 	sc.ad = appendAssociatedData(sc.ad[:0], channel, out[:HeaderSize])
 	ad := sc.ad
 	ch := contentHashWith(pt, sc)
-	for i, p := range pairs {
-		copy(pt[i*TagSize:], tag(p, ad, ch))
+	if macs != nil {
+		msg := sc.tagInput(ad, ch)
+		for i := range pairs {
+			t := sc.mac(macs[i], msg)
+			copy(pt[i*TagSize:], t[:TagSize])
+		}
+	} else {
+		for i, p := range pairs {
+			copy(pt[i*TagSize:], tag(p, ad, ch))
+		}
 	}
 	return messageAEAD(mk).Seal(out[:HeaderSize], out[25:clearHeaderSize], pt, ad), nil
 }
@@ -281,6 +290,12 @@ func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEA
 // the plaintext is parsed, the tag before the report and body are
 // returned.
 func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
+	return openMessageWith(channel, h, env, mk, slot, pair, nil)
+}
+
+// openMessageWith is openMessage with, when mac is not nil, pair's MAC
+// states.
+func openMessageWith(channel ChannelID, h Header, env []byte, mk MessageKey, slot int, pair PairKey, mac *macKey) (Message, error) {
 	if slot < 0 || slot >= MaxMembers {
 		return Message{}, fmt.Errorf("reader slot %d: %w", slot, ErrNotMember)
 	}
@@ -307,7 +322,13 @@ func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot in
 	}
 	// The padding is zero: only what precedes it needs clearing.
 	dirty = tagAreaSize + reportSize + bodyPrefix + int(n)
-	want := tag(pair, ad, contentHashWith(pt, sc))
+	var want []byte
+	if ch := contentHashWith(pt, sc); mac != nil {
+		t := sc.mac(mac, sc.tagInput(ad, ch))
+		want = t[:TagSize]
+	} else {
+		want = tag(pair, ad, ch)
+	}
 	if subtle.ConstantTimeCompare(want, pt[slot*TagSize:(slot+1)*TagSize]) != 1 {
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrBadTag)
 	}

@@ -30,9 +30,14 @@ type EpochView struct {
 
 	mu    sync.Mutex
 	pairs map[KeyID]PairKey
+	// macs holds each pair key's HMAC states (the padded key blocks
+	// hashed once, not for every tag).
+	macs map[KeyID]*macKey
 	// sealPairs holds, once computed, the pair keys with each
-	// compartment's readers in slot order: what every seal needs.
+	// compartment's readers in slot order, and sealMACs their MAC
+	// states: what every seal needs.
 	sealPairs map[Compartment][]PairKey
+	sealMACs  map[Compartment][]*macKey
 }
 
 // NewEpochView returns keys' view of the epoch of roster r, which the
@@ -42,7 +47,8 @@ type EpochView struct {
 // for every message.
 func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	v := &EpochView{roster: r, keys: keys, senderData: sd, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
-		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}, sd: sd.aead()}
+		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}, sd: sd.aead(),
+		macs: map[KeyID]*macKey{}, sealMACs: map[Compartment][]*macKey{}}
 	self := keys.ID()
 	v.selfID = self
 	for i := range r.Members {
@@ -75,41 +81,51 @@ func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	return v
 }
 
-func (v *EpochView) pair(id KeyID, m *Member) (PairKey, error) {
+func (v *EpochView) pair(id KeyID, m *Member) (PairKey, *macKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if p, ok := v.pairs[id]; ok {
-		return p, nil
+		return p, v.macs[id], nil
 	}
 	p, err := v.keys.pairKey(v.roster.Channel, &m.Keys)
 	if err != nil {
-		return PairKey{}, fmt.Errorf("pair key with %s: %w", m.Name, err)
+		return PairKey{}, nil, fmt.Errorf("pair key with %s: %w", m.Name, err)
 	}
-	v.pairs[id] = p
-	return p, nil
+	mac := newMACKey(p)
+	v.pairs[id], v.macs[id] = p, mac
+	return p, mac, nil
 }
 
 // pairsFor returns the pair keys with the readers of c, in slot order.
 func (v *EpochView) pairsFor(c Compartment) ([]PairKey, error) {
+	pairs, _, err := v.sealKeys(c)
+	return pairs, err
+}
+
+// sealKeys returns the pair keys with the readers of c, in slot order,
+// and their MAC states.
+func (v *EpochView) sealKeys(c Compartment) ([]PairKey, []*macKey, error) {
 	v.mu.Lock()
 	pairs, ok := v.sealPairs[c]
+	macs := v.sealMACs[c]
 	v.mu.Unlock()
 	if ok {
-		return pairs, nil
+		return pairs, macs, nil
 	}
 	readers := v.readers[c]
 	pairs = make([]PairKey, len(readers))
+	macs = make([]*macKey, len(readers))
 	for i, r := range readers {
-		p, err := v.pair(r.ID(), r)
+		p, mac, err := v.pair(r.ID(), r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pairs[i] = p
+		pairs[i], macs[i] = p, mac
 	}
 	v.mu.Lock()
-	v.sealPairs[c] = pairs
+	v.sealPairs[c], v.sealMACs[c] = pairs, macs
 	v.mu.Unlock()
-	return pairs, nil
+	return pairs, macs, nil
 }
 
 // Seal seals m as the view's member in compartment c with the next link
@@ -123,7 +139,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if !self.Posts(c) {
 		return nil, fmt.Errorf("a %s posting in %s: %w", self.Role, c, ErrNoCompartment)
 	}
-	pairs, err := v.pairsFor(c)
+	pairs, macs, err := v.sealKeys(c)
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +148,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.selfID, Counter: n}, v.sd, mk, pairs, m)
+	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.selfID, Counter: n}, v.sd, mk, pairs, macs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -231,11 +247,11 @@ func (v *EpochView) OpenIncoming(chain *ReceiveChain, in Incoming) (*Opened, err
 	if err != nil {
 		return nil, err
 	}
-	pair, err := v.pair(h.Sender, sender)
+	pair, mac, err := v.pair(h.Sender, sender)
 	if err != nil {
 		return nil, err
 	}
-	m, err := openMessage(v.roster.Channel, h, env, mk, v.slot[h.Compartment], pair)
+	m, err := openMessageWith(v.roster.Channel, h, env, mk, v.slot[h.Compartment], pair, mac)
 	if err != nil {
 		return nil, err
 	}
