@@ -15,7 +15,7 @@ import (
 
 // benchChannel is a channel of n members (the organizer included) whose
 // members all hold the current epoch.
-func benchChannel(b *testing.B, n int) *channel {
+func benchChannel(b testing.TB, n int) *channel {
 	b.Helper()
 	policy := PolicyHard
 	if n > PolicyHard.MemberCap() {

@@ -33,7 +33,7 @@ func TestMACKey(t *testing.T) {
 // openMessage (tags recomputed from the pair key) in every reader's slot,
 // and one sealed with sealMessage opens through a view.
 func TestViewTagsMatch(t *testing.T) {
-	c := benchChannel(&testing.B{}, 5)
+	c := benchChannel(t, 5)
 	from := c.people[1]
 	sdk := from.secrets.SenderDataKey()
 	send := NewEpochView(from.roster, from.keys, sdk)
