@@ -81,12 +81,20 @@ type epochCacheKey struct {
 	epoch   uint64
 }
 
-// epochCache is the Client's cache of epochCtx, and of parsed channel
-// keys (a KEM key expanded from its seed: an ML-KEM key generation).
+// epochCache is the Client's cache of epochCtx, and of each channel's
+// parsed keys (a KEM key expanded from its seed: an ML-KEM key
+// generation). It holds one set of keys per channel, the one its state
+// holds now: keys replaced by a key update go at the next use, and so do
+// the views built with them.
 type epochCache struct {
 	mu     sync.Mutex
 	epochs map[epochCacheKey]*epochCtx
-	keys   map[string]*crypto.ChannelKeys
+	keys   map[string]cachedKeys // by channel
+}
+
+type cachedKeys struct {
+	raw  []byte
+	keys *crypto.ChannelKeys
 }
 
 // maxCachedEpochs bounds the cache: a home keeps two epochs per channel.
@@ -99,25 +107,25 @@ func (ec *epochCache) forget() {
 	ec.epochs, ec.keys = nil, nil
 }
 
-// channelKeys parses raw (st.Keys), once per Client.
-func (ec *epochCache) channelKeys(raw []byte) (*crypto.ChannelKeys, error) {
+// channelKeys is st.keys(), parsed once for as long as st.Keys stays.
+func (ec *epochCache) channelKeys(st *channelState) (*crypto.ChannelKeys, error) {
 	ec.mu.Lock()
-	k, ok := ec.keys[string(raw)]
+	k, ok := ec.keys[string(st.Channel)]
 	ec.mu.Unlock()
-	if ok {
-		return k, nil
+	if ok && bytes.Equal(k.raw, st.Keys) {
+		return k.keys, nil
 	}
-	k, err := crypto.ParseChannelKeys(raw)
+	keys, err := st.keys()
 	if err != nil {
 		return nil, err
 	}
 	ec.mu.Lock()
 	if ec.keys == nil || len(ec.keys) >= maxCachedEpochs {
-		ec.keys = map[string]*crypto.ChannelKeys{}
+		ec.keys = map[string]cachedKeys{}
 	}
-	ec.keys[string(raw)] = k
+	ec.keys[string(st.Channel)] = cachedKeys{raw: bytes.Clone(st.Keys), keys: keys}
 	ec.mu.Unlock()
-	return k, nil
+	return keys, nil
 }
 
 // epoch returns the derived state of epoch e of st, for st's current
@@ -135,7 +143,7 @@ func (ec *epochCache) epoch(st *channelState, e *epochState) (*epochCtx, error) 
 	if err != nil {
 		return nil, err
 	}
-	keys, err := ec.channelKeys(st.Keys)
+	keys, err := ec.channelKeys(st)
 	if err != nil {
 		return nil, err
 	}
@@ -144,9 +152,10 @@ func (ec *epochCache) epoch(st *channelState, e *epochState) (*epochCtx, error) 
 	if ec.epochs == nil || len(ec.epochs) >= maxCachedEpochs {
 		ec.epochs = map[epochCacheKey]*epochCtx{}
 	}
-	// Epochs the home no longer keeps go: their pair keys with them.
-	for k := range ec.epochs {
-		if k.channel == key.channel && st.epoch(k.epoch) == nil {
+	// Epochs the home no longer keeps go, with their pair keys, and so
+	// do views built with keys the channel no longer uses.
+	for k, old := range ec.epochs {
+		if k.channel == key.channel && (st.epoch(k.epoch) == nil || !bytes.Equal(old.keysRaw, st.Keys)) {
 			delete(ec.epochs, k)
 		}
 	}

@@ -428,7 +428,7 @@ func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored)
 // Frames that fail a check become system lines saying what was seen;
 // nothing unauthenticated is ever shown as a message.
 func (c *Client) process(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) ([]Entry, error) {
-	keys, err := c.cache.channelKeys(row.st.Keys)
+	keys, err := c.cache.channelKeys(row.st)
 	if err != nil {
 		return nil, err
 	}
