@@ -42,6 +42,8 @@ func getScratch() *scratch { return scratchPool.Get().(*scratch) }
 func putScratch(sc *scratch, dirty int) {
 	clear(sc.pt[:dirty])
 	clear(sc.sd[:cap(sc.sd)])
+	clear(sc.tagMsg[:cap(sc.tagMsg)]) // holds the content hash
+	clear(sc.sum[:])
 	sc.h.Reset()
 	scratchPool.Put(sc)
 }

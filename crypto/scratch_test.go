@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"testing"
 )
 
@@ -73,6 +74,40 @@ func TestViewTagsMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := NewEpochView(to.roster, to.keys, to.secrets.SenderDataKey()).Open(&ReceiveChain{Key: k}, env); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// OpenIncoming refuses an Incoming of another view, and an envelope
+// changed after its header was opened.
+func TestOpenIncomingChecks(t *testing.T) {
+	c := benchChannel(t, 3)
+	from, to := c.people[1], c.people[2]
+	send := NewEpochView(from.roster, from.keys, from.secrets.SenderDataKey())
+	recv := NewEpochView(to.roster, to.keys, to.secrets.SenderDataKey())
+	k, err := from.secrets.SenderChain(Talks, from.keys.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := SendChain{Key: k}
+	env, err := send.Seal(&chain, Talks, Message{Type: 1, Body: []byte("once")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := recv.Incoming(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := NewEpochView(to.roster, to.keys, to.secrets.SenderDataKey())
+	if _, err := other.OpenIncoming(&ReceiveChain{Key: k}, in); !errors.Is(err, ErrWrongEpoch) {
+		t.Fatalf("another view's Incoming: %v", err)
+	}
+	env[HeaderSize-1] ^= 1
+	if _, err := recv.OpenIncoming(&ReceiveChain{Key: k}, in); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("changed header: %v", err)
+	}
+	env[HeaderSize-1] ^= 1
+	if _, err := recv.OpenIncoming(&ReceiveChain{Key: k}, in); err != nil {
 		t.Fatal(err)
 	}
 }

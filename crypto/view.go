@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -181,7 +182,9 @@ func (v *EpochView) Header(env []byte) (Header, error) {
 type Incoming struct {
 	h   Header
 	env []byte
-	v   *EpochView
+	// header is env's header as it was opened.
+	header [HeaderSize]byte
+	v      *EpochView
 }
 
 // Header is the envelope's header, its sender data opened.
@@ -204,7 +207,9 @@ func (v *EpochView) Incoming(env []byte) (Incoming, error) {
 	if err != nil {
 		return Incoming{}, err
 	}
-	return Incoming{h: h, env: env, v: v}, nil
+	in := Incoming{h: h, env: env, v: v}
+	copy(in.header[:], env)
+	return in, nil
 }
 
 // Open runs the receiver checks of §13.1 on env, whose header must name
@@ -221,12 +226,14 @@ func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
 }
 
 // OpenIncoming is Open of an envelope whose header this view opened
-// with Incoming. The envelope must not have changed since: its header
-// is authenticated again as the body's associated data, so a changed
-// one fails with ErrDecrypt.
+// with Incoming. An envelope whose header changed since fails with
+// ErrDecrypt (the rest is authenticated by the body's AEAD, as in Open).
 func (v *EpochView) OpenIncoming(chain *ReceiveChain, in Incoming) (*Opened, error) {
 	if in.v != v {
 		return nil, fmt.Errorf("an envelope whose header another view opened: %w", ErrWrongEpoch)
+	}
+	if len(in.env) != EnvelopeSize || !bytes.Equal(in.header[:], in.env[:HeaderSize]) {
+		return nil, fmt.Errorf("an envelope whose header changed after it was opened: %w", ErrDecrypt)
 	}
 	h, env := in.h, in.env
 	sender := v.members[h.Sender]
