@@ -226,10 +226,22 @@ func (c *Client) talksStale(name string) bool {
 // checkPost says why this member cannot post content of size n in comp
 // now, or nil.
 func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) error {
+	_, _, err := c.checkPostIn(st, comp, n)
+	return err
+}
+
+// checkPostIn is checkPost that also returns the current epoch's derived
+// state and this member's entry, for the caller that seals.
+func (c *Client) checkPostIn(st *channelState, comp crypto.Compartment, n int) (*epochCtx, *crypto.Member, error) {
 	x, self, err := c.currentEpoch(st)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	return x, self, checkPostAs(st, x, self, comp, n, c.Now())
+}
+
+// checkPostAs is checkPost for member self of epoch x, the current one.
+func checkPostAs(st *channelState, x *epochCtx, self *crypto.Member, comp crypto.Compartment, n int, now time.Time) error {
 	if comp == crypto.Side && self.Side == "" {
 		return errors.New("you belong to no side: brief the whole channel with parley brief, without --side")
 	}
@@ -240,7 +252,7 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 		return fmt.Errorf("message of %d bytes is too long: at most %d bytes", n, MaxText)
 	}
 	if comp == crypto.Talks {
-		return st.staleIn(x.roster, c.Now())
+		return st.staleIn(x.roster, now)
 	}
 	return nil
 }
@@ -248,10 +260,7 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 // sealEnvelope seals content, written at time t, for the current roster,
 // advancing our sending chain and recording when it left.
 func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte, t time.Time) ([]byte, error) {
-	if err := c.checkPost(row.st, comp, len(content)); err != nil {
-		return nil, err
-	}
-	x, self, err := c.currentEpoch(row.st)
+	x, self, err := c.checkPostIn(row.st, comp, len(content))
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +272,12 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 		return nil, err
 	}
 	n := ch.Next
-	rep, err := row.st.report(comp, selfID, n, func(e *epochState) (*epochCtx, error) { return c.cache.epoch(row.st, e) })
+	rep, err := row.st.report(comp, selfID, n, func(o *epochState) (*epochCtx, error) {
+		if o == e {
+			return x, nil // checked against the state above
+		}
+		return c.cache.epoch(row.st, o)
+	})
 	if err != nil {
 		return nil, err
 	}
