@@ -32,6 +32,9 @@ type Client struct {
 	duressed bool
 	// erased wakes this Client's followers when it erases a channel.
 	erased broadcast
+	// cache holds what is derived from each epoch's stored state for
+	// the messages sealed and opened there (epochcache.go).
+	cache epochCache
 }
 
 // Duressed reports whether this home was opened with its duress

@@ -44,6 +44,11 @@ func (st *channelState) stale(now time.Time) error {
 	if err != nil {
 		return err
 	}
+	return st.staleIn(r, now)
+}
+
+// staleIn is stale with st's roster parsed already (r).
+func (st *channelState) staleIn(r *crypto.Roster, now time.Time) error {
 	if st.NewerEpoch > r.Version {
 		return fmt.Errorf("%w: messages of epoch %d exist, but this home has not received that epoch (it holds %d): the relay may be withholding it from you; nothing was sent in the talks, and parley sync tries again", ErrStale, st.NewerEpoch, r.Version)
 	}

@@ -32,23 +32,24 @@ const maxSentMarks = 256
 // highest counter this home opened from each; ourCount stands in our own
 // slot. Messages known only from others' reports do not count: the
 // sender of a message withheld from us must learn it from our report.
-func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount uint32) ([]uint32, error) {
-	r, err := crypto.ParseRoster(e.Roster)
-	if err != nil {
-		return nil, err
-	}
+func (e *epochState) heard(x *epochCtx, comp crypto.Compartment, self crypto.KeyID, ourCount uint32) ([]uint32, error) {
 	side := ""
-	if m := r.Member(self); m != nil {
+	if m := x.member(self); m != nil {
 		side = m.Side
 	}
-	readers := r.Readers(comp, side)
+	readers := x.roster.Readers(comp, side)
 	out := make([]uint32, len(readers))
 	for i, m := range readers {
-		if m.ID() == self {
+		id := x.id(m)
+		if id == self {
 			out[i] = ourCount
 			continue
 		}
-		if raw, ok := e.Recv[chainKey(comp, m.ID())]; ok {
+		if raw, ok := e.Recv[chainKey(comp, id)]; ok {
+			if next, skipped, ok := crypto.PeekReceiveChain(raw); ok && skipped == 0 && len(raw) == 38 {
+				out[i] = next // nothing awaited: Received is Next
+				continue
+			}
 			ch, err := crypto.ParseReceiveChain(raw)
 			if err != nil {
 				return nil, err
@@ -60,25 +61,30 @@ func (e *epochState) heard(comp crypto.Compartment, self crypto.KeyID, ourCount 
 }
 
 // report is what this home tells the readers of a message sealed with
-// counter n in compartment comp of the current epoch.
-func (st *channelState) report(comp crypto.Compartment, self crypto.KeyID, n uint32) (crypto.Report, error) {
+// counter n in compartment comp of the current epoch. epochOf gives an
+// epoch's parsed roster and its hash (the Client's cache).
+func (st *channelState) report(comp crypto.Compartment, self crypto.KeyID, n uint32, epochOf func(*epochState) (*epochCtx, error)) (crypto.Report, error) {
 	e := st.current()
-	r, err := crypto.ParseRoster(e.Roster)
+	x, err := epochOf(e)
 	if err != nil {
 		return crypto.Report{}, err
 	}
-	rep := crypto.Report{RosterHash: r.Hash()}
-	if rep.Heard, err = e.heard(comp, self, n); err != nil {
+	rep := crypto.Report{RosterHash: x.hash}
+	if rep.Heard, err = e.heard(x, comp, self, n); err != nil {
 		return rep, err
 	}
 	if prev := st.epoch(e.Epoch - 1); prev != nil {
+		px, err := epochOf(prev)
+		if err != nil {
+			return rep, err
+		}
 		sent := uint32(0)
 		if raw, ok := prev.Send[chainKey(comp, self)]; ok {
 			if ch, err := crypto.ParseSendChain(raw); err == nil {
 				sent = ch.Next
 			}
 		}
-		if rep.PrevHeard, err = prev.heard(comp, self, sent); err != nil {
+		if rep.PrevHeard, err = prev.heard(px, comp, self, sent); err != nil {
 			return rep, err
 		}
 	}
@@ -111,20 +117,22 @@ func (e *epochState) noteSent(ck string, n uint32, at time.Time) {
 
 // checkReport compares the report in a message from sender (already
 // opened, tags checked and counter accepted) with what this home knows.
-func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.Header, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
+// x is e's derived state; epochOf gives another epoch's (the Client's
+// cache).
+func (st *channelState) checkReport(e *epochState, x *epochCtx, h crypto.Header, sender *crypto.Member, rep crypto.Report, self crypto.KeyID, epochOf func(*epochState) (*epochCtx, error)) []Entry {
 	var out []Entry
-	if rep.RosterHash != r.Hash() {
+	if rep.RosterHash != x.hash {
 		out = append(out, notice(ReasonFork, "ALERT: %s sealed a message for a different roster of epoch %d than this home holds: the channel is forked (two rosters under one version), and members may not all see the same people", sender.Name, h.Epoch))
 		return out // the reader order below is not ours to trust
 	}
-	out = append(out, st.extendChains(e, r, h.Compartment, sender, rep.Heard, self, "")...)
+	out = append(out, st.extendChains(e, x, h.Compartment, sender, rep.Heard, self, "")...)
 	if prev := st.epoch(h.Epoch - 1); prev != nil && len(rep.PrevHeard) > 0 {
-		if pr, err := crypto.ParseRoster(prev.Roster); err == nil {
-			out = append(out, st.extendChains(prev, pr, h.Compartment, sender, rep.PrevHeard, self, fmt.Sprintf(" in epoch %d", prev.Epoch))...)
+		if px, err := epochOf(prev); err == nil {
+			out = append(out, st.extendChains(prev, px, h.Compartment, sender, rep.PrevHeard, self, fmt.Sprintf(" in epoch %d", prev.Epoch))...)
 		}
 	}
 	out = append(out, st.checkClosed(h, sender, rep)...)
-	return append(out, st.checkOurs(e, r, h.Compartment, sender, rep, self)...)
+	return append(out, st.checkOurs(e, x, h.Compartment, sender, rep, self)...)
 }
 
 // extendChains moves each receive chain of e up to what sender says
@@ -132,16 +140,21 @@ func (st *channelState) checkReport(e *epochState, r *crypto.Roster, h crypto.He
 // open if they arrive late, and says how many were kept from us. The
 // sender's own entry counts too: in the previous epoch it closes the
 // sender's chain.
-func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypto.Compartment, sender *crypto.Member, heard []uint32, self crypto.KeyID, where string) []Entry {
+func (st *channelState) extendChains(e *epochState, x *epochCtx, comp crypto.Compartment, sender *crypto.Member, heard []uint32, self crypto.KeyID, where string) []Entry {
 	var out []Entry
-	for i, m := range r.Readers(comp, sender.Side) {
-		if i >= len(heard) || m.ID() == self || (m.ID() == sender.ID() && where == "") {
+	senderID := x.id(sender)
+	for i, m := range x.roster.Readers(comp, sender.Side) {
+		id := x.id(m)
+		if i >= len(heard) || id == self || (id == senderID && where == "") {
 			continue
 		}
-		ck := chainKey(comp, m.ID())
+		ck := chainKey(comp, id)
 		raw, ok := e.Recv[ck]
 		if !ok {
 			continue
+		}
+		if next, _, ok := crypto.PeekReceiveChain(raw); ok && heard[i] <= next {
+			continue // not behind the report: nothing to decode
 		}
 		ch, err := crypto.ParseReceiveChain(raw)
 		if err != nil || heard[i] <= ch.Next {
@@ -150,7 +163,7 @@ func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypt
 		n := ch.Expect(min(heard[i], ch.Next+crypto.MaxSkip))
 		e.Recv[ck], _ = ch.MarshalBinary()
 		had := sender.Name + " had them"
-		if m.ID() == sender.ID() {
+		if id == senderID {
 			had = "its sender says it sent them"
 		}
 		out = append(out, notice(ReasonWithheld, "%s from %s%s never reached this home (%s): the relay withheld them, or they expired at the relay first", Count(n, "message", "messages"), m.Name, where, had))
@@ -161,14 +174,14 @@ func (st *channelState) extendChains(e *epochState, r *crypto.Roster, comp crypt
 // checkOurs tells us when a reader's report, made after a sync that came
 // well after one of our messages was posted, still lacks it: the relay
 // kept our message from that reader. Each message is reported once.
-func (st *channelState) checkOurs(e *epochState, r *crypto.Roster, comp crypto.Compartment, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
-	slot := r.Slot(comp, self)
+func (st *channelState) checkOurs(e *epochState, x *epochCtx, comp crypto.Compartment, sender *crypto.Member, rep crypto.Report, self crypto.KeyID) []Entry {
+	slot := x.slot(comp, self)
 	if slot < 0 || slot >= len(rep.Heard) || rep.Synced == 0 {
 		return nil
 	}
 	heard := rep.Heard[slot]
 	ck := chainKey(comp, self)
-	warned := chainKey(comp, sender.ID())
+	warned := chainKey(comp, x.id(sender))
 	synced := time.Unix(int64(rep.Synced), 0)
 	var missed []sentMark
 	for _, mark := range e.SentAt[ck] {

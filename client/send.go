@@ -226,10 +226,22 @@ func (c *Client) talksStale(name string) bool {
 // checkPost says why this member cannot post content of size n in comp
 // now, or nil.
 func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) error {
-	_, self, _, err := st.self(0)
+	_, _, err := c.checkPostIn(st, comp, n)
+	return err
+}
+
+// checkPostIn is checkPost that also returns the current epoch's derived
+// state and this member's entry, for the caller that seals.
+func (c *Client) checkPostIn(st *channelState, comp crypto.Compartment, n int) (*epochCtx, *crypto.Member, error) {
+	x, self, err := c.currentEpoch(st)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
+	return x, self, checkPostAs(st, x, self, comp, n, c.Now())
+}
+
+// checkPostAs is checkPost for member self of epoch x, the current one.
+func checkPostAs(st *channelState, x *epochCtx, self *crypto.Member, comp crypto.Compartment, n int, now time.Time) error {
 	if comp == crypto.Side && self.Side == "" {
 		return errors.New("you belong to no side: brief the whole channel with parley brief, without --side")
 	}
@@ -240,7 +252,7 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 		return fmt.Errorf("message of %d bytes is too long: at most %d bytes", n, MaxText)
 	}
 	if comp == crypto.Talks {
-		return st.stale(c.Now())
+		return st.staleIn(x.roster, now)
 	}
 	return nil
 }
@@ -248,25 +260,28 @@ func (c *Client) checkPost(st *channelState, comp crypto.Compartment, n int) err
 // sealEnvelope seals content, written at time t, for the current roster,
 // advancing our sending chain and recording when it left.
 func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte, t time.Time) ([]byte, error) {
-	if err := c.checkPost(row.st, comp, len(content)); err != nil {
-		return nil, err
-	}
-	r, _, keys, err := row.st.self(0)
+	x, self, err := c.checkPostIn(row.st, comp, len(content))
 	if err != nil {
 		return nil, err
 	}
 	e := row.st.current()
-	k := chainKey(comp, keys.ID())
+	selfID := x.id(self)
+	k := chainKey(comp, selfID)
 	ch, err := crypto.ParseSendChain(e.Send[k])
 	if err != nil {
 		return nil, err
 	}
 	n := ch.Next
-	rep, err := row.st.report(comp, keys.ID(), n)
+	rep, err := row.st.report(comp, selfID, n, func(o *epochState) (*epochCtx, error) {
+		if o == e {
+			return x, nil // checked against the state above
+		}
+		return c.cache.epoch(row.st, o)
+	})
 	if err != nil {
 		return nil, err
 	}
-	env, err := e.view(r, keys).Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
+	env, err := x.view.Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 	if err != nil {
 		return nil, err
 	}
@@ -346,6 +361,7 @@ func (c *Client) erase(id int64) error {
 		return err
 	}
 	c.erased.signal()
+	c.cache.forget()
 	if err := scrub(c.db); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -172,7 +173,12 @@ type pendingJoin struct {
 }
 
 func chainKey(c crypto.Compartment, id crypto.KeyID) string {
-	return fmt.Sprintf("%d:%x", c, id[:])
+	// fmt.Sprintf("%d:%x", c, id[:]), without fmt: it is made several
+	// times for every message.
+	var b [24 + 2*len(id)]byte
+	k := strconv.AppendUint(b[:0], uint64(c), 10)
+	k = append(k, ':')
+	return string(hex.AppendEncode(k, id[:]))
 }
 
 func (st *channelState) channelID() crypto.ChannelID { return crypto.ChannelID(st.Channel) }

@@ -428,7 +428,7 @@ func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored)
 // Frames that fail a check become system lines saying what was seen;
 // nothing unauthenticated is ever shown as a message.
 func (c *Client) process(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored) ([]Entry, error) {
-	keys, err := row.st.keys()
+	keys, err := c.cache.channelKeys(row.st)
 	if err != nil {
 		return nil, err
 	}
@@ -597,7 +597,8 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	if err != nil {
 		return []Entry{notice(ReasonMalformed, "rejected a malformed frame")}, nil
 	}
-	if h.Sender == keys.ID() {
+	selfID := keys.ID()
+	if h.Sender == selfID {
 		// Our own frame: either an acknowledgement lost in a crash, or
 		// a relay reflecting it back; never shown twice.
 		matched, err := c.matchOwnFrame(tx, row, relay, f)
@@ -622,21 +623,31 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		}
 		return nil, nil // before our admission, or an epoch already deleted
 	}
-	r, err := crypto.ParseRoster(e.Roster)
+	// The roster, its hash and the view (pair keys) are derived once
+	// per epoch, not per message (epochcache.go).
+	epochOf := func(e *epochState) (*epochCtx, error) { return c.cache.epoch(st, e) }
+	x, err := epochOf(e)
 	if err != nil {
 		return nil, err
 	}
+	r := x.roster
 	// crypto makes every check (EpochView.Open); the client adds its
 	// own rule for old epochs, and words for each refusal.
-	sender := r.Member(h.Sender)
+	sender := x.member(h.Sender)
 	if sender != nil && h.Epoch < cur.Epoch {
-		now, _ := crypto.ParseRoster(cur.Roster)
-		if now.Member(h.Sender) == nil {
+		now, err := epochOf(cur)
+		if err != nil {
+			return nil, err
+		}
+		if now.member(h.Sender) == nil {
 			return []Entry{notice(ReasonForged, "rejected a message from %s sent after their removal", sender.Name)}, nil
 		}
 	}
-	v := e.view(r, keys)
-	full, err := v.Header(f.Payload)
+	v := x.view
+	// The header is opened once: Incoming, then OpenIncoming with the
+	// chain it names.
+	in, err := v.Incoming(f.Payload)
+	full := in.Header()
 	switch {
 	case err == nil:
 	case sender == nil:
@@ -651,7 +662,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 			return nil, err
 		}
 	}
-	o, err := v.Open(chain, f.Payload)
+	o, err := v.OpenIncoming(chain, in)
 	switch {
 	case err == nil:
 	case sender == nil:
@@ -678,7 +689,7 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 		out = append(out, notice(ReasonGap, "%d message(s) from %s missing", o.Gap, sender.Name))
 	}
 	e.Recv[ck], _ = chain.MarshalBinary()
-	out = append(out, st.checkReport(e, r, o.Header, sender, m.Report, keys.ID())...)
+	out = append(out, st.checkReport(e, x, o.Header, sender, m.Report, selfID, epochOf)...)
 	if m.Report.PendingKey != nil && e == cur && !bytes.Equal(m.Report.PendingKey[:crypto.KEMPublicKeySize], sender.Keys.KEMKey) {
 		self := r.Member(keys.ID())
 		out = append(out, st.receiveKeyUpdate(sender, self.Role, m.Report.PendingKey)...)

@@ -201,6 +201,18 @@ func (c *ReceiveChain) MarshalBinary() ([]byte, error) {
 	return b.Bytes()
 }
 
+// PeekReceiveChain reads from an encoded ReceiveChain (MarshalBinary)
+// its Next and how many skipped keys it holds, without decoding the
+// keys: what a caller checking many chains per message needs (is this
+// one behind a report? has it nothing awaited?). ok is false when data
+// is too short to be a chain; ParseReceiveChain checks the rest.
+func PeekReceiveChain(data []byte) (next uint32, skipped int, ok bool) {
+	if len(data) < 32+4+2 {
+		return 0, 0, false
+	}
+	return binary.BigEndian.Uint32(data[32:]), int(binary.BigEndian.Uint16(data[36:])), true
+}
+
 // ParseReceiveChain is the inverse of ReceiveChain.MarshalBinary.
 func ParseReceiveChain(data []byte) (*ReceiveChain, error) {
 	s := cryptobyte.String(data)

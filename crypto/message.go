@@ -81,20 +81,36 @@ func (k SenderDataKey) aead() cipherAEAD {
 // clear part of its header. The nonce is the envelope's random one,
 // used here under a key of its own.
 func senderDataAD(channel ChannelID, clear []byte) []byte {
-	ad := appendPrefixed(nil, []byte(labelSenderData))
+	return appendSenderDataAD(nil, channel, clear)
+}
+
+func appendSenderDataAD(ad []byte, channel ChannelID, clear []byte) []byte {
+	ad = appendPrefixed(ad, []byte(labelSenderData))
 	ad = append(ad, channel[:]...)
 	return append(ad, clear...)
 }
 
 // marshal encodes the header with its sender data sealed under k.
 func (h Header) marshal(channel ChannelID, k SenderDataKey) []byte {
-	b := make([]byte, 0, HeaderSize)
+	return h.appendSealed(make([]byte, 0, HeaderSize), channel, k.aead(), nil)
+}
+
+// appendSealed appends the header to b with its sender data sealed by
+// sd (a SenderDataKey's AEAD); sc, when not nil, lends the buffers.
+func (h Header) appendSealed(b []byte, channel ChannelID, sd cipherAEAD, sc *scratch) []byte {
+	if sc == nil {
+		sc = new(scratch)
+	}
+	start := len(b)
 	b = append(b, EnvelopeVersion)
 	b = binary.BigEndian.AppendUint64(b, h.Epoch)
 	b = append(b, h.Sender[:]...)
 	b = append(b, h.Nonce[:]...)
-	sd := binary.BigEndian.AppendUint32([]byte{byte(h.Compartment)}, h.Counter)
-	return k.aead().Seal(b, h.Nonce[:], sd, senderDataAD(channel, b))
+	sc.sd = append(sc.sd[:0], byte(h.Compartment))
+	sc.sd = binary.BigEndian.AppendUint32(sc.sd, h.Counter)
+	sc.ad = appendSenderDataAD(sc.ad[:0], channel, b[start:])
+	// The nonce is read from b, not h: h would escape to the heap.
+	return sd.Seal(b, b[start+25:start+clearHeaderSize], sc.sd, sc.ad)
 }
 
 // ParseClearHeader reads the clear part of an envelope's header. It
@@ -116,13 +132,23 @@ func ParseClearHeader(env []byte) (ClearHeader, error) {
 // with k. It fails with ErrDecrypt when k is not the key of the
 // envelope's channel and epoch, or the header was altered.
 func (k SenderDataKey) OpenHeader(channel ChannelID, env []byte) (Header, error) {
+	return openHeader(channel, k.aead(), env, nil)
+}
+
+// openHeader is OpenHeader with the key's AEAD made already; sc, when
+// not nil, lends the buffers.
+func openHeader(channel ChannelID, sdAEAD cipherAEAD, env []byte, sc *scratch) (Header, error) {
 	ch, err := ParseClearHeader(env)
 	if err != nil {
 		return Header{}, err
 	}
+	if sc == nil {
+		sc = new(scratch)
+	}
 	h := Header{Epoch: ch.Epoch, Sender: ch.Sender}
 	copy(h.Nonce[:], env[25:clearHeaderSize])
-	sd, err := k.aead().Open(nil, h.Nonce[:], env[clearHeaderSize:HeaderSize], senderDataAD(channel, env[:clearHeaderSize]))
+	sc.ad = appendSenderDataAD(sc.ad[:0], channel, env[:clearHeaderSize])
+	sd, err := sdAEAD.Open(sc.sd[:0], env[25:clearHeaderSize], env[clearHeaderSize:HeaderSize], sc.ad)
 	if err != nil {
 		return Header{}, fmt.Errorf("sender data of a message from %s: %w", h.Sender, ErrDecrypt)
 	}
@@ -145,7 +171,11 @@ type Message struct {
 // associatedData binds the body to the channel and the whole header as
 // sent, sealed sender data included.
 func associatedData(channel ChannelID, header []byte) []byte {
-	ad := appendPrefixed(nil, []byte(labelMessageAD))
+	return appendAssociatedData(nil, channel, header)
+}
+
+func appendAssociatedData(ad []byte, channel ChannelID, header []byte) []byte {
+	ad = appendPrefixed(ad, []byte(labelMessageAD))
 	ad = append(ad, channel[:]...)
 	return append(ad, header...)
 }
@@ -155,8 +185,10 @@ func associatedData(channel ChannelID, header []byte) []byte {
 // twice (a home restored from an older copy seals again under counters it
 // already used) never repeats a key and nonce pair.
 func messageAEAD(mk MessageKey) cipherAEAD {
-	k := deriveKey(mk[:], labelMessageAEAD, chacha20poly1305.KeySize)
-	a, _ := chacha20poly1305.NewX(k)
+	var k [chacha20poly1305.KeySize]byte
+	deriveKeyInto(k[:], mk[:], labelMessageAEAD)
+	a, _ := chacha20poly1305.NewX(k[:])
+	clear(k[:])
 	return a
 }
 
@@ -172,8 +204,17 @@ func tag(pair PairKey, ad []byte, contentHash [32]byte) []byte {
 // hashed (it must be zero, and the AEAD covers it), which keeps the cost
 // of a short message short.
 func contentHash(pt []byte) [32]byte {
+	return contentHashWith(pt, nil)
+}
+
+// contentHashWith is contentHash with sc's hash (nil: a new one).
+func contentHashWith(pt []byte, sc *scratch) [32]byte {
 	n := int(binary.BigEndian.Uint32(pt[tagAreaSize+reportSize+1:]))
-	return labeledHash(labelContentHash, pt[tagAreaSize:tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)])
+	content := pt[tagAreaSize : tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)]
+	if sc == nil {
+		return labeledHash(labelContentHash, content)
+	}
+	return sc.labeledHash(labelContentHash, content)
 }
 
 // sealWithKey encrypts m under message key mk with a fresh random nonce,
@@ -188,6 +229,13 @@ func sealWithKey(channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, 
 // sealMessage is SealMessage with the nonce read from random, so that
 // test vectors can be reproduced.
 func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKey, mk MessageKey, pairs []PairKey, m Message) ([]byte, error) {
+	return sealMessageWith(random, channel, h, sdk.aead(), mk, pairs, nil, m)
+}
+
+// sealMessageWith is sealMessage with the sender-data key's AEAD made
+// already (an EpochView keeps it for the epoch) and, when macs is not
+// nil, the pair keys' MAC states (macs[i] is pairs[i]'s).
+func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEAD, mk MessageKey, pairs []PairKey, macs []*macKey, m Message) ([]byte, error) {
 	if len(m.Body) > MaxBody {
 		return nil, fmt.Errorf("message body of %d bytes, max %d: %w", len(m.Body), MaxBody, ErrTooLarge)
 	}
@@ -197,14 +245,19 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKe
 	if !h.Compartment.valid() {
 		return nil, malformed("message", "unknown compartment")
 	}
-	if _, err := io.ReadFull(random, h.Nonce[:]); err != nil {
-		return nil, err
-	}
 	// The plaintext is laid out in the envelope itself, after the header,
 	// and encrypted in place: one 16 KiB buffer per message, not two.
 	// make zeroes it, so unused tag slots and the padding are zero.
 	out := make([]byte, HeaderSize+plaintextSize, EnvelopeSize)
-	copy(out, h.marshal(channel, sdk))
+	// The nonce is read into out, then h: reading into h would move h
+	// to the heap.
+	if _, err := io.ReadFull(random, out[25:clearHeaderSize]); err != nil {
+		return nil, err
+	}
+	copy(h.Nonce[:], out[25:clearHeaderSize])
+	sc := getScratch()
+	defer putScratch(sc, 0)
+	h.appendSealed(out[:0], channel, sd, sc)
 	pt := out[HeaderSize:]
 	if err := m.Report.marshalInto(pt[tagAreaSize : tagAreaSize+reportSize]); err != nil {
 		return nil, err
@@ -213,12 +266,21 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKe
 	body[0] = m.Type
 	binary.BigEndian.PutUint32(body[1:], uint32(len(m.Body)))
 	copy(body[bodyPrefix:], m.Body)
-	ad := associatedData(channel, out[:HeaderSize])
-	ch := contentHash(pt)
-	for i, p := range pairs {
-		copy(pt[i*TagSize:], tag(p, ad, ch))
+	sc.ad = appendAssociatedData(sc.ad[:0], channel, out[:HeaderSize])
+	ad := sc.ad
+	ch := contentHashWith(pt, sc)
+	if macs != nil {
+		msg := sc.tagInput(ad, ch)
+		for i := range pairs {
+			t := sc.mac(macs[i], msg)
+			copy(pt[i*TagSize:], t[:TagSize])
+		}
+	} else {
+		for i, p := range pairs {
+			copy(pt[i*TagSize:], tag(p, ad, ch))
+		}
 	}
-	return messageAEAD(mk).Seal(out[:HeaderSize], h.Nonce[:], pt, ad), nil
+	return messageAEAD(mk).Seal(out[:HeaderSize], out[25:clearHeaderSize], pt, ad), nil
 }
 
 // openMessage decrypts an envelope, whose header h was opened with
@@ -228,12 +290,26 @@ func sealMessage(random io.Reader, channel ChannelID, h Header, sdk SenderDataKe
 // the plaintext is parsed, the tag before the report and body are
 // returned.
 func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot int, pair PairKey) (Message, error) {
+	return openMessageWith(channel, h, env, mk, slot, pair, nil)
+}
+
+// openMessageWith is openMessage with, when mac is not nil, pair's MAC
+// states.
+func openMessageWith(channel ChannelID, h Header, env []byte, mk MessageKey, slot int, pair PairKey, mac *macKey) (Message, error) {
 	if slot < 0 || slot >= MaxMembers {
 		return Message{}, fmt.Errorf("reader slot %d: %w", slot, ErrNotMember)
 	}
-	ad := associatedData(channel, env[:HeaderSize])
-	pt, err := messageAEAD(mk).Open(nil, h.Nonce[:], env[HeaderSize:], ad)
+	// The plaintext goes into a buffer kept for the next message (the
+	// report is parsed and the body copied out of it), cleared before it
+	// is put back: no 16 KiB allocation per message.
+	sc := getScratch()
+	dirty := plaintextSize
+	defer func() { putScratch(sc, dirty) }()
+	sc.ad = appendAssociatedData(sc.ad[:0], channel, env[:HeaderSize])
+	ad := sc.ad
+	pt, err := messageAEAD(mk).Open(sc.pt[:0], env[25:clearHeaderSize], env[HeaderSize:], ad)
 	if err != nil {
+		dirty = 0 // Open clears what it wrote
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrDecrypt)
 	}
 	body := pt[tagAreaSize+reportSize:]
@@ -244,7 +320,15 @@ func openMessage(channel ChannelID, h Header, env []byte, mk MessageKey, slot in
 	if !allZero(body[bodyPrefix+int(n):]) {
 		return Message{}, malformed("message", "non-zero padding")
 	}
-	want := tag(pair, ad, contentHash(pt))
+	// The padding is zero: only what precedes it needs clearing.
+	dirty = tagAreaSize + reportSize + bodyPrefix + int(n)
+	var want []byte
+	if ch := contentHashWith(pt, sc); mac != nil {
+		t := sc.mac(mac, sc.tagInput(ad, ch))
+		want = t[:TagSize]
+	} else {
+		want = tag(pair, ad, ch)
+	}
 	if subtle.ConstantTimeCompare(want, pt[slot*TagSize:(slot+1)*TagSize]) != 1 {
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrBadTag)
 	}

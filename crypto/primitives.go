@@ -72,6 +72,14 @@ func deriveKey(secret []byte, label string, n int, context ...[]byte) []byte {
 	if n > 255*sha256.Size {
 		panic("parley/crypto: HKDF output too long")
 	}
+	out := make([]byte, (n+sha256.Size-1)/sha256.Size*sha256.Size)
+	deriveKeyInto(out, secret, label, context...)
+	return out[:n]
+}
+
+// deriveKeyInto is deriveKey writing len(dst) bytes into dst, which
+// must be a multiple of 32 bytes long.
+func deriveKeyInto(dst, secret []byte, label string, context ...[]byte) {
 	var stack [128]byte
 	info := appendPrefixed(stack[:0], []byte(label))
 	for _, c := range context {
@@ -81,14 +89,12 @@ func deriveKey(secret []byte, label string, n int, context ...[]byte) []byte {
 	var salt [sha256.Size]byte
 	prk := hmacSHA256(salt[:], secret)
 	// Expand: T(i) = HMAC(PRK, T(i-1) || info || i).
-	out := make([]byte, 0, (n+sha256.Size-1)/sha256.Size*sha256.Size)
 	var prev []byte
-	for i := 1; len(out) < n; i++ {
+	for i := 1; (i-1)*sha256.Size < len(dst); i++ {
 		t := hmacSHA256(prk[:], prev, info, []byte{byte(i)})
-		out = append(out, t[:]...)
-		prev = out[len(out)-sha256.Size:]
+		prev = dst[(i-1)*sha256.Size : i*sha256.Size]
+		copy(prev, t[:])
 	}
-	return out[:n]
 }
 
 type writer interface{ Write([]byte) (int, error) }

@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"sync"
@@ -17,7 +18,11 @@ type EpochView struct {
 	roster     *Roster
 	keys       *ChannelKeys
 	senderData SenderDataKey
-	self       *Member
+	// sd is senderData's AEAD, made once for the view: it seals and
+	// opens the sender data of every envelope.
+	sd     cipherAEAD
+	self   *Member
+	selfID KeyID
 	// members indexes the roster by key id; readers and slot are each
 	// compartment's readers and our tag slot among them (-1: none).
 	members map[KeyID]*Member
@@ -26,9 +31,14 @@ type EpochView struct {
 
 	mu    sync.Mutex
 	pairs map[KeyID]PairKey
+	// macs holds each pair key's HMAC states (the padded key blocks
+	// hashed once, not for every tag).
+	macs map[KeyID]*macKey
 	// sealPairs holds, once computed, the pair keys with each
-	// compartment's readers in slot order: what every seal needs.
+	// compartment's readers in slot order, and sealMACs their MAC
+	// states: what every seal needs.
 	sealPairs map[Compartment][]PairKey
+	sealMACs  map[Compartment][]*macKey
 }
 
 // NewEpochView returns keys' view of the epoch of roster r, which the
@@ -38,8 +48,10 @@ type EpochView struct {
 // for every message.
 func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	v := &EpochView{roster: r, keys: keys, senderData: sd, members: map[KeyID]*Member{}, readers: map[Compartment][]*Member{},
-		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}}
+		slot: map[Compartment]int{}, pairs: map[KeyID]PairKey{}, sealPairs: map[Compartment][]PairKey{}, sd: sd.aead(),
+		macs: map[KeyID]*macKey{}, sealMACs: map[Compartment][]*macKey{}}
 	self := keys.ID()
+	v.selfID = self
 	for i := range r.Members {
 		m := &r.Members[i]
 		id := m.ID()
@@ -70,41 +82,51 @@ func NewEpochView(r *Roster, keys *ChannelKeys, sd SenderDataKey) *EpochView {
 	return v
 }
 
-func (v *EpochView) pair(id KeyID, m *Member) (PairKey, error) {
+func (v *EpochView) pair(id KeyID, m *Member) (PairKey, *macKey, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if p, ok := v.pairs[id]; ok {
-		return p, nil
+		return p, v.macs[id], nil
 	}
 	p, err := v.keys.pairKey(v.roster.Channel, &m.Keys)
 	if err != nil {
-		return PairKey{}, fmt.Errorf("pair key with %s: %w", m.Name, err)
+		return PairKey{}, nil, fmt.Errorf("pair key with %s: %w", m.Name, err)
 	}
-	v.pairs[id] = p
-	return p, nil
+	mac := newMACKey(p)
+	v.pairs[id], v.macs[id] = p, mac
+	return p, mac, nil
 }
 
 // pairsFor returns the pair keys with the readers of c, in slot order.
 func (v *EpochView) pairsFor(c Compartment) ([]PairKey, error) {
+	pairs, _, err := v.sealKeys(c)
+	return pairs, err
+}
+
+// sealKeys returns the pair keys with the readers of c, in slot order,
+// and their MAC states.
+func (v *EpochView) sealKeys(c Compartment) ([]PairKey, []*macKey, error) {
 	v.mu.Lock()
 	pairs, ok := v.sealPairs[c]
+	macs := v.sealMACs[c]
 	v.mu.Unlock()
 	if ok {
-		return pairs, nil
+		return pairs, macs, nil
 	}
 	readers := v.readers[c]
 	pairs = make([]PairKey, len(readers))
+	macs = make([]*macKey, len(readers))
 	for i, r := range readers {
-		p, err := v.pair(r.ID(), r)
+		p, mac, err := v.pair(r.ID(), r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		pairs[i] = p
+		pairs[i], macs[i] = p, mac
 	}
 	v.mu.Lock()
-	v.sealPairs[c] = pairs
+	v.sealPairs[c], v.sealMACs[c] = pairs, macs
 	v.mu.Unlock()
-	return pairs, nil
+	return pairs, macs, nil
 }
 
 // Seal seals m as the view's member in compartment c with the next link
@@ -118,7 +140,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if !self.Posts(c) {
 		return nil, fmt.Errorf("a %s posting in %s: %w", self.Role, c, ErrNoCompartment)
 	}
-	pairs, err := v.pairsFor(c)
+	pairs, macs, err := v.sealKeys(c)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +149,7 @@ func (v *EpochView) Seal(chain *SendChain, c Compartment, m Message) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	env, err := sealMessage(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.keys.ID(), Counter: n}, v.senderData, mk, pairs, m)
+	env, err := sealMessageWith(rand.Reader, v.roster.Channel, Header{Compartment: c, Epoch: v.roster.Version, Sender: v.selfID, Counter: n}, v.sd, mk, pairs, macs, m)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +172,44 @@ type Opened struct {
 // Header opens the header of env, which must name the view's epoch:
 // what the receiver needs to choose the chain to pass to Open.
 func (v *EpochView) Header(env []byte) (Header, error) {
+	in, err := v.Incoming(env)
+	return in.h, err
+}
+
+// An Incoming is an envelope whose header a view has opened (Incoming):
+// the receiver chooses the chain from its Header, then passes both to
+// OpenIncoming, which does not open the header a second time.
+type Incoming struct {
+	h   Header
+	env []byte
+	// header is env's header as it was opened.
+	header [HeaderSize]byte
+	v      *EpochView
+}
+
+// Header is the envelope's header, its sender data opened.
+func (in Incoming) Header() Header { return in.h }
+
+// Incoming opens the header of env, which must name the view's epoch,
+// for OpenIncoming. Header and Open, together, are Incoming and
+// OpenIncoming with the header opened twice.
+func (v *EpochView) Incoming(env []byte) (Incoming, error) {
 	ch, err := ParseClearHeader(env)
 	if err != nil {
-		return Header{}, err
+		return Incoming{}, err
 	}
 	if ch.Epoch != v.roster.Version {
-		return Header{}, fmt.Errorf("message of epoch %d, view of %d: %w", ch.Epoch, v.roster.Version, ErrWrongEpoch)
+		return Incoming{}, fmt.Errorf("message of epoch %d, view of %d: %w", ch.Epoch, v.roster.Version, ErrWrongEpoch)
 	}
-	return v.senderData.OpenHeader(v.roster.Channel, env)
+	sc := getScratch()
+	h, err := openHeader(v.roster.Channel, v.sd, env, sc)
+	putScratch(sc, 0)
+	if err != nil {
+		return Incoming{}, err
+	}
+	in := Incoming{h: h, env: env, v: v}
+	copy(in.header[:], env)
+	return in, nil
 }
 
 // Open runs the receiver checks of §13.1 on env, whose header must name
@@ -166,10 +218,24 @@ func (v *EpochView) Header(env []byte) (Header, error) {
 // has passed does it accept the counter on chain; on any error chain is
 // unchanged.
 func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
-	h, err := v.Header(env)
+	in, err := v.Incoming(env)
 	if err != nil {
 		return nil, err
 	}
+	return v.OpenIncoming(chain, in)
+}
+
+// OpenIncoming is Open of an envelope whose header this view opened
+// with Incoming. An envelope whose header changed since fails with
+// ErrDecrypt (the rest is authenticated by the body's AEAD, as in Open).
+func (v *EpochView) OpenIncoming(chain *ReceiveChain, in Incoming) (*Opened, error) {
+	if in.v != v {
+		return nil, fmt.Errorf("an envelope whose header another view opened: %w", ErrWrongEpoch)
+	}
+	if len(in.env) != EnvelopeSize || !bytes.Equal(in.header[:], in.env[:HeaderSize]) {
+		return nil, fmt.Errorf("an envelope whose header changed after it was opened: %w", ErrDecrypt)
+	}
+	h, env := in.h, in.env
 	sender := v.members[h.Sender]
 	if sender == nil {
 		return nil, fmt.Errorf("sender %s: %w", h.Sender, ErrNotMember)
@@ -188,11 +254,11 @@ func (v *EpochView) Open(chain *ReceiveChain, env []byte) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	pair, err := v.pair(h.Sender, sender)
+	pair, mac, err := v.pair(h.Sender, sender)
 	if err != nil {
 		return nil, err
 	}
-	m, err := openMessage(v.roster.Channel, h, env, mk, v.slot[h.Compartment], pair)
+	m, err := openMessageWith(v.roster.Channel, h, env, mk, v.slot[h.Compartment], pair, mac)
 	if err != nil {
 		return nil, err
 	}

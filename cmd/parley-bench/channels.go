@@ -212,10 +212,10 @@ func newOpener(m *member) *opener {
 // receive sequence (crypto.EpochView.Open): membership, chain lookup,
 // AEAD and tag, and only then the chain moves on.
 func (o *opener) open(env []byte) error {
-	h, err := o.m.view.Header(env)
+	in, err := o.m.view.Incoming(env)
 	if err != nil {
 		return err
 	}
-	_, err = o.m.view.Open(o.chains[h.Sender], env)
+	_, err = o.m.view.OpenIncoming(o.chains[in.Header().Sender], in)
 	return err
 }

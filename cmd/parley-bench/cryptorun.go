@@ -4,10 +4,12 @@ import (
 	"crypto/rand"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	parleyclient "parley/client"
 	"parley/crypto"
 )
 
@@ -98,6 +100,28 @@ func sealOpenOp(n int, derivePairs bool) (cryptoOp, error) {
 				return err
 			}
 			if err := op.open(env); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}, nil
+}
+
+// clientSealOpenOp is the client library's own per-message path
+// (parley/client.MessagePath): one home of a channel of n seals a talks message
+// with a 1 KiB text as it does before posting (its send chain, report
+// and per-epoch view), another takes it in as it does for a fetched
+// frame (header, chain, open, the report's checks, the body). The
+// homes' store (SQLite, the sealed state row) is left out.
+func clientSealOpenOp(n int) (cryptoOp, error) {
+	p, err := parleyclient.NewMessagePath(n)
+	if err != nil {
+		return cryptoOp{}, err
+	}
+	text := strings.Repeat("x", bodySize)
+	return cryptoOp{run: func(k int) error {
+		for range k {
+			if err := p.SealOpen(text, false); err != nil {
 				return err
 			}
 		}
@@ -406,6 +430,10 @@ func runCrypto(rounds int, slice time.Duration) (cryptoResult, error) {
 	}
 	op, err = sealOpenOp(10, true)
 	if err := add("sealopen-10-derive", op, err); err != nil {
+		return res, err
+	}
+	op, err = clientSealOpenOp(10)
+	if err := add("sealopen-10-client", op, err); err != nil {
 		return res, err
 	}
 	chans, err := newChannels(2, 50, time.Now())
