@@ -13,7 +13,7 @@ import (
 // keys and the crypto.EpochView with its pair keys (one X25519 per
 // reader) — depends only on the stored bytes, which never change for an
 // epoch. The Client keeps it in memory, so that it is derived once per
-// epoch and not for every message (docs/bench-notes/seal-open.md). Every
+// epoch and not for every message (docs/benchmarks.md, "Seal and open"). Every
 // hit is checked against the stored bytes themselves, so a changed
 // state (another process, a restored home) is never served a stale
 // view. Nothing here is written anywhere; erasing a channel empties it.
