@@ -153,7 +153,7 @@ func (c *Client) Rule(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return quorumName(cur.Quorum), nil
+	return cur.Quorum.String(), nil
 }
 
 // SetRule changes the channel's admission rule: a roster change like
@@ -166,7 +166,7 @@ func (c *Client) SetRule(ctx context.Context, name string, q crypto.Quorum) erro
 			return err
 		}
 		if cur.Quorum == q {
-			return fmt.Errorf("the admission rule is %s already", quorumName(q))
+			return fmt.Errorf("the admission rule is %s already", q.String())
 		}
 		next := cur.Next(c.Now())
 		next.Quorum = q

@@ -410,7 +410,7 @@ func rosterChanges(cur, next *crypto.Roster, st *channelState, self crypto.KeyID
 		line("secrecy policy is now %s", next.Policy)
 	}
 	if cur.Quorum != next.Quorum {
-		line("admission rule is now %s", quorumName(next.Quorum))
+		line("admission rule is now %s", next.Quorum.String())
 	}
 	if len(next.Approvals) > 0 {
 		var names []string

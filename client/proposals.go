@@ -8,30 +8,11 @@ import (
 	"parley/crypto"
 )
 
-// QuorumName is how the CLI names an admission rule.
-func quorumName(q crypto.Quorum) string {
-	if q == crypto.QuorumEverySide {
-		return "every-side"
-	}
-	return "none"
-}
-
-// ParseQuorum reads an admission rule's name: every-side or none.
-func ParseQuorum(s string) (crypto.Quorum, bool) {
-	switch s {
-	case "every-side":
-		return crypto.QuorumEverySide, true
-	case "none":
-		return crypto.QuorumNone, true
-	}
-	return 0, false
-}
-
 func ruleNote(q crypto.Quorum) string {
 	if q == crypto.QuorumNone {
 		return ""
 	}
-	return ", admission rule " + quorumName(q)
+	return ", admission rule " + q.String()
 }
 
 // signerName is the name, in cur, of the organizer who signed r.
@@ -66,7 +47,7 @@ func describeChange(cur, next *crypto.Roster) []string {
 		}
 	}
 	if cur.Quorum != next.Quorum {
-		out = append(out, "setting the admission rule to "+quorumName(next.Quorum))
+		out = append(out, "setting the admission rule to "+next.Quorum.String())
 	}
 	if cur.Policy != next.Policy {
 		out = append(out, fmt.Sprintf("setting the secrecy policy to %s", next.Policy))
@@ -135,7 +116,7 @@ func proposalInfo(st *channelState, p *proposalRecord, cur *crypto.Roster) Propo
 		}
 	}
 	if r.Quorum != base.Quorum {
-		out.Rule = quorumName(r.Quorum)
+		out.Rule = r.Quorum.String()
 	}
 	for _, a := range r.Approvals {
 		if m := base.Member(crypto.KeyIDOf(a.Signer)); m != nil {

@@ -58,13 +58,6 @@ type founderFile struct {
 
 var b64 = base64.StdEncoding
 
-func quorumName(q Quorum) string {
-	if q == QuorumEverySide {
-		return "every-side"
-	}
-	return "none"
-}
-
 // MarshalJSON writes the record file.
 func (a *Agreement) MarshalJSON() ([]byte, error) {
 	if err := a.checkShape(); err != nil {
@@ -72,7 +65,7 @@ func (a *Agreement) MarshalJSON() ([]byte, error) {
 	}
 	f := agreementFile{
 		Format: agreementFormat, Channel: a.Channel.String(), Draft: a.Draft, Version: a.Version,
-		SHA256: hex.EncodeToString(a.SHA256[:]), Policy: a.Policy.String(), Quorum: quorumName(a.Quorum), Sides: a.Sides,
+		SHA256: hex.EncodeToString(a.SHA256[:]), Policy: a.Policy.String(), Quorum: a.Quorum.String(), Sides: a.Sides,
 		Founder: founderFile{
 			Name: a.FounderName, SafetyNumber: a.FounderIdentity.SafetyNumber(), Identity: b64Identity(&a.FounderIdentity),
 			Pseudonym: b64.EncodeToString(a.FounderKey), DHKey: b64.EncodeToString(a.FounderDH),
@@ -148,12 +141,7 @@ func ParseAgreement(data []byte) (*Agreement, error) {
 	if a.Policy, ok = ParsePolicy(f.Policy); !ok {
 		d.fail("policy")
 	}
-	switch f.Quorum {
-	case "none":
-		a.Quorum = QuorumNone
-	case "every-side":
-		a.Quorum = QuorumEverySide
-	default:
+	if a.Quorum, ok = ParseQuorum(f.Quorum); !ok {
 		d.fail("quorum")
 	}
 	if d.err != nil {

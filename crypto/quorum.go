@@ -25,6 +25,24 @@ const (
 
 func (q Quorum) valid() bool { return q == QuorumNone || q == QuorumEverySide }
 
+// String is the rule's name: "every-side" or "none".
+func (q Quorum) String() string {
+	if q == QuorumEverySide {
+		return "every-side"
+	}
+	return "none"
+}
+
+// ParseQuorum maps "every-side" or "none" to a Quorum.
+func ParseQuorum(s string) (Quorum, bool) {
+	for _, q := range []Quorum{QuorumNone, QuorumEverySide} {
+		if q.String() == s {
+			return q, true
+		}
+	}
+	return 0, false
+}
+
 // MaxApprovals bounds the approvals a roster carries: one per side is
 // what a quorum needs.
 const MaxApprovals = 8

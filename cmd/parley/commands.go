@@ -103,7 +103,7 @@ func cmdChannelCreate(ctx context.Context, e *env, g *global, args []string) err
 	if !ok {
 		return usagef("--secrecy must be hard or soft")
 	}
-	quorum, ok := client.ParseQuorum(rule)
+	quorum, ok := crypto.ParseQuorum(rule)
 	if !ok {
 		return usagef("--quorum must be every-side or none")
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"parley/client"
+	"parley/crypto"
 )
 
 // The every-side admission rule from the command line: setting it,
@@ -36,7 +37,7 @@ func cmdChannelQuorum(ctx context.Context, e *env, g *global, args []string) err
 		fmt.Fprintln(e.stdout, rule)
 		return nil
 	}
-	q, ok := client.ParseQuorum(pos[1])
+	q, ok := crypto.ParseQuorum(pos[1])
 	if !ok {
 		return usagef("the admission rule is every-side or none")
 	}
