@@ -148,7 +148,14 @@ func (b *browser) events(path string) (<-chan string, func()) {
 // org, and org admit it.
 func (b *browser) joinThroughPage(w *parleytest.World, org *client.Client) {
 	b.t.Helper()
-	code, err := org.Invite(w.Ctx, "oslo", crypto.RoleParticipant, time.Hour, 0)
+	b.joinSideThroughPage(w, org, crypto.RoleParticipant, "")
+}
+
+// joinSideThroughPage is joinThroughPage with a role and a side (none
+// when side is empty).
+func (b *browser) joinSideThroughPage(w *parleytest.World, org *client.Client, role crypto.Role, side string) {
+	b.t.Helper()
+	code, err := org.InviteToSide(w.Ctx, "oslo", role, side, time.Hour, 0)
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -24,14 +24,7 @@ func initialWorld(t *testing.T) (w *parleytest.World, org, bashir *client.Client
 	s, dir := startApp(t, "Alice", time.Hour)
 	w.Homes = append(w.Homes, dir)
 	b = newBrowser(t, s)
-	code, err := org.InviteToSide(w.Ctx, "oslo", crypto.RoleParticipant, "A", time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.post("/api/join", map[string]string{"code": code}, nil)
-	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	b.joinSideThroughPage(w, org, crypto.RoleParticipant, "A")
 	for _, text := range []string{"Article 1.\n", "Article 1.\nArticle 2.\n"} {
 		if _, err := org.PutDraft(w.Ctx, "oslo", "declaration", []byte(text)); err != nil {
 			t.Fatal(err)

@@ -25,20 +25,13 @@ func TestQuorumThroughTheApp(t *testing.T) {
 	s, dir := startApp(t, "OrgB", time.Hour)
 	w.Homes = append(w.Homes, dir)
 	b := newBrowser(t, s)
-	code, err := org.InviteToSide(w.Ctx, "oslo", crypto.RoleOrganizer, "B", time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.post("/api/join", map[string]string{"code": code}, nil)
-	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	b.joinSideThroughPage(w, org, crypto.RoleOrganizer, "B")
 	b.post("/api/channels/oslo/sync", nil, nil)
 	if err := org.SetRule(w.Ctx, "oslo", crypto.QuorumEverySide); err != nil {
 		t.Fatal(err)
 	}
 	dan := w.Home("Dan")
-	code, err = org.InviteToSide(w.Ctx, "oslo", crypto.RoleParticipant, "A", time.Hour, 0)
+	code, err := org.InviteToSide(w.Ctx, "oslo", crypto.RoleParticipant, "A", time.Hour, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

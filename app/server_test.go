@@ -332,14 +332,7 @@ func TestSideBriefingThroughTheApp(t *testing.T) {
 	s, dir := startApp(t, "Alice", time.Hour)
 	w.Homes = append(w.Homes, dir)
 	b := newBrowser(t, s)
-	code, err := org.InviteToSide(w.Ctx, "oslo", crypto.RoleParticipant, "A", time.Hour, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.post("/api/join", map[string]string{"code": code}, nil)
-	if _, err := org.Admit(w.Ctx, "oslo", nil, true); err != nil {
-		t.Fatal(err)
-	}
+	b.joinSideThroughPage(w, org, crypto.RoleParticipant, "A")
 	b.post("/api/channels/oslo/sync", nil, nil)
 	var members []client.Member
 	b.get("/api/channels/oslo/members", &members)
