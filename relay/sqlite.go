@@ -27,12 +27,20 @@ import (
 // means.
 type SQLiteStore struct {
 	w, r    *sql.DB
+	cp      *sql.DB // the checkpointer's connection (checkpoint.go)
 	stmts   appendStmts
 	appends chan *appendReq
-	done    chan struct{}
-	stopped chan struct{} // closed when the writer has returned
-	wg      sync.WaitGroup
-	closeMu sync.Once
+	// askCheckpoint wakes the checkpointer; cpMu is held by whoever
+	// checkpoints. sinceCheckpoint and walPages count pages committed
+	// since the writer last asked for a checkpoint and since the WAL last
+	// started over (writer goroutine only).
+	askCheckpoint             chan struct{}
+	cpMu                      sync.Mutex
+	sinceCheckpoint, walPages int
+	done                      chan struct{}
+	stopped                   chan struct{} // closed when the writer has returned
+	wg                        sync.WaitGroup
+	closeMu                   sync.Once
 }
 
 // appendStmts are the statements of the append path, prepared once on
@@ -97,22 +105,26 @@ CREATE TABLE IF NOT EXISTS tombstones (
 ) WITHOUT ROWID;
 `
 
-func dsn(path string, write bool) string {
+// The store's three kinds of connection.
+type role int
+
+const (
+	readerConn role = iota
+	writerConn
+	checkpointConn
+)
+
+func dsn(path string, r role) string {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "secure_delete(ON)", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
-	if write {
+	switch r {
+	case writerConn:
 		q.Set("_txlock", "immediate")
-		// The commit that fills the WAL past this many pages also copies
-		// them into the database file and syncs it, and every append
-		// waiting on that commit waits for the copy too. SQLite's default
-		// of 1000 pages (about 250 envelopes) made those commits the
-		// relay's latency tail; checkpoints of 100 pages are short enough
-		// to halve the tail of an append, for a few percent of peak
-		// throughput (BenchmarkStoreAppendPaced, docs/benchmarks.md).
-		q.Add("_pragma", "wal_autocheckpoint(100)")
-	} else {
+		// No commit checkpoints: the checkpointer does (checkpoint.go).
+		q.Add("_pragma", "wal_autocheckpoint(0)")
+	case readerConn:
 		q.Add("_pragma", "query_only(ON)")
 	}
 	return "file:" + path + "?" + q.Encode()
@@ -125,7 +137,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	if err := ownerOnly(path); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn(path, true))
+	w, err := sql.Open("sqlite", dsn(path, writerConn))
 	if err != nil {
 		return nil, err
 	}
@@ -142,13 +154,20 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("updating schema: %w", err)
 	}
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", dsn(path, readerConn))
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
-	s := &SQLiteStore{w: w, r: r, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
+	cp, err := sql.Open("sqlite", dsn(path, checkpointConn))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
+	s := &SQLiteStore{w: w, r: r, cp: cp, appends: make(chan *appendReq, 1024), askCheckpoint: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -160,11 +179,13 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		if *p.stmt, err = w.Prepare(p.sql); err != nil {
 			w.Close()
 			r.Close()
+			cp.Close()
 			return nil, fmt.Errorf("preparing %q: %w", p.sql, err)
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
 }
 
@@ -216,7 +237,7 @@ func damaged(err error) bool {
 func (s *SQLiteStore) Close() error {
 	s.closeMu.Do(func() { close(s.done) })
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
 // maxBatch bounds one group commit.
@@ -294,6 +315,15 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 			results[i] = appendResult{err: err}
 		}
 		req.out <- results[i]
+	}
+	if err == nil {
+		pages := 0
+		for _, r := range results {
+			for _, f := range r.stored {
+				pages += 1 + len(f.Payload)/4096
+			}
+		}
+		s.afterCommit(pages)
 	}
 }
 

@@ -1,0 +1,96 @@
+package relay
+
+import (
+	"database/sql"
+	"time"
+)
+
+// The relay checkpoints its WAL beside the writer, on a connection of its
+// own, instead of inside the commit that crosses SQLite's autocheckpoint
+// threshold. A checkpoint copies the WAL's pages into the database file
+// and syncs it; done inside a commit, every append waiting for that
+// commit waited for the copy too, and at small channel sizes the copy
+// took a third of the writer's time. A PASSIVE checkpoint takes no lock
+// the writer needs, so the copy and the commits proceed side by side.
+// Durability is unchanged: a commit is on disk once its WAL frames are
+// synced, checkpointed or not.
+//
+// SQLite starts the WAL file over only when a write transaction begins
+// with every frame already copied, which a checkpointer racing a steady
+// stream of commits rarely leaves it. So once the WAL holds
+// walRestartPages, the writer copies the few frames committed since the
+// checkpointer's last pass itself, between two commits, and the next
+// commit starts the file over.
+
+const (
+	// checkpointPages is how much the writer commits between two
+	// requests for a background checkpoint, in 4 KiB pages.
+	checkpointPages = 256
+	// walRestartPages is how large the WAL may grow before the writer
+	// finishes a checkpoint itself so that the file starts over.
+	walRestartPages = 1024
+	// walForcePages is how large it may grow before the writer waits for
+	// a running background checkpoint to do so.
+	walForcePages = 4 * walRestartPages
+)
+
+// checkpointer runs a passive checkpoint whenever the writer asks, until
+// the store closes.
+func (s *SQLiteStore) checkpointer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.askCheckpoint:
+		case <-s.done:
+			return
+		}
+		s.cpMu.Lock()
+		_, _, err := checkpoint(s.cp)
+		s.cpMu.Unlock()
+		if err != nil {
+			// The writer asks again after the next commits; a
+			// checkpoint that keeps failing leaves a longer WAL,
+			// not lost data.
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// afterCommit counts a commit's pages, asks for a background checkpoint
+// when enough have gathered, and finishes one itself when the WAL is due
+// to start over. It runs on the writer goroutine, between commits.
+func (s *SQLiteStore) afterCommit(pages int) {
+	s.sinceCheckpoint += pages
+	s.walPages += pages
+	if s.sinceCheckpoint >= checkpointPages {
+		s.sinceCheckpoint = 0
+		select {
+		case s.askCheckpoint <- struct{}{}:
+		default: // one is already asked for
+		}
+	}
+	if s.walPages < walRestartPages {
+		return
+	}
+	if s.walPages < walForcePages {
+		if !s.cpMu.TryLock() {
+			return // the checkpointer is at work; try after the next commit
+		}
+	} else {
+		s.cpMu.Lock()
+	}
+	defer s.cpMu.Unlock()
+	if all, _, err := checkpoint(s.w); err == nil && all {
+		s.walPages = 0
+	}
+}
+
+// checkpoint runs a passive checkpoint on db and reports whether it
+// copied every frame in the WAL, and how many there were.
+func checkpoint(db *sql.DB) (all bool, frames int, err error) {
+	var busy, logFrames, moved int
+	if err := db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &moved); err != nil {
+		return false, 0, err
+	}
+	return busy == 0 && moved == logFrames, logFrames, nil
+}
