@@ -131,7 +131,9 @@ func BenchmarkStoreAppendPaced(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	q := func(d []time.Duration, p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1e3 }
+	q := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1e3
+	}
 	slices.Sort(lat)
 	slices.Sort(seen)
 	b.ReportMetric(q(lat, 0.5), "p50-ms")
