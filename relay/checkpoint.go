@@ -17,21 +17,28 @@ import (
 //
 // SQLite starts the WAL file over only when a write transaction begins
 // with every frame already copied, which a checkpointer racing a steady
-// stream of commits rarely leaves it. So once the WAL holds
-// walRestartPages, the writer copies the few frames committed since the
-// checkpointer's last pass itself, between two commits, and the next
-// commit starts the file over.
+// stream of commits rarely leaves it. So the writer copies the few frames
+// committed since the checkpointer's last pass itself, between two
+// commits, and the next commit starts the file over. That copy ends with
+// two fsyncs, which every append waiting for the next commit waits for:
+// the writer does it when no append is waiting, once the WAL holds
+// walIdleRestartPages, and under a load that never leaves it idle, at
+// walRestartPages.
 
 const (
 	// checkpointPages is how much the writer commits between two
 	// requests for a background checkpoint, in 4 KiB pages.
 	checkpointPages = 256
-	// walRestartPages is how large the WAL may grow before the writer
-	// finishes a checkpoint itself so that the file starts over.
-	walRestartPages = 1024
+	// walIdleRestartPages is how large the WAL grows before the writer
+	// starts it over at its next idle moment.
+	walIdleRestartPages = 1024
+	// walRestartPages is how large it grows before the writer starts it
+	// over between two commits, idle or not, unless the checkpointer is
+	// at work.
+	walRestartPages = 4096
 	// walForcePages is how large it may grow before the writer waits for
 	// a running background checkpoint to do so.
-	walForcePages = 4 * walRestartPages
+	walForcePages = 2 * walRestartPages
 )
 
 // checkpointer runs a passive checkpoint whenever the writer asks, until
@@ -58,8 +65,9 @@ func (s *SQLiteStore) checkpointer() {
 
 // afterCommit counts a commit's pages, asks for a background checkpoint
 // when enough have gathered, and finishes one itself when the WAL is due
-// to start over. It runs on the writer goroutine, between commits.
-func (s *SQLiteStore) afterCommit(pages int) {
+// to start over. It runs on the writer goroutine, between commits; idle
+// says that no append is waiting for the next.
+func (s *SQLiteStore) afterCommit(pages int, idle bool) {
 	s.sinceCheckpoint += pages
 	s.walPages += pages
 	if s.sinceCheckpoint >= checkpointPages {
@@ -69,7 +77,7 @@ func (s *SQLiteStore) afterCommit(pages int) {
 		default: // one is already asked for
 		}
 	}
-	if s.walPages < walRestartPages {
+	if s.walPages < walIdleRestartPages || (!idle && s.walPages < walRestartPages) {
 		return
 	}
 	if s.walPages < walForcePages {

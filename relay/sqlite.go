@@ -341,7 +341,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		s.syncs <- group
 	}
 	if err == nil {
-		s.afterCommit(pages)
+		s.afterCommit(pages, len(s.appends) == 0)
 	}
 }
 
