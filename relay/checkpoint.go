@@ -22,23 +22,25 @@ import (
 // commits, and the next commit starts the file over. That copy ends with
 // two fsyncs, which every append waiting for the next commit waits for:
 // the writer does it when no append is waiting, once the WAL holds
-// walIdleRestartPages, and under a load that never leaves it idle, at
-// walRestartPages.
+// walIdleRestartBytes, and under a load that never leaves it idle, at
+// walRestartBytes.
 
+// The sizes below count the payloads committed, which is close to what
+// the WAL grows by: an envelope's pages hold little else.
 const (
-	// checkpointPages is how much the writer commits between two
-	// requests for a background checkpoint, in 4 KiB pages.
-	checkpointPages = 256
-	// walIdleRestartPages is how large the WAL grows before the writer
+	// checkpointBytes is how much the writer commits between two
+	// requests for a background checkpoint.
+	checkpointBytes = 1 << 20
+	// walIdleRestartBytes is how large the WAL grows before the writer
 	// starts it over at its next idle moment.
-	walIdleRestartPages = 1024
-	// walRestartPages is how large it grows before the writer starts it
+	walIdleRestartBytes = 4 << 20
+	// walRestartBytes is how large it grows before the writer starts it
 	// over between two commits, idle or not, unless the checkpointer is
 	// at work.
-	walRestartPages = 4096
-	// walForcePages is how large it may grow before the writer waits for
+	walRestartBytes = 16 << 20
+	// walForceBytes is how large it may grow before the writer waits for
 	// a running background checkpoint to do so.
-	walForcePages = 2 * walRestartPages
+	walForceBytes = 2 * walRestartBytes
 )
 
 // checkpointer runs a passive checkpoint whenever the writer asks, until
@@ -63,24 +65,24 @@ func (s *SQLiteStore) checkpointer() {
 	}
 }
 
-// afterCommit counts a commit's pages, asks for a background checkpoint
+// afterCommit counts a commit's bytes, asks for a background checkpoint
 // when enough have gathered, and finishes one itself when the WAL is due
 // to start over. It runs on the writer goroutine, between commits; idle
 // says that no append is waiting for the next.
-func (s *SQLiteStore) afterCommit(pages int, idle bool) {
-	s.sinceCheckpoint += pages
-	s.walPages += pages
-	if s.sinceCheckpoint >= checkpointPages {
+func (s *SQLiteStore) afterCommit(bytes int, idle bool) {
+	s.sinceCheckpoint += bytes
+	s.walBytes += bytes
+	if s.sinceCheckpoint >= checkpointBytes {
 		s.sinceCheckpoint = 0
 		select {
 		case s.askCheckpoint <- struct{}{}:
 		default: // one is already asked for
 		}
 	}
-	if s.walPages < walIdleRestartPages || (!idle && s.walPages < walRestartPages) {
+	if s.walBytes < walIdleRestartBytes || (!idle && s.walBytes < walRestartBytes) {
 		return
 	}
-	if s.walPages < walForcePages {
+	if s.walBytes < walForceBytes {
 		if !s.cpMu.TryLock() {
 			return // the checkpointer is at work; try after the next commit
 		}
@@ -89,7 +91,7 @@ func (s *SQLiteStore) afterCommit(pages int, idle bool) {
 	}
 	defer s.cpMu.Unlock()
 	if all, _, err := checkpoint(s.w); err == nil && all {
-		s.walPages = 0
+		s.walBytes = 0
 	}
 }
 

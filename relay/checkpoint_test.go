@@ -23,7 +23,7 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const channels, writers, perWriter = 4, 64, 64 // 4096 envelopes, about 20,500 pages
+	const channels, writers, perWriter = 4, 64, 64 // 4096 envelopes, 64 MiB
 	ids := make([]relay.ChannelID, channels)
 	for i := range ids {
 		ids[i][0] = byte(i + 1)
@@ -53,9 +53,9 @@ func TestWALStaysBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Growing to 8192 pages at most before a restart, plus one batch of
-	// 256 envelopes of 6 pages: 9728 pages, 38 MiB. A WAL that never
-	// starts over would hold all 20,500 (80 MiB).
+	// Growing to 32 MiB of envelopes at most before a restart, plus one
+	// batch of 256 envelopes, with their share of other pages: under 40
+	// MiB. A WAL that never starts over would hold all 64 MiB and more.
 	if limit := int64(40 << 20); largest > limit {
 		t.Errorf("the WAL grew to %d MiB, want at most %d", largest>>20, limit>>20)
 	}

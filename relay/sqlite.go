@@ -33,12 +33,12 @@ type SQLiteStore struct {
 	syncs   chan syncGroup // committed appends, to the syncer (walsync.go)
 	wal     walFile
 	// askCheckpoint wakes the checkpointer; cpMu is held by whoever
-	// checkpoints. sinceCheckpoint and walPages count pages committed
+	// checkpoints. sinceCheckpoint and walBytes count bytes committed
 	// since the writer last asked for a checkpoint and since the WAL last
 	// started over (writer goroutine only).
 	askCheckpoint             chan struct{}
 	cpMu                      sync.Mutex
-	sinceCheckpoint, walPages int
+	sinceCheckpoint, walBytes int
 	done                      chan struct{}
 	stopped                   chan struct{} // closed when the writer has returned
 	wg                        sync.WaitGroup
@@ -144,6 +144,9 @@ func dsn(path string, r role) string {
 func OpenSQLite(path string) (*SQLiteStore, error) {
 	if err := ownerOnly(path); err != nil {
 		return nil, err
+	}
+	if err := setPageSize(path); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
 	w, err := sql.Open("sqlite", dsn(path, writerConn))
 	if err != nil {
@@ -324,7 +327,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		return tx.Commit()
 	}()
 	var group syncGroup
-	pages := 0
+	bytes := 0
 	for i, req := range batch {
 		if err != nil {
 			results[i] = appendResult{err: err}
@@ -333,7 +336,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		if results[i].err == nil {
 			group = append(group, req)
 			for _, f := range results[i].stored {
-				pages += 1 + len(f.Payload)/4096
+				bytes += len(f.Payload)
 			}
 		}
 	}
@@ -341,7 +344,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		s.syncs <- group
 	}
 	if err == nil {
-		s.afterCommit(pages, len(s.appends) == 0)
+		s.afterCommit(bytes, len(s.appends) == 0)
 	}
 }
 
