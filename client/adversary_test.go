@@ -26,7 +26,7 @@ type lyingStore struct {
 	refuseBundles bool
 }
 
-func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame, visible func([]wire.Stored)) ([]wire.Stored, error) {
+func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
 	s.mu.Lock()
 	refuse := s.refuseBundles
 	s.mu.Unlock()
@@ -35,7 +35,7 @@ func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame, visibl
 			return nil, relay.ErrQuota
 		}
 	}
-	return s.Store.Append(ctx, frames, visible)
+	return s.Store.Append(ctx, frames)
 }
 
 func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64, max int) ([]wire.Stored, bool, error) {
@@ -96,7 +96,7 @@ func TestReplayedMessageRejected(t *testing.T) {
 	frames := channelFrames(t, w.Relay.Store, ch)
 	last := frames[len(frames)-1]
 	// The relay stores the same envelope again: a replay.
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}, nil); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -157,7 +157,7 @@ func TestInjectedFrameFromOutsider(t *testing.T) {
 	binary.BigEndian.PutUint64(env[1:], 3)
 	id := mallory.ID()
 	copy(env[9:25], id[:])
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: env}}, nil); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: env}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, bob, "c")
@@ -178,7 +178,7 @@ func TestStaleRosterReplayed(t *testing.T) {
 	// The relay serves the genesis bundle again, and the bundle that
 	// admitted Alice.
 	for _, f := range frames[:2] {
-		if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindBundle, Payload: f.Payload}}, nil); err != nil {
+		if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindBundle, Payload: f.Payload}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +210,7 @@ func TestFramesFromAnotherChannel(t *testing.T) {
 	other, _ := org.ChannelID("other")
 	frames := channelFrames(t, w.Relay.Store, other)
 	last := frames[len(frames)-1]
-	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}, nil); err != nil {
+	if _, err := w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: last.Payload}}); err != nil {
 		t.Fatal(err)
 	}
 	got := texts(t, alice, "c")

@@ -33,7 +33,7 @@ func TestForkReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := b.Marshal()
-	if _, err := r.Store.Append(ctx, []relay.NewFrame{{Channel: cur.Channel, Kind: wire.KindBundle, Payload: raw}}, nil); err != nil {
+	if _, err := r.Store.Append(ctx, []relay.NewFrame{{Channel: cur.Channel, Kind: wire.KindBundle, Payload: raw}}); err != nil {
 		t.Fatal(err)
 	}
 	alice.Sync(ctx, "c")

@@ -166,7 +166,7 @@ func TestRandomizedInteraction(t *testing.T) {
 			f := frames[rng.IntN(len(frames))]
 			if f.Kind == wire.KindMessage {
 				replays++
-				w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Payload: f.Payload}}, nil)
+				w.Relay.Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Payload: f.Payload}})
 			}
 		case r < 8 && len(members) > 2: // remove someone
 			victim := members[rng.IntN(len(members))]

@@ -31,17 +31,17 @@ func (s *gateStore) set(f func(*gateStore)) {
 	f(s)
 }
 
-func (s *gateStore) Append(ctx context.Context, frames []relay.NewFrame, visible func([]wire.Stored)) ([]wire.Stored, error) {
+func (s *gateStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
 	s.mu.Lock()
 	refuse, hold, release := s.refuse, s.hold, s.release
 	s.mu.Unlock()
 	if frames[0].Kind != wire.KindMessage {
-		return s.Store.Append(ctx, frames, visible)
+		return s.Store.Append(ctx, frames)
 	}
 	if refuse {
 		return nil, errors.New("database or disk is full")
 	}
-	stored, err := s.Store.Append(ctx, frames, visible)
+	stored, err := s.Store.Append(ctx, frames)
 	if hold {
 		<-release
 	}

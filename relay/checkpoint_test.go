@@ -40,7 +40,7 @@ func TestWALStaysBounded(t *testing.T) {
 			defer wg.Done()
 			f := envelopeFrame(ids[w%channels])
 			for range perWriter {
-				if _, err := s.Append(context.Background(), []relay.NewFrame{f}, nil); err != nil {
+				if _, err := s.Append(context.Background(), []relay.NewFrame{f}); err != nil {
 					t.Error(err)
 					return
 				}

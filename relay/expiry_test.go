@@ -33,7 +33,7 @@ func TestExpiredFramesNotServedAndScrubbed(t *testing.T) {
 	if _, err := s.Append(ctx, []relay.NewFrame{
 		{Channel: ch, Kind: wire.KindMessage, Expires: now.Add(-time.Second), Payload: expired},
 		{Channel: ch, Kind: wire.KindMessage, Expires: now.Add(time.Hour), Payload: live},
-	}, nil); err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
 	frames, _, err := s.Fetch(ctx, ch, 0, 1<<20)

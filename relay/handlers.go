@@ -145,9 +145,6 @@ func (c *conn) storeErr(err error) *relayError {
 		return fail(wire.CodeQuota, "")
 	case errors.Is(err, ErrClosed):
 		return fail(wire.CodeShuttingDown, "")
-	case errors.Is(err, ErrSync):
-		c.s.log.Error("store", "err", err)
-		return fail(wire.CodeInternal, "the relay could not write to its disk; nothing was acknowledged")
 	}
 	c.s.log.Error("store", "err", err)
 	if damaged(err) {
@@ -323,15 +320,12 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		// was away longer than the retention still needs every roster
 		// version to verify the chain. Members check the signatures.
 	}
-	// Readers get the frame as soon as it is committed; the sender's
-	// acknowledgement waits until it is durable.
-	stored, err := c.s.cfg.Store.Append(withCaller(ctx, c.key), []NewFrame{nf}, func(stored []wire.Stored) {
-		c.s.stats.stored.Add(int64(len(stored)))
-		c.s.fanout(c.state, stored, c)
-	})
+	stored, err := c.s.cfg.Store.Append(withCaller(ctx, c.key), []NewFrame{nf})
 	if err != nil {
 		return nil, c.storeErr(err)
 	}
+	c.s.stats.stored.Add(int64(len(stored)))
+	c.s.fanout(c.state, stored, c)
 	return wire.EncodeUint64(wire.TOK, f.ID, stored[0].Seq), nil
 }
 

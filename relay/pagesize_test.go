@@ -54,7 +54,7 @@ func TestPageSize(t *testing.T) {
 	}
 	payload := make([]byte, 16384)
 	payload[100] = 42
-	if _, err := s2.Append(ctx, []NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: payload}}, nil); err != nil {
+	if _, err := s2.Append(ctx, []NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: payload}}); err != nil {
 		t.Fatal(err)
 	}
 	frames, _, err := s2.Fetch(ctx, ch, 0, 1<<20)

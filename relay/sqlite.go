@@ -30,8 +30,6 @@ type SQLiteStore struct {
 	cp      *sql.DB // the checkpointer's connection (checkpoint.go)
 	stmts   appendStmts
 	appends chan *appendReq
-	syncs   chan syncGroup // committed appends, to the syncer (walsync.go)
-	wal     walFile
 	// askCheckpoint wakes the checkpointer; cpMu is held by whoever
 	// checkpoints. sinceCheckpoint and walBytes count bytes committed
 	// since the writer last asked for a checkpoint and since the WAL last
@@ -53,9 +51,8 @@ type appendStmts struct {
 }
 
 type appendReq struct {
-	frames    []NewFrame
-	committed chan appendResult // written to the WAL, or failed
-	durable   chan error        // after committed without error: synced
+	frames []NewFrame
+	out    chan appendResult
 }
 
 type appendResult struct {
@@ -119,12 +116,7 @@ const (
 
 func dsn(path string, r role) string {
 	q := url.Values{}
-	sync := "synchronous(FULL)"
-	if r == writerConn {
-		// The relay syncs the WAL itself, after the commit (walsync.go).
-		sync = "synchronous(NORMAL)"
-	}
-	for _, p := range []string{"journal_mode(WAL)", sync, "secure_delete(ON)", "busy_timeout(10000)", "foreign_keys(ON)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "secure_delete(ON)", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
 	switch r {
@@ -178,7 +170,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	s := &SQLiteStore{w: w, r: r, cp: cp, appends: make(chan *appendReq, 1024), syncs: make(chan syncGroup, 64), wal: walFile{path: path + "-wal"}, askCheckpoint: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &SQLiteStore{w: w, r: r, cp: cp, appends: make(chan *appendReq, 1024), askCheckpoint: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -194,9 +186,8 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 			return nil, fmt.Errorf("preparing %q: %w", p.sql, err)
 		}
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.writer()
-	go s.syncer()
 	go s.checkpointer()
 	return s, nil
 }
@@ -249,7 +240,7 @@ func damaged(err error) bool {
 func (s *SQLiteStore) Close() error {
 	s.closeMu.Do(func() { close(s.done) })
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close(), s.wal.close())
+	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
 // maxBatch bounds one group commit.
@@ -258,7 +249,6 @@ const maxBatch = 256
 func (s *SQLiteStore) writer() {
 	defer s.wg.Done()
 	defer close(s.stopped)
-	defer close(s.syncs)
 	for {
 		var first *appendReq
 		select {
@@ -300,9 +290,6 @@ type chanState struct {
 func (s *SQLiteStore) commit(batch []*appendReq) {
 	results := make([]appendResult, len(batch))
 	err := func() error {
-		if err := s.wal.err(); err != nil {
-			return err
-		}
 		tx, err := s.w.Begin()
 		if err != nil {
 			return err
@@ -326,22 +313,15 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		}
 		return tx.Commit()
 	}()
-	var group syncGroup
 	bytes := 0
 	for i, req := range batch {
 		if err != nil {
 			results[i] = appendResult{err: err}
 		}
-		req.committed <- results[i]
-		if results[i].err == nil {
-			group = append(group, req)
-			for _, f := range results[i].stored {
-				bytes += len(f.Payload)
-			}
+		req.out <- results[i]
+		for _, f := range results[i].stored {
+			bytes += len(f.Payload)
 		}
-	}
-	if len(group) > 0 {
-		s.syncs <- group
 	}
 	if err == nil {
 		s.afterCommit(bytes, len(s.appends) == 0)
@@ -388,8 +368,8 @@ func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewF
 }
 
 // Append implements Store.
-func (s *SQLiteStore) Append(ctx context.Context, frames []NewFrame, visible func([]wire.Stored)) ([]wire.Stored, error) {
-	req := &appendReq{frames: frames, committed: make(chan appendResult, 1), durable: make(chan error, 1)}
+func (s *SQLiteStore) Append(ctx context.Context, frames []NewFrame) ([]wire.Stored, error) {
+	req := &appendReq{frames: frames, out: make(chan appendResult, 1)}
 	select {
 	case s.appends <- req:
 	case <-s.done:
@@ -401,28 +381,17 @@ func (s *SQLiteStore) Append(ctx context.Context, frames []NewFrame, visible fun
 	// answer even if ctx ends, so the caller never acknowledges blindly.
 	// A request queued after the writer drained its queue and returned
 	// is never taken: it was not stored.
-	var r appendResult
 	select {
-	case r = <-req.committed:
+	case r := <-req.out:
+		return r.stored, r.err
 	case <-s.stopped:
 		select {
-		case r = <-req.committed:
+		case r := <-req.out:
+			return r.stored, r.err
 		default:
 			return nil, ErrClosed
 		}
 	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	if visible != nil {
-		visible(r.stored)
-	}
-	// The writer hands every committed append to the syncer before it
-	// returns, and the syncer answers all of them before it does.
-	if err := <-req.durable; err != nil {
-		return nil, err
-	}
-	return r.stored, nil
 }
 
 // CreateChannel implements Store.
@@ -442,7 +411,7 @@ func (s *SQLiteStore) CreateChannel(ctx context.Context, ch ChannelID, access []
 	if _, err := tx.Exec(`INSERT INTO channels (id, access, version, next_seq, bytes) VALUES (?, ?, ?, 1, 0)`, ch[:], access, version); err != nil {
 		return err
 	}
-	return s.synced(tx.Commit())
+	return tx.Commit()
 }
 
 // Channel implements Store.
@@ -469,7 +438,7 @@ func (s *SQLiteStore) Origin(ctx context.Context, ch ChannelID) (uint64, error) 
 // ReplaceAccessList implements Store.
 func (s *SQLiteStore) ReplaceAccessList(ctx context.Context, ch ChannelID, prev, version uint64, access []byte) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE channels SET access = ?, version = ? WHERE id = ? AND version = ?`, access, version, ch[:], prev)
-	if err := s.synced(err); err != nil {
+	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
@@ -527,7 +496,7 @@ func (s *SQLiteStore) RegisterInvite(ctx context.Context, ch ChannelID, tokenID 
 	if err != nil && strings.Contains(err.Error(), "UNIQUE constraint") {
 		return ErrExists
 	}
-	return s.synced(err)
+	return err
 }
 
 // SpendInvite implements Store.
@@ -553,7 +522,7 @@ func (s *SQLiteStore) SpendInvite(ctx context.Context, ch ChannelID, tokenID [32
 	if _, err := tx.Exec(`INSERT INTO joins (id, channel, expires, sealed) VALUES (?, ?, ?, ?)`, id, ch[:], now.Add(7*24*time.Hour).UnixMilli(), sealed); err != nil {
 		return err
 	}
-	return s.synced(tx.Commit())
+	return tx.Commit()
 }
 
 // Joins implements Store.
@@ -587,7 +556,7 @@ func (s *SQLiteStore) DropJoins(ctx context.Context, ch ChannelID, ids []uint64)
 			return err
 		}
 	}
-	return s.synced(tx.Commit())
+	return tx.Commit()
 }
 
 // Burn implements Store.
@@ -610,7 +579,7 @@ func (s *SQLiteStore) Burn(ctx context.Context, ch ChannelID, notice []byte, unt
 	if _, err := tx.Exec(`INSERT OR REPLACE INTO tombstones (channel, notice, expires) VALUES (?, ?, ?)`, ch[:], notice, until.UnixMilli()); err != nil {
 		return err
 	}
-	if err := s.synced(tx.Commit()); err != nil {
+	if err := tx.Commit(); err != nil {
 		return err
 	}
 	if err := s.scrub(ctx); err != nil {
@@ -681,7 +650,7 @@ func (s *SQLiteStore) Expire(ctx context.Context, now time.Time) (int, error) {
 	if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload)), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
 		return 0, err
 	}
-	if err := s.synced(tx.Commit()); err != nil {
+	if err := tx.Commit(); err != nil {
 		return 0, err
 	}
 	// As after a burn: the deleted rows' old page images leave the WAL.

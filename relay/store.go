@@ -28,14 +28,8 @@ type Store interface {
 	// still prev (compare-and-swap, so two admins cannot race).
 	ReplaceAccessList(ctx context.Context, ch ChannelID, prev, version uint64, access []byte) error
 	// Append stores frames, assigning each the next sequence number of
-	// its channel, and returns them as stored once they are durable.
-	// Before that, visible (if not nil) is called with them as soon as
-	// readers can fetch them, so that they can be pushed while the
-	// commit is made durable. A frame passed to visible survives the
-	// relay's process being killed; only a failure of the machine before
-	// the sync can lose it (walsync.go). Append may still fail after
-	// visible (the sync failed): then nothing may be acknowledged.
-	Append(ctx context.Context, frames []NewFrame, visible func([]wire.Stored)) ([]wire.Stored, error)
+	// its channel, and returns them as stored.
+	Append(ctx context.Context, frames []NewFrame) ([]wire.Stored, error)
 	// Fetch returns frames after since, at most maxBytes of payload (but
 	// at least one frame), and whether more remain.
 	Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int) ([]wire.Stored, bool, error)

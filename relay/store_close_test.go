@@ -32,7 +32,7 @@ func TestAppendAfterCloseAnswers(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := s.Append(context.Background(), []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: []byte("frame")}}, nil)
+				_, err := s.Append(context.Background(), []relay.NewFrame{{Channel: ch, Kind: wire.KindMessage, Payload: []byte("frame")}})
 				answers <- err
 			}()
 			if i == 20 {

@@ -89,8 +89,8 @@ func callerHex(ctx context.Context) string {
 	return "-"
 }
 
-func (h *hostile) Append(ctx context.Context, frames []relay.NewFrame, visible func([]wire.Stored)) ([]wire.Stored, error) {
-	stored, err := h.Store.Append(ctx, frames, visible)
+func (h *hostile) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
+	stored, err := h.Store.Append(ctx, frames)
 	for _, f := range stored {
 		h.log(h.framesPath, fmt.Sprintf("%d %d %s", f.Seq, f.Kind, callerHex(ctx)))
 	}
