@@ -2,6 +2,8 @@ package relay
 
 import (
 	"database/sql"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,13 +19,13 @@ import (
 //
 // SQLite starts the WAL file over only when a write transaction begins
 // with every frame already copied, which a checkpointer racing a steady
-// stream of commits rarely leaves it. So the writer copies the few frames
-// committed since the checkpointer's last pass itself, between two
-// commits, and the next commit starts the file over. That copy ends with
-// two fsyncs, which every append waiting for the next commit waits for:
-// the writer does it when no append is waiting, once the WAL holds
-// walIdleRestartBytes, and under a load that never leaves it idle, at
-// walRestartBytes.
+// stream of commits rarely leaves it. So once the WAL holds
+// walRestartBytes the writer asks for one more pass and, between the two
+// commits after it ends, copies what was committed during the pass
+// itself; the next commit starts the file over. That copy ends with two
+// fsyncs, which the appends waiting for the next commit wait for too:
+// copying only what one pass left keeps it short (copying up to a
+// megabyte there took up to 12 ms at 1500 posts a second).
 
 // The sizes below count the payloads committed, which is close to what
 // the WAL grows by: an envelope's pages hold little else.
@@ -31,17 +33,27 @@ const (
 	// checkpointBytes is how much the writer commits between two
 	// requests for a background checkpoint.
 	checkpointBytes = 1 << 20
-	// walIdleRestartBytes is how large the WAL grows before the writer
-	// starts it over at its next idle moment.
-	walIdleRestartBytes = 4 << 20
-	// walRestartBytes is how large it grows before the writer starts it
-	// over between two commits, idle or not, unless the checkpointer is
-	// at work.
-	walRestartBytes = 16 << 20
-	// walForceBytes is how large it may grow before the writer waits for
-	// a running background checkpoint to do so.
-	walForceBytes = 2 * walRestartBytes
+	// walRestartBytes is how large the WAL grows before the writer
+	// starts it over.
+	walRestartBytes = 4 << 20
+	// walForceBytes is how large it may grow before the writer starts it
+	// over whatever the checkpointer is doing, waiting for it if need be.
+	walForceBytes = 32 << 20
 )
+
+// checkpointState is the writer's and the checkpointer's common state.
+type checkpointState struct {
+	ask chan struct{} // wakes the checkpointer
+	mu  sync.Mutex    // held by whoever checkpoints
+	// passEnded is set by the checkpointer after each pass and cleared
+	// by the writer when it asks for the pass before a restart.
+	passEnded atomic.Bool
+	// Writer goroutine only: bytes committed since the writer last asked
+	// for a pass, and since the WAL last started over; whether a restart
+	// waits for the end of a pass.
+	sinceAsk, walBytes int
+	restartAsked       bool
+}
 
 // checkpointer runs a passive checkpoint whenever the writer asks, until
 // the store closes.
@@ -49,58 +61,72 @@ func (s *SQLiteStore) checkpointer() {
 	defer s.wg.Done()
 	for {
 		select {
-		case <-s.askCheckpoint:
+		case <-s.cp.ask:
 		case <-s.done:
 			return
 		}
-		s.cpMu.Lock()
-		_, _, err := checkpoint(s.cp)
-		s.cpMu.Unlock()
+		s.cp.mu.Lock()
+		_, err := checkpoint(s.cpDB)
+		s.cp.mu.Unlock()
 		if err != nil {
 			// The writer asks again after the next commits; a
 			// checkpoint that keeps failing leaves a longer WAL,
 			// not lost data.
 			time.Sleep(100 * time.Millisecond)
+			continue
 		}
+		s.cp.passEnded.Store(true)
+	}
+}
+
+func (s *SQLiteStore) askCheckpoint() {
+	s.cp.sinceAsk = 0
+	select {
+	case s.cp.ask <- struct{}{}:
+	default: // one is already asked for
 	}
 }
 
 // afterCommit counts a commit's bytes, asks for a background checkpoint
-// when enough have gathered, and finishes one itself when the WAL is due
-// to start over. It runs on the writer goroutine, between commits; idle
-// says that no append is waiting for the next.
-func (s *SQLiteStore) afterCommit(bytes int, idle bool) {
-	s.sinceCheckpoint += bytes
-	s.walBytes += bytes
-	if s.sinceCheckpoint >= checkpointBytes {
-		s.sinceCheckpoint = 0
-		select {
-		case s.askCheckpoint <- struct{}{}:
-		default: // one is already asked for
-		}
+// when enough have gathered, and starts the WAL over when it is due. It
+// runs on the writer goroutine, between commits.
+func (s *SQLiteStore) afterCommit(bytes int) {
+	cp := &s.cp
+	cp.sinceAsk += bytes
+	cp.walBytes += bytes
+	if cp.sinceAsk >= checkpointBytes {
+		s.askCheckpoint()
 	}
-	if s.walBytes < walIdleRestartBytes || (!idle && s.walBytes < walRestartBytes) {
+	if cp.walBytes < walRestartBytes {
 		return
 	}
-	if s.walBytes < walForceBytes {
-		if !s.cpMu.TryLock() {
-			return // the checkpointer is at work; try after the next commit
-		}
-	} else {
-		s.cpMu.Lock()
+	forced := cp.walBytes >= walForceBytes
+	if !cp.restartAsked && !forced {
+		cp.restartAsked = true
+		cp.passEnded.Store(false)
+		s.askCheckpoint()
+		return
 	}
-	defer s.cpMu.Unlock()
-	if all, _, err := checkpoint(s.w); err == nil && all {
-		s.walBytes = 0
+	if !cp.passEnded.Load() && !forced {
+		return
+	}
+	if forced {
+		cp.mu.Lock()
+	} else if !cp.mu.TryLock() {
+		return // another pass began; restart after it
+	}
+	defer cp.mu.Unlock()
+	if all, err := checkpoint(s.w); err == nil && all {
+		cp.walBytes, cp.restartAsked = 0, false
 	}
 }
 
 // checkpoint runs a passive checkpoint on db and reports whether it
-// copied every frame in the WAL, and how many there were.
-func checkpoint(db *sql.DB) (all bool, frames int, err error) {
+// copied every frame in the WAL.
+func checkpoint(db *sql.DB) (all bool, err error) {
 	var busy, logFrames, moved int
 	if err := db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &moved); err != nil {
-		return false, 0, err
+		return false, err
 	}
-	return busy == 0 && moved == logFrames, logFrames, nil
+	return busy == 0 && moved == logFrames, nil
 }

@@ -27,16 +27,10 @@ import (
 // means.
 type SQLiteStore struct {
 	w, r    *sql.DB
-	cp      *sql.DB // the checkpointer's connection (checkpoint.go)
+	cpDB    *sql.DB // the checkpointer's connection (checkpoint.go)
+	cp      checkpointState
 	stmts   appendStmts
 	appends chan *appendReq
-	// askCheckpoint wakes the checkpointer; cpMu is held by whoever
-	// checkpoints. sinceCheckpoint and walBytes count bytes committed
-	// since the writer last asked for a checkpoint and since the WAL last
-	// started over (writer goroutine only).
-	askCheckpoint             chan struct{}
-	cpMu                      sync.Mutex
-	sinceCheckpoint, walBytes int
 	done                      chan struct{}
 	stopped                   chan struct{} // closed when the writer has returned
 	wg                        sync.WaitGroup
@@ -170,7 +164,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	s := &SQLiteStore{w: w, r: r, cp: cp, appends: make(chan *appendReq, 1024), askCheckpoint: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &SQLiteStore{w: w, r: r, cpDB: cp, cp: checkpointState{ask: make(chan struct{}, 1)}, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -240,7 +234,7 @@ func damaged(err error) bool {
 func (s *SQLiteStore) Close() error {
 	s.closeMu.Do(func() { close(s.done) })
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.cpDB.Close(), s.w.Close())
 }
 
 // maxBatch bounds one group commit.
@@ -324,7 +318,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		}
 	}
 	if err == nil {
-		s.afterCommit(bytes, len(s.appends) == 0)
+		s.afterCommit(bytes)
 	}
 }
 
