@@ -31,10 +31,10 @@ type SQLiteStore struct {
 	cp      checkpointState
 	stmts   appendStmts
 	appends chan *appendReq
-	done                      chan struct{}
-	stopped                   chan struct{} // closed when the writer has returned
-	wg                        sync.WaitGroup
-	closeMu                   sync.Once
+	done    chan struct{}
+	stopped chan struct{} // closed when the writer has returned
+	wg      sync.WaitGroup
+	closeMu sync.Once
 }
 
 // appendStmts are the statements of the append path, prepared once on
