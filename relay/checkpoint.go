@@ -27,8 +27,8 @@ import (
 // copying only what one pass left keeps it short (copying up to a
 // megabyte there took up to 12 ms at 1500 posts a second).
 
-// The sizes below count the payloads committed, which is close to what
-// the WAL grows by: an envelope's pages hold little else.
+// The sizes below count what the commits add to the WAL: their payloads
+// and the few pages every commit rewrites (sqlite.go, commit).
 const (
 	// checkpointBytes is how much the writer commits between two
 	// requests for a background checkpoint.

@@ -53,10 +53,11 @@ func TestWALStaysBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	// Growing to 32 MiB of envelopes at most before a restart, plus one
-	// batch of 256 envelopes, with their share of other pages: under 40
-	// MiB. A WAL that never starts over would hold all 64 MiB and more.
-	if limit := int64(40 << 20); largest > limit {
+	// Growing to 32 MiB at most before a restart, plus one batch of 256
+	// envelopes (4 MiB) and what the store's estimate of its WAL misses:
+	// under 48 MiB. A WAL that never starts over holds all 64 MiB of
+	// envelopes and more.
+	if limit := int64(48 << 20); largest > limit {
 		t.Errorf("the WAL grew to %d MiB, want at most %d", largest>>20, limit>>20)
 	}
 	t.Logf("largest WAL %.1f MiB", float64(largest)/(1<<20))

@@ -307,7 +307,9 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		}
 		return tx.Commit()
 	}()
-	bytes := 0
+	// What the commit adds to the WAL: its payloads, and the leaf, index
+	// and channel pages that every commit rewrites.
+	bytes := 3 * pageSize
 	for i, req := range batch {
 		if err != nil {
 			results[i] = appendResult{err: err}
