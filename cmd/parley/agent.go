@@ -31,6 +31,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -105,13 +106,24 @@ type agentExit int
 
 func (e agentExit) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// agentSocket is the path of the socket of the agent of home.
+// maxSocketPath is the longest path a Unix socket can be bound at: the
+// sun_path of Linux holds 108 bytes and that of macOS and the BSDs 104,
+// each with its terminating zero.
+var maxSocketPath = map[bool]int{true: 107, false: 103}[runtime.GOOS == "linux"]
+
+// agentSocket is the path of the socket of the agent of home. A home
+// whose path leaves no room for it cannot be unlocked: the error says so
+// rather than the system's "invalid argument".
 func agentSocket(home string) (string, error) {
 	abs, err := filepath.Abs(home)
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(abs, agentSocketName), nil
+	sock := filepath.Join(abs, agentSocketName)
+	if len(sock) > maxSocketPath {
+		return "", fmt.Errorf("this home's path is too long for the unlock socket (%d bytes with %s; at most %d): move the home to a shorter path, or go on without parley unlock", len(sock), agentSocketName, maxSocketPath)
+	}
+	return sock, nil
 }
 
 var errOtherUser = errors.New("the unlock socket is another user's: remove it")

@@ -46,6 +46,9 @@ func cmdUnlock(ctx context.Context, e *env, g *global, args []string) error {
 	if err := checkPrivate(g.home); err != nil {
 		return err
 	}
+	if _, err := agentSocket(g.home); err != nil {
+		return err
+	}
 	if err := agentSupported(); err != nil {
 		return err
 	}
