@@ -118,7 +118,12 @@ func (s *SQLiteStore) afterCommit(bytes int) {
 	defer cp.mu.Unlock()
 	if all, err := checkpoint(s.w); err == nil && all {
 		cp.walBytes, cp.restartAsked = 0, false
+		return
 	}
+	// A reader's snapshot kept some frames from being copied (or the
+	// copy failed): try again after another pass, not at every commit.
+	cp.passEnded.Store(false)
+	s.askCheckpoint()
 }
 
 // checkpoint runs a passive checkpoint on db and reports whether it
