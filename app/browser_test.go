@@ -172,6 +172,15 @@ func TestBrowserParticipant(t *testing.T) {
 		click(`//nav//button[contains(., "oslo")]`),
 		chromedp.WaitVisible(`//h2[contains(., "participant")]`),
 		chromedp.WaitVisible("#compose"))
+	// The view redraws while Alice types (as when an admission arrives
+	// live): nothing she types is lost, and she types on where she was.
+	run(t, ctx, "type through a redraw",
+		chromedp.Focus("#compose"),
+		chromedp.KeyEvent("first half"),
+		chromedp.Evaluate[chromedp.Void]("render(), true"),
+		chromedp.KeyEvent(" and the rest"),
+		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "compose" && document.activeElement.value === "first half and the rest" && document.activeElement.selectionStart === document.activeElement.value.length`, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Evaluate[chromedp.Void](`state.compose = document.getElementById("compose").value = "", true`))
 	audience := text(t, ctx, "#audience")
 	run(t, ctx, "write to the talks",
 		chromedp.SendKeys("#compose", "our reading of article 4"),

@@ -3,7 +3,7 @@
 // sends the session's CSRF token; the server checks it and the origin.
 "use strict";
 
-const state = { csrf: "", me: "", channels: [], current: null, tab: "conversation", mark: 0, events: null, members: [] };
+const state = { csrf: "", me: "", channels: [], current: null, tab: "conversation", mark: 0, events: null, members: [], renderGen: 0 };
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -119,7 +119,13 @@ async function openChannel(name) {
   render();
 }
 
-function render() {
+// render draws the current channel's tab. The new tab is built beside the
+// one on screen and swapped in whole once its data is in: a redraw (an
+// admission arriving live) then never takes the message box away while
+// someone types in it, and what they typed meanwhile carries over with
+// the caret. Of two redraws under way, only the later is shown.
+async function render() {
+  const gen = ++state.renderGen;
   const info = channelInfo();
   const tabs = [["conversation", "Conversation"], ["drafts", "Drafts"], ["people", "People"]];
   if (info.role === "organizer") tabs.push(["organize", "Organize"]);
@@ -128,8 +134,25 @@ function render() {
   const bar = el("div", { class: "tabs", role: "tablist" }, tabs.map(([id, label]) =>
     el("button", { type: "button", role: "tab", "aria-selected": String(id === state.tab), on: { click: () => { state.tab = id; render(); } } }, label)));
   const body = el("div", { id: "tab-body" });
+  try {
+    await ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize, channel: renderChannel })[state.tab](body, info);
+  } catch (e) { notice(e.message, true); }
+  if (gen !== state.renderGen) return;
+  const old = $("compose");
+  const caret = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
   $("main").replaceChildren(el("h2", { id: "channel-title" }, titleOf(info)), bar, body);
-  ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize, channel: renderChannel })[state.tab](body, info);
+  if (state.list && body.contains(state.list)) state.list.scrollTop = state.list.scrollHeight;
+  const text = $("compose");
+  if (!text) return;
+  text.value = state.compose || "";
+  if (caret) { text.focus(); text.setSelectionRange(caret[0], caret[1]); }
+}
+
+// showMain puts something other than a channel's tab in the main pane; a
+// redraw still under way is then not shown over it.
+function showMain(...children) {
+  state.renderGen++;
+  $("main").replaceChildren(...children);
 }
 
 function entryItem(e) {
@@ -424,7 +447,7 @@ async function renderOrganize(body) {
   const confirmName = el("input", { id: "burn-confirm", "aria-label": "Type the channel name to confirm" });
   const burn = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    try { if (confirmName.value === state.current) stopEvents(); const r = await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "." + (r.note ? " " + r.note : "")); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
+    try { if (confirmName.value === state.current) stopEvents(); const r = await post(chPath("/burn"), { confirm: confirmName.value }); notice("Burned " + state.current + "." + (r.note ? " " + r.note : "")); state.current = null; await loadChannels(); showMain(el("p", {}, "The channel was burned.")); } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Burn the channel"),
     el("p", {}, "Burning erases " + state.current + " at the relay and, at their next sync, from every member's home: messages, drafts and keys. It cannot be undone. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Burn")));
@@ -459,7 +482,7 @@ function renderChannel(body, info) {
   const confirmName = el("input", { id: "leave-confirm", "aria-label": "Type the channel name to confirm" });
   const leave = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
-    try { if (confirmName.value === state.current) stopEvents(); await post(chPath("/leave"), { confirm: confirmName.value }); notice("You left " + state.current + "; it is erased from this computer."); state.current = null; await loadChannels(); $("main").replaceChildren(el("p", {}, "You left the channel.")); } catch (e) { notice(e.message, true); }
+    try { if (confirmName.value === state.current) stopEvents(); await post(chPath("/leave"), { confirm: confirmName.value }); notice("You left " + state.current + "; it is erased from this computer."); state.current = null; await loadChannels(); showMain(el("p", {}, "You left the channel.")); } catch (e) { notice(e.message, true); }
   } } }, el("fieldset", {}, el("legend", {}, "Leave the channel"),
     el("p", {}, "Leaving tells the others you left and erases " + state.current + " from this computer: messages, drafts and keys. Type the channel's name to confirm."),
     confirmName, " ", el("button", { type: "submit", class: "danger" }, "Leave")));
@@ -477,7 +500,7 @@ function save(blob, name) {
 function showForm(title, fields, submit) {
   const form = el("form", { on: { submit: async (ev) => { ev.preventDefault(); try { await submit(); } catch (e) { notice(e.message, true); } } } },
     el("h2", {}, title), fields, el("button", { type: "submit", class: "primary" }, title));
-  $("main").replaceChildren(form);
+  showMain(form);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
