@@ -13,9 +13,9 @@ import (
 // once more; with 8 KiB pages it takes two, and the store appends about
 // a third faster alone or under load (BenchmarkStoreAppend*,
 // docs/benchmarks.md). 16 KiB pages (one overflow page) were measured
-// too, and appended more slowly than 8 KiB in each benchmark: each commit also
-// rewrites the last leaf, index and channel pages, which grow with the
-// page size.
+// too, and appended more slowly than 8 KiB in each benchmark: each
+// commit also rewrites the last leaf, index and channel pages, which
+// grow with the page size.
 //
 // A store made with another page size keeps it: changing it takes a
 // VACUUM, which copies the whole database.

@@ -109,7 +109,12 @@ func (e agentExit) Error() string { return fmt.Sprintf("exit status %d", int(e))
 // maxSocketPath is the longest path a Unix socket can be bound at: the
 // sun_path of Linux holds 108 bytes and that of macOS and the BSDs 104,
 // each with its terminating zero.
-var maxSocketPath = map[bool]int{true: 107, false: 103}[runtime.GOOS == "linux"]
+func maxSocketPath() int {
+	if runtime.GOOS == "linux" {
+		return 107
+	}
+	return 103
+}
 
 // agentSocket is the path of the socket of the agent of home. A home
 // whose path leaves no room for it cannot be unlocked: the error says so
@@ -120,8 +125,8 @@ func agentSocket(home string) (string, error) {
 		return "", err
 	}
 	sock := filepath.Join(abs, agentSocketName)
-	if len(sock) > maxSocketPath {
-		return "", fmt.Errorf("this home's path is too long for the unlock socket (%d bytes with %s; at most %d): move the home to a shorter path, or go on without parley unlock", len(sock), agentSocketName, maxSocketPath)
+	if len(sock) > maxSocketPath() {
+		return "", fmt.Errorf("this home's path is too long for the unlock socket (%d bytes with %s; at most %d): move the home to a shorter path, or go on without parley unlock", len(sock), agentSocketName, maxSocketPath())
 	}
 	return sock, nil
 }

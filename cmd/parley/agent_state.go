@@ -86,7 +86,10 @@ func startAgentFor(cfg agentConfig, uid int) (*agent, error) {
 	a.macKey = make([]byte, 32)
 	rand.Read(a.macKey)
 	a.passMAC = a.mac(cfg.Passphrase)
-	a.sock = filepath.Join(cfg.Home, agentSocketName)
+	if a.sock, err = agentSocket(cfg.Home); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if info, err := os.Lstat(a.sock); err == nil {
 		if info.Mode().Type() != os.ModeSocket {
 			c.Close()
