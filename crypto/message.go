@@ -27,7 +27,7 @@ const (
 	PendingKeySize = KEMPublicKeySize + SignatureSize
 
 	// EnvelopeVersion is the first byte of every envelope.
-	EnvelopeVersion = 3
+	EnvelopeVersion = 4
 	clearHeaderSize = 1 + 8 + 16 + NonceSize
 	senderDataSize  = 1 + 4 + chacha20poly1305.Overhead
 	plaintextSize   = EnvelopeSize - HeaderSize - chacha20poly1305.Overhead
@@ -180,41 +180,53 @@ func appendAssociatedData(ad []byte, channel ChannelID, header []byte) []byte {
 	return append(ad, header...)
 }
 
-// messageAEAD derives the AEAD key of one message. The nonce is not
-// derived: it is random and travels in the header, so a message key used
-// twice (a home restored from an older copy seals again under counters it
-// already used) never repeats a key and nonce pair.
+// messageAEAD is the AEAD of one message, keyed by the message key
+// itself: a message key is the output of a chain step under a label of
+// its own (ChainKey.messageKey) and keys this one AEAD and nothing else,
+// so a second derivation would add hashing and no separation. The nonce
+// is not derived: it is random and travels in the header, so a message
+// key used twice (a home restored from an older copy seals again under
+// counters it already used) never repeats a key and nonce pair.
 func messageAEAD(mk MessageKey) cipherAEAD {
-	var k [chacha20poly1305.KeySize]byte
-	deriveKeyInto(k[:], mk[:], labelMessageAEAD)
-	a, _ := chacha20poly1305.NewX(k[:])
-	clear(k[:])
+	a, _ := chacha20poly1305.NewX(mk[:])
 	return a
 }
 
 // tag is the deniable sender tag for one recipient: a MAC under the
-// pairwise key over the associated data and the content hash.
-func tag(pair PairKey, ad []byte, contentHash [32]byte) []byte {
-	t := labeledMAC(pair[:], labelMessageTag, ad, contentHash[:])
+// pairwise key of the label and the content hash, which already covers
+// the associated data. The input is a fixed 53 bytes, so with the pad
+// blocks hashed ahead (macKey) a tag costs one SHA-256 block inside and
+// one outside, whatever the size of the message.
+func tag(pair PairKey, contentHash [32]byte) []byte {
+	t := hmacSHA256(pair[:], []byte(labelMessageTag), contentHash[:])
 	return t[:TagSize]
 }
 
-// contentHash covers what follows the tag slots up to the end of the
-// body: report, type, length and body. The padding after it is not
-// hashed (it must be zero, and the AEAD covers it), which keeps the cost
-// of a short message short.
-func contentHash(pt []byte) [32]byte {
-	return contentHashWith(pt, nil)
+// contentHash covers the associated data (channel and header), the
+// report, and the type, length and body. Two runs of zeros are left out:
+// the padding after the body, and the report's pending-key area when it
+// holds no key. Both must be zero (openMessage and parseReport refuse an
+// envelope otherwise) and the AEAD covers them, so leaving them out
+// changes nothing a reader accepts; it keeps the hash of a short message
+// short (a third of the blocks of hashing the whole report).
+func contentHash(ad, pt []byte) [32]byte {
+	return contentHashWith(ad, pt, nil)
 }
 
-// contentHashWith is contentHash with sc's hash (nil: a new one).
-func contentHashWith(pt []byte, sc *scratch) [32]byte {
+// contentHashWith is contentHash with sc's hash (nil: a new one). The
+// lengths it reads are not yet checked: each is capped at its maximum,
+// and the caller refuses an envelope whose lengths are out of range.
+func contentHashWith(ad, pt []byte, sc *scratch) [32]byte {
+	report := pt[tagAreaSize : tagAreaSize+reportSize]
+	fixed := report[:reportSize-PendingKeySize] // ends with pending_len
+	pendingLen := int(binary.BigEndian.Uint16(fixed[len(fixed)-2:]))
+	pending := report[len(fixed) : len(fixed)+min(pendingLen, PendingKeySize)]
 	n := int(binary.BigEndian.Uint32(pt[tagAreaSize+reportSize+1:]))
-	content := pt[tagAreaSize : tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)]
+	body := pt[tagAreaSize+reportSize : tagAreaSize+reportSize+bodyPrefix+min(n, MaxBody)]
 	if sc == nil {
-		return labeledHash(labelContentHash, content)
+		return labeledHash(labelContentHash, ad, fixed, pending, body)
 	}
-	return sc.labeledHash(labelContentHash, content)
+	return sc.labeledHash(labelContentHash, ad, fixed, pending, body)
 }
 
 // sealWithKey encrypts m under message key mk with a fresh random nonce,
@@ -268,16 +280,16 @@ func sealMessageWith(random io.Reader, channel ChannelID, h Header, sd cipherAEA
 	copy(body[bodyPrefix:], m.Body)
 	sc.ad = appendAssociatedData(sc.ad[:0], channel, out[:HeaderSize])
 	ad := sc.ad
-	ch := contentHashWith(pt, sc)
+	ch := contentHashWith(ad, pt, sc)
 	if macs != nil {
-		msg := sc.tagInput(ad, ch)
+		msg := sc.tagInput(ch)
 		for i := range pairs {
 			t := sc.mac(macs[i], msg)
 			copy(pt[i*TagSize:], t[:TagSize])
 		}
 	} else {
 		for i, p := range pairs {
-			copy(pt[i*TagSize:], tag(p, ad, ch))
+			copy(pt[i*TagSize:], tag(p, ch))
 		}
 	}
 	return messageAEAD(mk).Seal(out[:HeaderSize], out[25:clearHeaderSize], pt, ad), nil
@@ -323,11 +335,11 @@ func openMessageWith(channel ChannelID, h Header, env []byte, mk MessageKey, slo
 	// The padding is zero: only what precedes it needs clearing.
 	dirty = tagAreaSize + reportSize + bodyPrefix + int(n)
 	var want []byte
-	if ch := contentHashWith(pt, sc); mac != nil {
-		t := sc.mac(mac, sc.tagInput(ad, ch))
+	if ch := contentHashWith(ad, pt, sc); mac != nil {
+		t := sc.mac(mac, sc.tagInput(ch))
 		want = t[:TagSize]
 	} else {
-		want = tag(pair, ad, ch)
+		want = tag(pair, ch)
 	}
 	if subtle.ConstantTimeCompare(want, pt[slot*TagSize:(slot+1)*TagSize]) != 1 {
 		return Message{}, fmt.Errorf("message %s/%d: %w", h.Sender, h.Counter, ErrBadTag)

@@ -44,7 +44,7 @@ func rewrite(t *testing.T, channel ChannelID, env []byte, mk MessageKey, change 
 	}
 	change(pt)
 	if pair != nil {
-		copy(pt[slot*TagSize:], tag(*pair, ad, contentHash(pt)))
+		copy(pt[slot*TagSize:], tag(*pair, contentHash(ad, pt)))
 	}
 	return messageAEAD(mk).Seal(bytes.Clone(env[:HeaderSize]), nonce, pt, ad)
 }
@@ -178,5 +178,36 @@ func TestReceiveChainExpectAndReceived(t *testing.T) {
 	}
 	if mk, err := c.lookup(3); err != nil || mk != keys[3] || c.accept(3) != 0 {
 		t.Fatalf("counter 3: %v", err)
+	}
+}
+
+// The tags cover the header through the content hash: a reader who
+// re-seals Alice's message with a nonce of its own (new sender data, new
+// AD, a valid AEAD) and keeps her tags is refused by Bob's tag. Only the
+// body and report are re-sealed unchanged; without the AD in the hash
+// this envelope would pass.
+func TestTagsCoverHeader(t *testing.T) {
+	env, mk, bob, pair, slot := aliceToBob(t, Report{Heard: []uint32{1, 0, 0}})
+	channel, sdk := bob.roster.Channel, bob.secrets.SenderDataKey()
+	h, err := sdk.OpenHeader(channel, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := messageAEAD(mk).Open(nil, h.Nonce[:], env[HeaderSize:], associatedData(channel, env[:HeaderSize]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Nonce[0] ^= 1
+	header := h.marshal(channel, sdk)
+	forged := messageAEAD(mk).Seal(header, h.Nonce[:], pt, associatedData(channel, header))
+	if _, err := openBody(channel, sdk, forged, mk, slot, pair); !errors.Is(err, ErrBadTag) {
+		t.Fatalf("re-sealed under a new header: %v, want ErrBadTag", err)
+	}
+	// The same re-seal with Bob's tag recomputed over the new AD opens:
+	// the refusal above is the tag's, not the AEAD's.
+	copy(pt[slot*TagSize:], tag(pair, contentHash(associatedData(channel, header), pt)))
+	fixed := messageAEAD(mk).Seal(bytes.Clone(header), h.Nonce[:], pt, associatedData(channel, header))
+	if _, err := openBody(channel, sdk, fixed, mk, slot, pair); err != nil {
+		t.Fatalf("re-sealed with the tag fixed: %v", err)
 	}
 }

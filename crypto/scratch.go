@@ -66,7 +66,7 @@ func (sc *scratch) labeledHash(label string, parts ...[]byte) [32]byte {
 // A macKey is HMAC-SHA256 under one pair key with its two padded key
 // blocks hashed already: the SHA-256 states after the inner and the
 // outer pad. A view keeps one per pair key, so that each sender tag
-// hashes four blocks instead of six.
+// hashes two blocks instead of four.
 type macKey struct{ inner, outer []byte }
 
 func newMACKey(pair PairKey) *macKey {
@@ -107,11 +107,10 @@ func (sc *scratch) mac(k *macKey, msg []byte) [32]byte {
 }
 
 // tagInput is the message every sender tag of an envelope MACs (tag's
-// labeledMAC framing), built once in sc.tagMsg.
-func (sc *scratch) tagInput(ad []byte, contentHash [32]byte) []byte {
-	m := appendPrefixed(sc.tagMsg[:0], []byte(labelMessageTag))
-	m = appendPrefixed(m, ad)
-	m = appendPrefixed(m, contentHash[:])
+// framing: the label, then the content hash), built once in sc.tagMsg.
+func (sc *scratch) tagInput(contentHash [32]byte) []byte {
+	m := append(sc.tagMsg[:0], labelMessageTag...)
+	m = append(m, contentHash[:]...)
 	sc.tagMsg = m
 	return m
 }
