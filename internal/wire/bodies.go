@@ -53,7 +53,7 @@ func ParseAuth(body []byte) (a Auth, err error) {
 // SetAccess and AccessList carry an encoded access list, Burn and Burned a
 // burn notice.
 func EncodeBlob(t Type, id uint32, blob []byte) []byte {
-	return Encode(t, id, func(b *cryptobyte.Builder) {
+	return encodeSized(t, id, 3+len(blob), func(b *cryptobyte.Builder) {
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(blob) })
 	})
 }
@@ -74,7 +74,7 @@ type Post struct {
 }
 
 func (p Post) Encode(id uint32) []byte {
-	return Encode(TPost, id, func(b *cryptobyte.Builder) {
+	return encodeSized(TPost, id, 1+3+len(p.Payload), func(b *cryptobyte.Builder) {
 		b.AddUint8(uint8(p.Kind))
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(p.Payload) })
 	})
@@ -215,6 +215,9 @@ type Stored struct {
 	Payload []byte
 }
 
+// storedSize is the encoded size of f (addStored).
+func storedSize(f Stored) int { return 8 + 1 + 8 + 3 + len(f.Payload) }
+
 func addStored(b *cryptobyte.Builder, f Stored) {
 	b.AddUint64(f.Seq)
 	b.AddUint8(uint8(f.Kind))
@@ -234,7 +237,11 @@ func readStored(s *cryptobyte.String) (f Stored, ok bool) {
 
 // EncodeFrames answers a Fetch. More says that frames remain after these.
 func EncodeFrames(id uint32, more bool, frames []Stored) []byte {
-	return Encode(TFrames, id, func(b *cryptobyte.Builder) {
+	size := 1 + 2
+	for _, f := range frames {
+		size += storedSize(f)
+	}
+	return encodeSized(TFrames, id, size, func(b *cryptobyte.Builder) {
 		if more {
 			b.AddUint8(1)
 		} else {
@@ -269,7 +276,7 @@ func ParseFrames(body []byte) (more bool, frames []Stored, err error) {
 
 // EncodePush carries one frame as soon as it is committed.
 func EncodePush(f Stored) []byte {
-	return Encode(TPush, 0, func(b *cryptobyte.Builder) { addStored(b, f) })
+	return encodeSized(TPush, 0, storedSize(f), func(b *cryptobyte.Builder) { addStored(b, f) })
 }
 
 func ParsePush(body []byte) (Stored, error) {

@@ -121,12 +121,23 @@ type Frame struct {
 
 // Encode builds a frame from a header and a body written by fill.
 func Encode(t Type, id uint32, fill func(b *cryptobyte.Builder)) []byte {
-	var b cryptobyte.Builder
+	return encodeSized(t, id, 0, fill)
+}
+
+// frameHeaderSize is a frame's version, type and id.
+const frameHeaderSize = 1 + 1 + 4
+
+// encodeSized is Encode into a buffer made for a body of bodySize bytes.
+// A frame that carries an envelope is 16 KiB: grown from nothing, the
+// buffer would be allocated and copied half a dozen times on the way, for
+// every post and every push.
+func encodeSized(t Type, id uint32, bodySize int, fill func(b *cryptobyte.Builder)) []byte {
+	b := cryptobyte.NewBuilder(make([]byte, 0, frameHeaderSize+bodySize))
 	b.AddUint8(Version)
 	b.AddUint8(uint8(t))
 	b.AddUint32(id)
 	if fill != nil {
-		fill(&b)
+		fill(b)
 	}
 	return b.BytesOrPanic()
 }
