@@ -94,6 +94,19 @@ func TestReportCoveredByTags(t *testing.T) {
 	if _, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), forged, mk, slot, pair); !errors.Is(err, ErrBadTag) {
 		t.Fatalf("changed report: %v, want ErrBadTag", err)
 	}
+	// The content hash leaves out the zero counters at the end of heard
+	// and prev_heard; a count written into one of them, or a count
+	// turned into zero, still changes it.
+	for name, change := range map[string]func([]byte){
+		"count in an unused heard slot":      func(pt []byte) { pt[off+4*40+3] = 1 },
+		"count in an unused prev_heard slot": func(pt []byte) { pt[off+4*MaxMembers+3] = 1 },
+		"last count made zero":               func(pt []byte) { pt[off+4*2+3] = 0 },
+	} {
+		bad := rewrite(t, bob.roster.Channel, env, mk, change, nil, 0)
+		if _, err := openBody(bob.roster.Channel, bob.secrets.SenderDataKey(), bad, mk, slot, pair); !errors.Is(err, ErrBadTag) {
+			t.Errorf("%s: %v, want ErrBadTag", name, err)
+		}
+	}
 	// The unused pending key area must be zero, and its length one of
 	// two values, even under a valid tag.
 	pendingLen := tagAreaSize + 32 + 8*MaxMembers + 20
