@@ -154,6 +154,15 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // In a real browser, a participant with only the app joins from an
 // invite, writes to the talks, receives a briefing live, and compares two
 // draft versions side by side.
+// startRedraw marks the tab on screen and redraws it, as the page does
+// when this member's place in the channel changes; redrawn holds once
+// the marked tab has been replaced, so that a check made after it reads
+// the new tab and not the old one.
+const (
+	startRedraw = `document.getElementById("tab-body").dataset.beforeRedraw = "1", render(), true`
+	redrawn     = `!document.querySelector("#tab-body[data-before-redraw]")`
+)
+
 func TestBrowserParticipant(t *testing.T) {
 	ctx, done := newPage(t)
 	defer done()
@@ -177,9 +186,9 @@ func TestBrowserParticipant(t *testing.T) {
 	run(t, ctx, "type through a redraw",
 		chromedp.Focus("#compose"),
 		chromedp.KeyEvent("first half"),
-		chromedp.Evaluate[chromedp.Void]("render(), true"),
+		chromedp.Evaluate[chromedp.Void](startRedraw),
 		chromedp.KeyEvent(" and the rest"),
-		chromedp.Poll[chromedp.Void](`document.activeElement && document.activeElement.id === "compose" && document.activeElement.value === "first half and the rest" && document.activeElement.selectionStart === document.activeElement.value.length`, chromedp.WithPollingTimeout(time.Minute)),
+		chromedp.Poll[chromedp.Void](redrawn+` && document.activeElement && document.activeElement.id === "compose" && document.activeElement.value === "first half and the rest" && document.activeElement.selectionStart === document.activeElement.value.length`, chromedp.WithPollingTimeout(time.Minute)),
 		chromedp.Evaluate[chromedp.Void](`state.compose = document.getElementById("compose").value = "", true`))
 	audience := text(t, ctx, "#audience")
 	run(t, ctx, "write to the talks",
@@ -218,6 +227,15 @@ func TestBrowserParticipant(t *testing.T) {
 		t.Fatalf("side by side shows %q added", added)
 	}
 	screenshot(t, ctx, "app-drafts")
+	// A new version being written survives a redraw too: its name, its
+	// text, and the focus and caret in the text.
+	run(t, ctx, "write a draft through a redraw",
+		chromedp.SendKeys("#draft-name", "annex"),
+		chromedp.Focus("#draft-text"),
+		chromedp.KeyEvent("Article 3."),
+		chromedp.Evaluate[chromedp.Void](startRedraw),
+		chromedp.KeyEvent(" Done."),
+		chromedp.Poll[chromedp.Void](redrawn+` && document.getElementById("draft-name").value === "annex" && document.activeElement && document.activeElement.id === "draft-text" && document.activeElement.value === "Article 3. Done." && document.activeElement.selectionStart === document.activeElement.value.length`, chromedp.WithPollingTimeout(time.Minute)))
 
 	// After comparing safety numbers in person, Alice marks the
 	// organizer verified; the home records it.

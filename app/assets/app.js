@@ -121,9 +121,11 @@ async function openChannel(name) {
 
 // render draws the current channel's tab. The new tab is built beside the
 // one on screen and swapped in whole once its data is in: a redraw (an
-// admission arriving live) then never takes the message box away while
-// someone types in it, and what they typed meanwhile carries over with
-// the caret. Of two redraws under way, only the later is shown.
+// admission arriving live) then never takes a field away while someone
+// types in it. When the tab redrawn is the one on screen, what was typed
+// or chosen in its fields carries over (the message box, a draft's text,
+// the Organize forms), and so do the focus and the caret. Of two redraws
+// under way, only the later is shown.
 async function render() {
   const gen = ++state.renderGen;
   const info = channelInfo();
@@ -138,14 +140,33 @@ async function render() {
     await ({ conversation: renderConversation, drafts: renderDrafts, people: renderPeople, organize: renderOrganize, channel: renderChannel })[state.tab](body, info);
   } catch (e) { notice(e.message, true); }
   if (gen !== state.renderGen) return;
-  const old = $("compose");
-  const caret = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
+  const oldBody = $("tab-body");
+  const same = oldBody && state.drawn === state.current + "\u0000" + state.tab;
+  const active = oldBody && oldBody.contains(document.activeElement) && document.activeElement.id ? document.activeElement : null;
+  const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+  if (same) carryFields(oldBody, body);
   $("main").replaceChildren(el("h2", { id: "channel-title" }, titleOf(info)), bar, body);
+  state.drawn = state.current + "\u0000" + state.tab;
   if (state.list && body.contains(state.list)) state.list.scrollTop = state.list.scrollHeight;
   const text = $("compose");
-  if (!text) return;
-  text.value = state.compose || "";
-  if (caret) { text.focus(); text.setSelectionRange(caret[0], caret[1]); }
+  if (text) text.value = state.compose || "";
+  const focus = same && active ? $(active.id) : null;
+  if (!focus) return;
+  focus.focus();
+  if (caret) try { focus.setSelectionRange(caret[0], caret[1]); } catch (_) { /* a field without a caret */ }
+}
+
+// carryFields copies what was typed or chosen in the fields of a tab on
+// screen into the same fields (by id) of its redrawn copy. A choice the
+// new copy no longer offers (a member since removed) is left at the new
+// default, and a file chooser cannot be set from a page.
+function carryFields(from, to) {
+  for (const f of from.querySelectorAll("input[id], textarea[id], select[id]")) {
+    const g = to.querySelector("#" + CSS.escape(f.id));
+    if (!g || g.tagName !== f.tagName || f.type === "file") continue;
+    if (f.type === "checkbox" || f.type === "radio") g.checked = f.checked;
+    else if (g.tagName !== "SELECT" || [...g.options].some((o) => o.value === f.value)) g.value = f.value;
+  }
 }
 
 // showMain puts something other than a channel's tab in the main pane; a
