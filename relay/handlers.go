@@ -150,6 +150,9 @@ func (c *conn) storeErr(err error) *relayError {
 	if damaged(err) {
 		return fail(wire.CodeInternal, "the relay's database is damaged; its operator must restore it")
 	}
+	if diskFull(err) {
+		return fail(wire.CodeInternal, "the relay's disk is full; nothing was stored, try again later")
+	}
 	return fail(wire.CodeInternal, "")
 }
 

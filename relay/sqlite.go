@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"parley/internal/wire"
@@ -220,6 +221,17 @@ func quickCheck(db *sql.DB, path string) error {
 }
 
 // damaged reports whether err is SQLite finding its file corrupt.
+// diskFull reports whether err is SQLite's or the system's "no space
+// left": the transaction was rolled back, nothing of it was stored, and
+// the same request can succeed once the operator makes room.
+func diskFull(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 13 // SQLITE_FULL
+}
+
 func damaged(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {

@@ -1,0 +1,186 @@
+package relay_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"parley/crypto"
+	"parley/internal/relayclient"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+// smallDisk mounts a tmpfs of size bytes for the test, or skips the test
+// when this machine does not let it mount one (it needs root).
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small file system for the full-disk test (it needs root): %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fill writes a file of zeros until the file system is full, and
+// returns its path.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	block := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return path
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// A relay whose disk fills refuses posts it cannot store, in one line
+// that says why, and loses nothing it acknowledged: members still read
+// everything stored, the relay takes posts again once there is room,
+// and after a kill -9 every acknowledged frame is there.
+func TestRelayOnAFullDisk(t *testing.T) {
+	disk := smallDisk(t, "96m")
+	dataDir := filepath.Join(disk, "relay")
+	p := startProcess(t, dataDir)
+	now := time.Now()
+	tc := newTestChannel(t, p.url, now)
+	m := newMember(t, "Alice", crypto.RoleParticipant)
+	tc.add(m, now, time.Time{}).Close()
+	c := dial(t, p.url)
+	if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
+		t.Fatal(err)
+	}
+	var acked []acked
+	post := func() error {
+		e := envelope(m.keys)
+		seq, err := c.Post(ctxT(t), wire.KindMessage, e)
+		for errors.Is(err, relayclient.ErrRateLimited) {
+			// 200 posts a second per key: wait for the bucket.
+			time.Sleep(20 * time.Millisecond)
+			seq, err = c.Post(ctxT(t), wire.KindMessage, e)
+		}
+		if err == nil {
+			acked = append(acked, struct {
+				seq  uint64
+				hash [32]byte
+			}{seq, sha256.Sum256(e)})
+		}
+		return err
+	}
+	for range 20 {
+		if err := post(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The disk is filled but for 12 MiB, so that it runs out while the
+	// relay works as usual: its WAL grown past the size at which it is
+	// started over, checkpoints copying frames into the database.
+	filler := fill(t, disk)
+	if fi, err := os.Stat(filler); err != nil || os.Truncate(filler, fi.Size()-12<<20) != nil {
+		t.Fatal("cannot make room in the filler")
+	}
+
+	// Post until the relay refuses.
+	var refused error
+	for range 2000 {
+		if refused = post(); refused != nil {
+			break
+		}
+	}
+	if refused == nil {
+		t.Fatal("the relay took 2000 posts on a full disk")
+	}
+	var re *relayclient.Error
+	if !errors.As(refused, &re) || re.Code != wire.CodeInternal || !strings.Contains(re.Message, "disk is full") {
+		t.Fatalf("a post on a full disk: %v, want the relay to say it is out of space", refused)
+	}
+	t.Logf("refused after %d acknowledged posts: %v", len(acked), refused)
+	// Refusals go on while the disk is full, and the relay stays up.
+	for range 5 {
+		if err := post(); err == nil {
+			t.Fatal("a post was acknowledged on a full disk after a refusal")
+		}
+	}
+	checkAll(t, tc, p.url, acked)
+
+	// Room again: posts are taken without a restart, and the WAL is
+	// started over again instead of growing.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	for range 1000 {
+		if err := post(); err != nil {
+			t.Fatalf("a post once the disk had room again: %v", err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(dataDir, "relay.db-wal"))
+	if err != nil || fi.Size() > 40<<20 {
+		t.Fatalf("WAL after 16 MiB of posts with room again: %v", err)
+	}
+	t.Logf("WAL after 16 MiB of posts with room again: %.1f MiB", float64(fi.Size())/(1<<20))
+	p.stop(t, syscall.SIGKILL)
+	t.Logf("the relay's log:\n%s", p.stderr)
+	p = startProcess(t, dataDir)
+	checkAll(t, tc, p.url, acked)
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("clean shutdown: %v\n%s", err, p.stderr)
+	}
+	s, err := relay.OpenSQLite(filepath.Join(dataDir, "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.IntegrityCheck(ctxT(t)); err != nil || v != "ok" {
+		t.Fatalf("integrity_check: %q %v", v, err)
+	}
+}
+
+// checkAll fetches the channel as its organizer and checks that every
+// acknowledged frame is there, unchanged.
+func checkAll(t *testing.T, tc *testChannel, url string, want []acked) {
+	t.Helper()
+	c := dial(t, url)
+	if err := c.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
+		t.Fatal(err)
+	}
+	stored := map[uint64][32]byte{}
+	var since uint64
+	for {
+		frames, more, err := c.Fetch(context.Background(), since)
+		if err != nil {
+			t.Fatalf("fetch: %v", err)
+		}
+		for _, f := range frames {
+			stored[f.Seq] = sha256.Sum256(f.Payload)
+			since = f.Seq
+		}
+		if !more {
+			break
+		}
+	}
+	for _, a := range want {
+		if h, ok := stored[a.seq]; !ok || h != a.hash {
+			t.Fatalf("acknowledged frame %d lost or changed", a.seq)
+		}
+	}
+}
