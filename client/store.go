@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite"
@@ -133,13 +135,28 @@ func openState(path string) (*sql.DB, error) {
 	}
 	if _, err := db.Exec(stateSchema); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state database: %w", err)
+		return nil, fmt.Errorf("state database: %w", noRoom(filepath.Dir(path), err))
 	}
 	if err := migrate(db); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("state database: %w", err)
+		return nil, fmt.Errorf("state database: %w", noRoom(filepath.Dir(path), err))
 	}
 	return db, nil
+}
+
+// noRoom says in words what SQLite reports as a bare I/O error when the
+// disk holding the home has no room left: it cannot even make the
+// shared-memory file it opens a database with. Opening changes nothing,
+// so nothing was changed.
+func noRoom(dir string, err error) error {
+	var st syscall.Statfs_t
+	if syscall.Statfs(dir, &st) != nil {
+		return err
+	}
+	if free := uint64(st.Bavail) * uint64(st.Bsize); free < 1<<20 {
+		return fmt.Errorf("the disk that holds this home is full (%d KiB free): make room and try again; nothing was changed (%w)", free>>10, err)
+	}
+	return err
 }
 
 // scrub folds the WAL back into the database file and truncates it, so

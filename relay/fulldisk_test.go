@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,52 +13,17 @@ import (
 
 	"parley/crypto"
 	"parley/internal/relayclient"
+	"parley/internal/smalldisk"
 	"parley/internal/wire"
 	"parley/relay"
 )
-
-// smallDisk mounts a tmpfs of size bytes for the test, or skips the test
-// when this machine does not let it mount one (it needs root).
-func smallDisk(t *testing.T, size string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "disk")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a small file system for the full-disk test (it needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
-
-// fill writes a file of zeros until the file system is full, and
-// returns its path.
-func fill(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	block := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return path
-			}
-			t.Fatal(err)
-		}
-	}
-}
 
 // A relay whose disk fills refuses posts it cannot store, in one line
 // that says why, and loses nothing it acknowledged: members still read
 // everything stored, the relay takes posts again once there is room,
 // and after a kill -9 every acknowledged frame is there.
 func TestRelayOnAFullDisk(t *testing.T) {
-	disk := smallDisk(t, "96m")
+	disk := smalldisk.Mount(t, "96m")
 	dataDir := filepath.Join(disk, "relay")
 	p := startProcess(t, dataDir)
 	now := time.Now()
@@ -95,10 +59,7 @@ func TestRelayOnAFullDisk(t *testing.T) {
 	// The disk is filled but for 12 MiB, so that it runs out while the
 	// relay works as usual: its WAL grown past the size at which it is
 	// started over, checkpoints copying frames into the database.
-	filler := fill(t, disk)
-	if fi, err := os.Stat(filler); err != nil || os.Truncate(filler, fi.Size()-12<<20) != nil {
-		t.Fatal("cannot make room in the filler")
-	}
+	filler := smalldisk.Fill(t, disk, 12<<20)
 
 	// Post until the relay refuses.
 	var refused error
