@@ -143,38 +143,19 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 
 		p = startProcess(t, dataDir)
 		tc.url = p.url
-		tc.orgC = dial(t, p.url)
-		if err := tc.orgC.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
-			t.Fatal(err)
-		}
-		stored := map[uint64][32]byte{}
-		var since uint64
-		for {
-			frames, more, err := tc.orgC.Fetch(ctxT(t), since)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range frames {
-				if _, dup := stored[f.Seq]; dup {
-					t.Fatalf("sequence %d stored twice", f.Seq)
-				}
-				stored[f.Seq] = sha256.Sum256(f.Payload)
-				since = f.Seq
-			}
-			if !more {
-				break
-			}
-		}
-		for _, a := range all {
-			if h, ok := stored[a.seq]; !ok || h != a.hash {
-				t.Fatalf("round %d: acknowledged frame %d lost or changed after kill -9", round, a.seq)
-			}
-		}
+		checkAll(t, tc, p.url, all)
 		t.Logf("round %d: %d acknowledged frames, all present", round, len(all))
 	}
 	if len(all) == 0 {
 		t.Fatal("no frame was acknowledged; the test proved nothing")
 	}
+	stopAndCheck(t, p, dataDir)
+}
+
+// stopAndCheck stops the relay cleanly and runs SQLite's integrity check
+// on the store it leaves.
+func stopAndCheck(t *testing.T, p *relayProcess, dataDir string) {
+	t.Helper()
 	if err := p.stop(t, syscall.SIGTERM); err != nil {
 		t.Fatalf("clean shutdown: %v\n%s", err, p.stderr)
 	}
