@@ -79,7 +79,8 @@ type cryptoResult struct {
 // sealOpenOp seals a message from one member of a channel of n and
 // opens it as another, as real clients do with their per-epoch state
 // (chains, pair keys). With derivePairs, pair keys are derived for every
-// message instead, as client/ does today.
+// message instead, as client/ did before its per-epoch cache
+// (client/epochcache.go): what that cache saves.
 func sealOpenOp(n int, derivePairs bool) (cryptoOp, error) {
 	chans, err := newChannels(1, n, time.Now())
 	if err != nil {
@@ -92,7 +93,7 @@ func sealOpenOp(n int, derivePairs bool) (cryptoOp, error) {
 		for range k {
 			if derivePairs {
 				// A fresh view per message: every pair key derived
-				// again, as client/ does today.
+				// again, as without the client's per-epoch cache.
 				from.view, to.view = crypto.NewEpochView(c.roster, from.keys, from.sdk), crypto.NewEpochView(c.roster, to.keys, to.sdk)
 			}
 			env, _, err := from.seal()
