@@ -16,20 +16,25 @@ import (
 	"parley/client"
 )
 
-// cmdUnlock is parley unlock [--for D] [--idle D].
+// cmdUnlock is parley unlock [--for D] [--idle D], or parley unlock
+// --status.
 func cmdUnlock(ctx context.Context, e *env, g *global, args []string) error {
 	var d, idle time.Duration
+	var status bool
 	pos, err := flags("unlock", args, func(fs *flag.FlagSet) {
 		fs.DurationVar(&d, "for", defaultUnlockFor, "how long the home stays unlocked at most")
 		fs.DurationVar(&idle, "idle", defaultUnlockIdle, "lock after this long without a command")
+		fs.BoolVar(&status, "status", false, "say whether the home is unlocked, and until when; unlocks nothing")
 	})
 	if err != nil {
 		return err
 	}
-	const use = "usage: parley unlock [--for D] [--idle D]"
+	const use = "usage: parley unlock [--for D] [--idle D] | parley unlock --status"
 	switch {
 	case len(pos) != 0:
 		return usagef(use)
+	case status:
+		return unlockStatus(e, g)
 	case d < time.Second || d > maxUnlockFor:
 		return usagef("--for must be between 1s and %s", shortDuration(maxUnlockFor))
 	case idle < time.Second || idle > maxUnlockFor:
@@ -70,6 +75,25 @@ func cmdUnlock(ctx context.Context, e *env, g *global, args []string) error {
 	}
 	if st == nil {
 		return errors.New("the unlock agent does not answer")
+	}
+	fmt.Fprintf(e.stdout, "unlocked until %s, or %s without a command; parley lock locks it now\n", clock(st.Until), shortDuration(st.Idle))
+	return nil
+}
+
+// unlockStatus is parley unlock --status: what the home's agent, asked
+// on its socket, says of its bounds. It asks for no passphrase, and says
+// "locked" only when no agent answers.
+func unlockStatus(e *env, g *global) error {
+	if !client.HomeExists(g.home) {
+		return client.ErrNoHome
+	}
+	st, err := agentStatusOf(g.home)
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		fmt.Fprintln(e.stdout, "locked: each command asks for the passphrase")
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "unlocked until %s, or %s without a command; parley lock locks it now\n", clock(st.Until), shortDuration(st.Idle))
 	return nil

@@ -92,6 +92,7 @@ const usage = `usage: parley [--home DIR] [--passphrase-file F] [--proxy socks5h
   init --name NAME [--duress]            make this home's identity (--duress: and a duress passphrase)
   duress set                             a passphrase that, typed at any unlock, destroys this home's keys
   unlock [--for D] [--idle D]            keep this home unlocked for your commands: --for at most (15m; up to 8h), --idle without use (10m)
+  unlock --status                        whether this home is unlocked, and until when
   lock                                   end an unlock at once
   whoami [--json]                        your name and safety number
   channel create CHANNEL --relay URL [--relay URL2 ...] [--secrecy hard|soft] [--side SIDE] [--quorum every-side|none]
