@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,11 @@ func TestStateOnAFullDisk(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "the disk that holds this home is full") || !strings.Contains(msg, "nothing was changed") || strings.Contains(msg, "\n") {
 		t.Fatalf("opening on a full disk: %q", msg)
+	}
+	// Another error on the same full disk is not put down to it.
+	other := errors.New("file is not a database")
+	if got := noRoom(disk, other); got != other {
+		t.Fatalf("another error on a full disk became %q", got)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

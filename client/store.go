@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 )
 
 // The state database holds only sealed blobs, keyed hashes and age
@@ -146,9 +146,15 @@ func openState(path string) (*sql.DB, error) {
 
 // noRoom says in words what SQLite reports as a bare I/O error when the
 // disk holding the home has no room left: it cannot even make the
-// shared-memory file it opens a database with. Opening changes nothing,
-// so nothing was changed.
+// shared-memory file it opens a database with. Only an I/O or "full"
+// error on a file system with less than 1 MiB free is explained so; any
+// other error (a damaged file, a wrong key) is left as it is. Opening
+// changes nothing, so nothing was changed.
 func noRoom(dir string, err error) error {
+	var se *sqlite.Error
+	if !errors.Is(err, syscall.ENOSPC) && !(errors.As(err, &se) && (se.Code()&0xff == 10 || se.Code()&0xff == 13)) { // SQLITE_IOERR, SQLITE_FULL
+		return err
+	}
 	var st syscall.Statfs_t
 	if syscall.Statfs(dir, &st) != nil {
 		return err
