@@ -8,10 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
-	"modernc.org/sqlite"
+	_ "modernc.org/sqlite"
+
+	"parley/internal/noroom"
 )
 
 // The state database holds only sealed blobs, keyed hashes and age
@@ -145,21 +146,10 @@ func openState(path string) (*sql.DB, error) {
 }
 
 // noRoom says in words what SQLite reports as a bare I/O error when the
-// disk holding the home has no room left: it cannot even make the
-// shared-memory file it opens a database with. Only an I/O or "full"
-// error on a file system with less than 1 MiB free is explained so; any
-// other error (a damaged file, a wrong key) is left as it is. Opening
+// disk holding the home has no room left (internal/noroom). Opening
 // changes nothing, so nothing was changed.
 func noRoom(dir string, err error) error {
-	var se *sqlite.Error
-	if !errors.Is(err, syscall.ENOSPC) && !(errors.As(err, &se) && (se.Code()&0xff == 10 || se.Code()&0xff == 13)) { // SQLITE_IOERR, SQLITE_FULL
-		return err
-	}
-	var st syscall.Statfs_t
-	if syscall.Statfs(dir, &st) != nil {
-		return err
-	}
-	if free := uint64(st.Bavail) * uint64(st.Bsize); free < 1<<20 {
+	if free, full := noroom.Full(dir, err); full {
 		return fmt.Errorf("the disk that holds this home is full (%d KiB free): make room and try again; nothing was changed (%w)", free>>10, err)
 	}
 	return err

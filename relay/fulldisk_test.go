@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -95,6 +96,33 @@ func TestRelayOnAFullDisk(t *testing.T) {
 		t.Fatalf("WAL after 16 MiB of posts with room again: %v", err)
 	}
 	t.Logf("WAL after 16 MiB of posts with room again: %.1f MiB", float64(fi.Size())/(1<<20))
+
+	// A relay started on a full disk (SQLite cannot make its
+	// shared-memory file and says "disk I/O error") says the disk is
+	// full, not that its store is damaged, which would send the operator
+	// to a backup; once there is room it starts with everything.
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("clean shutdown: %v\n%s", err, p.stderr)
+	}
+	filler = smalldisk.Fill(t, disk, 0)
+	out, err := exec.Command(relayBinary(t), "--listen", "127.0.0.1:0", "--data", dataDir).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "is full") || strings.Contains(string(out), "damaged") {
+		t.Fatalf("the relay started on a full disk: %v\n%s", err, out)
+	}
+	t.Logf("started on a full disk: %s", out)
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	p = startProcess(t, dataDir)
+	c = dial(t, p.url)
+	if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := post(); err != nil {
+			t.Fatalf("a post after the restart: %v", err)
+		}
+	}
 	p.stop(t, syscall.SIGKILL)
 	t.Logf("the relay's log:\n%s", p.stderr)
 	p = startProcess(t, dataDir)

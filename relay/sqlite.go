@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"parley/internal/noroom"
 	"parley/internal/wire"
 
 	"modernc.org/sqlite"
@@ -217,10 +219,16 @@ func quickCheck(db *sql.DB, path string) error {
 		why = err.Error()
 	}
 	why = strings.Join(strings.Fields(why), " ")
+	if free, full := noroom.Full(filepath.Dir(path), err); full {
+		return fmt.Errorf("the disk that holds %s is full (%d KiB free): make room and start the relay again; the store was not changed (%s)", path, free>>10, why)
+	}
+	if err != nil && !damaged(err) {
+		// Not a verdict on the file: it could not be read.
+		return fmt.Errorf("%s cannot be read (%s)", path, why)
+	}
 	return fmt.Errorf("%s is damaged (%s): restore it from a backup, or move it and its -wal file aside to start with an empty store", path, why)
 }
 
-// damaged reports whether err is SQLite finding its file corrupt.
 // diskFull reports whether err is SQLite's or the system's "no space
 // left": the transaction was rolled back, nothing of it was stored, and
 // the same request can succeed once the operator makes room.
@@ -232,6 +240,7 @@ func diskFull(err error) bool {
 	return errors.As(err, &se) && se.Code()&0xff == 13 // SQLITE_FULL
 }
 
+// damaged reports whether err is SQLite finding its file corrupt.
 func damaged(err error) bool {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
