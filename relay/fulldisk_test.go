@@ -80,6 +80,10 @@ func TestRelayOnAFullDisk(t *testing.T) {
 		}
 	}
 	checkAll(t, tc, p.url, taken)
+	// The operator's log says so once, not once a refusal.
+	if n := strings.Count(p.stderr.String(), "disk full"); n != 1 {
+		t.Fatalf("%d log lines for 6 refusals in a few seconds, want 1:\n%s", n, p.stderr)
+	}
 
 	// Room again: posts are taken without a restart, and the WAL is
 	// started over again instead of growing.

@@ -146,12 +146,13 @@ func (c *conn) storeErr(err error) *relayError {
 	case errors.Is(err, ErrClosed):
 		return fail(wire.CodeShuttingDown, "")
 	}
+	if diskFull(err) {
+		c.s.full.note(c.s.log, time.Now(), err)
+		return fail(wire.CodeInternal, "the relay's disk is full; nothing was stored, try again later")
+	}
 	c.s.log.Error("store", "err", err)
 	if damaged(err) {
 		return fail(wire.CodeInternal, "the relay's database is damaged; its operator must restore it")
-	}
-	if diskFull(err) {
-		return fail(wire.CodeInternal, "the relay's disk is full; nothing was stored, try again later")
 	}
 	return fail(wire.CodeInternal, "")
 }

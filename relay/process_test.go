@@ -52,8 +52,27 @@ func relayBinary(t testing.TB) string {
 type relayProcess struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	exited chan error
+}
+
+// syncBuffer is the relay's standard error, which a test may read while
+// the relay still writes it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func startProcess(t testing.TB, dataDir string, args ...string) *relayProcess {
@@ -63,7 +82,7 @@ func startProcess(t testing.TB, dataDir string, args ...string) *relayProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &relayProcess{cmd: cmd, stderr: new(bytes.Buffer), exited: make(chan error, 1)}
+	p := &relayProcess{cmd: cmd, stderr: new(syncBuffer), exited: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

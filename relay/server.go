@@ -119,6 +119,7 @@ type Server struct {
 	stats struct {
 		accepted, rejected, stored, pushed, errors atomic.Int64
 	}
+	full fullLog
 }
 
 // channelState is the cached view of one channel: its parsed access list
