@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"parley/crypto"
+	"parley/internal/noroom"
 	"parley/internal/wire"
 )
 
@@ -146,7 +147,9 @@ func (c *conn) storeErr(err error) *relayError {
 	case errors.Is(err, ErrClosed):
 		return fail(wire.CodeShuttingDown, "")
 	}
-	if diskFull(err) {
+	if noroom.IsFull(err) {
+		// Rolled back: nothing of the request was stored, and it can
+		// succeed once the operator makes room.
 		c.s.full.note(c.s.log, time.Now(), err)
 		return fail(wire.CodeInternal, "the relay's disk is full; nothing was stored, try again later")
 	}

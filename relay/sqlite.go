@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"parley/internal/noroom"
@@ -227,17 +226,6 @@ func quickCheck(db *sql.DB, path string) error {
 		return fmt.Errorf("%s cannot be read (%s)", path, why)
 	}
 	return fmt.Errorf("%s is damaged (%s): restore it from a backup, or move it and its -wal file aside to start with an empty store", path, why)
-}
-
-// diskFull reports whether err is SQLite's or the system's "no space
-// left": the transaction was rolled back, nothing of it was stored, and
-// the same request can succeed once the operator makes room.
-func diskFull(err error) bool {
-	if errors.Is(err, syscall.ENOSPC) {
-		return true
-	}
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == 13 // SQLITE_FULL
 }
 
 // damaged reports whether err is SQLite finding its file corrupt.

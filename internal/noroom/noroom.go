@@ -17,14 +17,27 @@ import (
 // a 32 KiB shared-memory file to open a database.
 const below = 1 << 20
 
+// SQLite's primary result codes that this package reads.
+const (
+	sqliteIOErr = 10
+	sqliteFull  = 13
+)
+
+// IsFull reports whether err says in so many words that there was no
+// room: SQLite's SQLITE_FULL or the system's ENOSPC. The write it failed
+// was rolled back.
+func IsFull(err error) bool {
+	var se *sqlite.Error
+	return errors.Is(err, syscall.ENOSPC) || errors.As(err, &se) && se.Code()&0xff == sqliteFull
+}
+
 // Full reports whether err is an I/O or "full" error (SQLITE_IOERR,
 // SQLITE_FULL, ENOSPC) met while the file system holding dir had less
 // than 1 MiB free, and how many bytes it had. Any other error, or the
 // same error with room to spare, is not put down to the disk.
 func Full(dir string, err error) (free uint64, full bool) {
 	var se *sqlite.Error
-	ioOrFull := errors.Is(err, syscall.ENOSPC) || errors.As(err, &se) && (se.Code()&0xff == 10 || se.Code()&0xff == 13)
-	if !ioOrFull {
+	if !IsFull(err) && !(errors.As(err, &se) && se.Code()&0xff == sqliteIOErr) {
 		return 0, false
 	}
 	var st syscall.Statfs_t
