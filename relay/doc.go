@@ -14,11 +14,13 @@
 //   - Access lists are replaced only by a newer version signed by a key
 //     with the admin capability in the current one.
 //   - A frame is acknowledged only after it is committed to SQLite with
-//     synchronous=FULL.
-//   - A burn notice signed by an admin erases the channel's rows and
-//     checkpoints the WAL, with secure_delete on, so nothing of it stays in
-//     the files; a tombstone keeps the notice so offline members learn of
-//     the burn.
+//     synchronous=FULL; a message's payload, kept in the frame log beside
+//     the database, is synced before that commit.
+//   - A burn notice signed by an admin zeroes the channel's messages in
+//     the frame log, erases its rows and checkpoints the WAL, with
+//     secure_delete on, so nothing of it stays in the files; a tombstone
+//     keeps the notice so offline members learn of the burn. Expired
+//     messages are erased the same way.
 //
 // # What the relay learns and does not
 //

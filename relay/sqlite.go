@@ -30,6 +30,7 @@ import (
 type SQLiteStore struct {
 	w, r    *sql.DB
 	cpDB    *sql.DB // the checkpointer's connection (checkpoint.go)
+	log     *frameLog
 	cp      checkpointState
 	stmts   appendStmts
 	appends chan *appendReq
@@ -53,7 +54,10 @@ type appendReq struct {
 
 type appendResult struct {
 	stored []wire.Stored
-	err    error
+	// walBytes is the payload it put in the database itself (not in
+	// the frame log).
+	walBytes int
+	err      error
 }
 
 // schema is the store's layout. Frames live in an ordinary rowid table
@@ -61,7 +65,10 @@ type appendResult struct {
 // table every key comparison of an insert read the whole 16 KiB row back
 // from its overflow pages, which doubled the CPU cost of each append.
 // (A store made before that change keeps its WITHOUT ROWID table; every
-// query works the same on both.)
+// query works the same on both.) A frame whose payload is in the frame
+// log (framelog.go) has an empty payload column and names its place
+// with log_seg (from 1), log_off and log_len; log_seg is 0 for a frame
+// kept whole in the table.
 const schema = `
 CREATE TABLE IF NOT EXISTS channels (
 	id BLOB PRIMARY KEY,
@@ -77,6 +84,9 @@ CREATE TABLE IF NOT EXISTS frames (
 	time INTEGER NOT NULL,
 	expires INTEGER NOT NULL,
 	payload BLOB NOT NULL,
+	log_seg INTEGER NOT NULL DEFAULT 0,
+	log_off INTEGER NOT NULL DEFAULT 0,
+	log_len INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (channel, seq)
 );
 CREATE INDEX IF NOT EXISTS frames_expires ON frames (expires) WHERE expires > 0;
@@ -149,13 +159,19 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("creating schema: %w", err)
 	}
-	if err := dropCompartments(w); err != nil {
+	if err := errors.Join(dropCompartments(w), addLogColumns(w)); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("updating schema: %w", err)
+	}
+	log, err := openLog(w, path)
+	if err != nil {
+		w.Close()
+		return nil, err
 	}
 	r, err := sql.Open("sqlite", dsn(path, readerConn))
 	if err != nil {
 		w.Close()
+		log.close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(4)
@@ -163,22 +179,24 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 	if err != nil {
 		w.Close()
 		r.Close()
+		log.close()
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	s := &SQLiteStore{w: w, r: r, cpDB: cp, cp: checkpointState{ask: make(chan struct{}, 1)}, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &SQLiteStore{w: w, r: r, cpDB: cp, log: log, cp: checkpointState{ask: make(chan struct{}, 1)}, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
 	}{
 		{&s.stmts.channel, `SELECT next_seq, bytes FROM channels WHERE id = ?`},
-		{&s.stmts.insert, `INSERT INTO frames (channel, seq, kind, time, expires, payload) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&s.stmts.insert, `INSERT INTO frames (channel, seq, kind, time, expires, payload, log_seg, log_off, log_len) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.stmts.update, `UPDATE channels SET next_seq = ?, bytes = ? WHERE id = ?`},
 	} {
 		if *p.stmt, err = w.Prepare(p.sql); err != nil {
 			w.Close()
 			r.Close()
 			cp.Close()
+			log.close()
 			return nil, fmt.Errorf("preparing %q: %w", p.sql, err)
 		}
 	}
@@ -243,7 +261,7 @@ func damaged(err error) bool {
 func (s *SQLiteStore) Close() error {
 	s.closeMu.Do(func() { close(s.done) })
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.cpDB.Close(), s.w.Close())
+	return errors.Join(s.r.Close(), s.cpDB.Close(), s.w.Close(), s.log.close())
 }
 
 // maxBatch bounds one group commit.
@@ -298,13 +316,18 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 			return err
 		}
 		defer tx.Rollback()
+		// The frame log's batch begins only once the transaction holds
+		// the store's one writing connection (frameLog.removeEmpty).
+		if err := s.log.begin(); err != nil {
+			return err
+		}
 		// The writer database has one connection, so these reuse the
 		// statements prepared on it.
 		stmts := appendStmts{channel: tx.Stmt(s.stmts.channel), insert: tx.Stmt(s.stmts.insert), update: tx.Stmt(s.stmts.update)}
 		states := map[ChannelID]*chanState{}
 		now := time.Now()
 		for i, req := range batch {
-			results[i] = appendOne(stmts, states, req.frames, now)
+			results[i] = appendOne(stmts, states, req.frames, now, s.log)
 		}
 		for ch, st := range states {
 			if !st.dirty {
@@ -314,26 +337,28 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 				return err
 			}
 		}
+		if err := s.log.write(); err != nil {
+			return err
+		}
 		return tx.Commit()
 	}()
-	// What the commit adds to the WAL: its payloads, and the leaf, index
-	// and channel pages that every commit rewrites.
+	// What the commit adds to the WAL: the payloads kept in the
+	// database, and the leaf, index and channel pages that every commit
+	// rewrites.
 	bytes := 3 * pageSize
 	for i, req := range batch {
 		if err != nil {
 			results[i] = appendResult{err: err}
 		}
 		req.out <- results[i]
-		for _, f := range results[i].stored {
-			bytes += len(f.Payload)
-		}
+		bytes += results[i].walBytes
 	}
 	if err == nil {
 		s.afterCommit(bytes)
 	}
 }
 
-func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewFrame, now time.Time) appendResult {
+func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewFrame, now time.Time, log *frameLog) appendResult {
 	// Check every frame first so the request is all or nothing.
 	planned := map[ChannelID]int64{}
 	for _, f := range frames {
@@ -354,22 +379,28 @@ func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewF
 		}
 	}
 	var out []wire.Stored
+	walBytes := 0
 	ms := uint64(now.UnixMilli())
 	for _, f := range frames {
 		st := states[f.Channel]
 		var exp int64
+		// Frames that expire go to the frame log; those kept until the
+		// burn stay here, so that every segment empties in time.
+		inline, at := f.Payload, logRegion{}
 		if !f.Expires.IsZero() {
 			exp = f.Expires.UnixMilli()
+			inline, at = []byte{}, log.place(f.Payload)
 		}
-		if _, err := stmts.insert.Exec(f.Channel[:], st.next, f.Kind, ms, exp, f.Payload); err != nil {
+		if _, err := stmts.insert.Exec(f.Channel[:], st.next, f.Kind, ms, exp, inline, at.seg, at.off, at.size); err != nil {
 			return appendResult{err: err}
 		}
+		walBytes += len(inline)
 		out = append(out, wire.Stored{Seq: st.next, Kind: f.Kind, Time: ms, Payload: f.Payload})
 		st.next++
 		st.bytes += int64(len(f.Payload))
 		st.dirty = true
 	}
-	return appendResult{stored: out}
+	return appendResult{stored: out, walBytes: walBytes}
 }
 
 // Append implements Store.
@@ -460,12 +491,16 @@ const fetchRows = 64
 
 // Fetch implements Store.
 func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, maxBytes int) ([]wire.Stored, bool, error) {
+	// No frame's bytes are zeroed between the query that finds it and
+	// the read of its payload.
+	s.log.erasing.RLock()
+	defer s.log.erasing.RUnlock()
 	var out []wire.Stored
 	size := 0
 	for {
 		// A frame past its retention is gone for readers at once, not
 		// at the next purge.
-		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, time, payload FROM frames WHERE channel = ? AND seq > ? AND (expires = 0 OR expires > ?) ORDER BY seq LIMIT ?`, ch[:], since, time.Now().UnixMilli(), fetchRows)
+		rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, time, payload, log_seg, log_off, log_len FROM frames WHERE channel = ? AND seq > ? AND (expires = 0 OR expires > ?) ORDER BY seq LIMIT ?`, ch[:], since, time.Now().UnixMilli(), fetchRows)
 		if err != nil {
 			return nil, false, err
 		}
@@ -473,14 +508,24 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 		for rows.Next() {
 			n++
 			var f wire.Stored
-			if err := rows.Scan(&f.Seq, &f.Kind, &f.Time, &f.Payload); err != nil {
+			var at logRegion
+			if err := rows.Scan(&f.Seq, &f.Kind, &f.Time, &f.Payload, &at.seg, &at.off, &at.size); err != nil {
 				rows.Close()
 				return nil, false, err
 			}
 			since = f.Seq
-			if len(out) > 0 && size+len(f.Payload) > maxBytes {
+			if at.seg > 0 {
+				f.Payload = nil // read below, if it fits
+			}
+			if len(out) > 0 && size+len(f.Payload)+int(at.size) > maxBytes {
 				rows.Close()
 				return out, true, nil
+			}
+			if at.seg > 0 {
+				if f.Payload, err = s.log.read(at); err != nil {
+					rows.Close()
+					return nil, false, err
+				}
 			}
 			out = append(out, f)
 			size += len(f.Payload)
@@ -566,11 +611,16 @@ func (s *SQLiteStore) DropJoins(ctx context.Context, ch ChannelID, ids []uint64)
 
 // Burn implements Store.
 func (s *SQLiteStore) Burn(ctx context.Context, ch ChannelID, notice []byte, until time.Time) error {
+	s.log.erasing.Lock()
+	defer s.log.erasing.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if err := s.eraseLogged(tx, `channel = ?`, ch[:]); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`DELETE FROM frames WHERE channel = ?`,
 		`DELETE FROM invites WHERE channel = ?`,
@@ -584,7 +634,7 @@ func (s *SQLiteStore) Burn(ctx context.Context, ch ChannelID, notice []byte, unt
 	if _, err := tx.Exec(`INSERT OR REPLACE INTO tombstones (channel, notice, expires) VALUES (?, ?, ?)`, ch[:], notice, until.UnixMilli()); err != nil {
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitAndRemoveEmpty(tx); err != nil {
 		return err
 	}
 	if err := s.scrub(ctx); err != nil {
@@ -629,12 +679,17 @@ func (s *SQLiteStore) Tombstone(ctx context.Context, ch ChannelID) ([]byte, erro
 
 // Expire implements Store.
 func (s *SQLiteStore) Expire(ctx context.Context, now time.Time) (int, error) {
+	s.log.erasing.Lock()
+	defer s.log.erasing.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	ms := now.UnixMilli()
+	if err := s.eraseLogged(tx, `expires > 0 AND expires <= ?`, ms); err != nil {
+		return 0, err
+	}
 	total := 0
 	for _, q := range []string{
 		`DELETE FROM frames WHERE expires > 0 AND expires <= ?`,
@@ -652,10 +707,10 @@ func (s *SQLiteStore) Expire(ctx context.Context, now time.Time) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
-	if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload)), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
+	if _, err := tx.Exec(`UPDATE channels SET bytes = (SELECT COALESCE(SUM(length(payload) + log_len), 0) FROM frames WHERE frames.channel = channels.id)`); err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.commitAndRemoveEmpty(tx); err != nil {
 		return 0, err
 	}
 	// As after a burn: the deleted rows' old page images leave the WAL.
@@ -692,4 +747,91 @@ func dropCompartments(w *sql.DB) error {
 	}
 	_, err := w.Exec(`ALTER TABLE frames DROP COLUMN comp`)
 	return err
+}
+
+// addLogColumns gives a store made before the frame log its columns.
+func addLogColumns(w *sql.DB) error {
+	var n int
+	if err := w.QueryRow(`SELECT count(*) FROM pragma_table_info('frames') WHERE name = 'log_seg'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	for _, c := range []string{"log_seg", "log_off", "log_len"} {
+		if _, err := w.Exec(`ALTER TABLE frames ADD COLUMN ` + c + ` INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openLog opens the frame log of the store at path, told by the frames
+// table where each segment's committed frames end.
+func openLog(w *sql.DB, path string) (*frameLog, error) {
+	rows, err := w.Query(`SELECT log_seg, MAX(log_off + log_len) FROM frames WHERE log_seg > 0 GROUP BY log_seg`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ends := map[int64]int64{}
+	for rows.Next() {
+		var seg, end int64
+		if err := rows.Scan(&seg, &end); err != nil {
+			return nil, err
+		}
+		ends[seg] = end
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return openFrameLog(path, ends)
+}
+
+// eraseLogged zeroes the frame-log bytes of the frames that where (a
+// condition on the frames table) selects, before tx deletes them. The
+// caller holds s.log.erasing.
+func (s *SQLiteStore) eraseLogged(tx *sql.Tx, where string, args ...any) error {
+	rows, err := tx.Query(`SELECT log_seg, log_off, log_len FROM frames WHERE log_seg > 0 AND `+where, args...)
+	if err != nil {
+		return err
+	}
+	var regions []logRegion
+	for rows.Next() {
+		var r logRegion
+		if err := rows.Scan(&r.seg, &r.off, &r.size); err != nil {
+			rows.Close()
+			return err
+		}
+		regions = append(regions, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return s.log.erase(regions)
+}
+
+// commitAndRemoveEmpty commits a transaction that deleted frames, then
+// removes the segments of the frame log that no frame names any longer.
+func (s *SQLiteStore) commitAndRemoveEmpty(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT DISTINCT log_seg FROM frames WHERE log_seg > 0`)
+	if err != nil {
+		return err
+	}
+	keep := map[int64]bool{}
+	for rows.Next() {
+		var seg int64
+		if err := rows.Scan(&seg); err != nil {
+			rows.Close()
+			return err
+		}
+		keep[seg] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	below := s.log.cur.Load()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return s.log.removeEmpty(keep, below)
 }

@@ -1,0 +1,290 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// The frame log holds the payloads of the frames that expire (message
+// envelopes), in append-only segment files beside relay.db
+// ("relay.db-frames.000001", …); the frames table keeps each one's
+// segment, offset and length. SQLite held them before: every 16 KiB
+// envelope went through its pager into the WAL and was copied into the
+// database file again by the checkpoint, which made the single writer
+// the relay's limit at small channel sizes (docs/benchmarks.md). Here a
+// group commit's payloads are one write and one fsync.
+//
+// The rules that keep an acknowledgement and a deletion true:
+//
+//   - A batch's payloads are written and synced before the transaction
+//     that indexes them commits, and a new segment's directory entry is
+//     synced before any row names it. A committed row always finds its
+//     bytes on disk.
+//   - Bytes past the last committed frame of the current segment belong
+//     to no acknowledged frame (a crash or a failed commit left them);
+//     opening the store cuts them off, and the next batch writes over
+//     them.
+//   - A frame's bytes are overwritten with zeros, and synced, before its
+//     row is deleted (expiry and burn), inside the transaction that
+//     deletes it; a segment left with no frame is removed. Readers wait
+//     while bytes are zeroed, so none is served a zeroed frame.
+//   - Frames kept until the burn (epoch bundles) stay in SQLite: a
+//     segment then empties within the relay's longest retention, and a
+//     busy channel's bundle never pins one.
+
+// segmentBytes is the size past which the writer starts a new segment. A
+// segment is removed whole once its last frame is gone, so smaller
+// segments give space back sooner, at the cost of more files.
+var segmentBytes int64 = 64 << 20
+
+// logRegion is where one frame's payload lies in the log.
+type logRegion struct {
+	seg, off, size int64
+}
+
+// frameLog is the relay's set of segment files.
+type frameLog struct {
+	base string // segment i is base + ".%06d"
+	// erasing is held for writing while bytes are zeroed, and for reading
+	// by a fetch from its query until its reads are done.
+	erasing sync.RWMutex
+
+	mu    sync.Mutex
+	files map[int64]*os.File // every segment on disk, open
+
+	// The writer goroutine's: the segment it appends to (read by others
+	// to keep it), where its committed bytes end, and the batch in hand.
+	cur     atomic.Int64
+	end     int64
+	pending []byte
+}
+
+func segmentName(base string, seg int64) string {
+	return fmt.Sprintf("%s.%06d", base, seg)
+}
+
+// openFrameLog opens the segments of the store at dbPath. committedEnds
+// gives, for each segment the frames table names, where its last
+// committed frame ends: a named segment that is missing is an error;
+// a segment no frame names is removed; the newest segment is cut to its
+// committed end.
+func openFrameLog(dbPath string, committedEnds map[int64]int64) (*frameLog, error) {
+	l := &frameLog{base: dbPath + "-frames", files: map[int64]*os.File{}}
+	dir, prefix := filepath.Dir(l.base), filepath.Base(l.base)+"."
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	onDisk := map[int64]bool{}
+	for _, e := range entries {
+		n, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		seg, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || seg <= 0 {
+			continue
+		}
+		onDisk[seg] = true
+	}
+	var named []int64
+	for seg := range committedEnds {
+		if !onDisk[seg] {
+			return nil, fmt.Errorf("%s is missing, and the store has frames in it: restore it from the same backup as the database", segmentName(l.base, seg))
+		}
+		named = append(named, seg)
+	}
+	for seg := range onDisk {
+		if _, ok := committedEnds[seg]; !ok {
+			// Emptied by a purge, or made for a batch that never
+			// committed.
+			if err := os.Remove(segmentName(l.base, seg)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, seg := range named {
+		f, err := os.OpenFile(segmentName(l.base, seg), os.O_RDWR, 0o600)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.files[seg] = f
+	}
+	if len(named) == 0 {
+		// The first segment is made by the first batch.
+		l.cur.Store(0)
+		l.end = segmentBytes
+		return l, nil
+	}
+	cur := slices.Max(named)
+	l.cur.Store(cur)
+	l.end = committedEnds[cur]
+	f := l.files[cur]
+	if err := f.Truncate(l.end); err != nil {
+		l.close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		l.close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// place adds payload to the batch in hand and says where it will lie.
+// The writer goroutine calls begin, then place for each payload, then
+// write.
+func (l *frameLog) place(payload []byte) logRegion {
+	r := logRegion{seg: l.cur.Load(), off: l.end + int64(len(l.pending)), size: int64(len(payload))}
+	l.pending = append(l.pending, payload...)
+	return r
+}
+
+// begin starts a batch, in a new segment if the current one is full.
+func (l *frameLog) begin() error {
+	l.pending = l.pending[:0]
+	if l.end < segmentBytes {
+		return nil
+	}
+	seg := l.cur.Load() + 1
+	f, err := os.OpenFile(segmentName(l.base, seg), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(l.base)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	l.mu.Lock()
+	l.files[seg] = f
+	l.mu.Unlock()
+	l.cur.Store(seg)
+	l.end = 0
+	return nil
+}
+
+// write puts the batch on disk; it must return before the transaction
+// that indexes the batch commits. Once written, the batch's bytes are
+// never written over, even if that commit then fails: a commit that
+// reports failure may still have reached the disk.
+func (l *frameLog) write() error {
+	if len(l.pending) == 0 {
+		return nil
+	}
+	f := l.file(l.cur.Load())
+	if _, err := f.WriteAt(l.pending, l.end); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	l.end += int64(len(l.pending))
+	if cap(l.pending) > maxKeptBatch {
+		l.pending = nil
+	}
+	return nil
+}
+
+// maxKeptBatch bounds the batch buffer kept between batches.
+const maxKeptBatch = 8 << 20
+
+func (l *frameLog) file(seg int64) *os.File {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.files[seg]
+}
+
+// read returns a frame's payload.
+func (l *frameLog) read(r logRegion) ([]byte, error) {
+	f := l.file(r.seg)
+	if f == nil {
+		return nil, fmt.Errorf("%s is missing", segmentName(l.base, r.seg))
+	}
+	buf := make([]byte, r.size)
+	if _, err := f.ReadAt(buf, r.off); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", segmentName(l.base, r.seg), err)
+	}
+	return buf, nil
+}
+
+// erase overwrites regions with zeros and syncs the segments it touched.
+// The caller holds erasing for writing.
+func (l *frameLog) erase(regions []logRegion) error {
+	var zeros []byte
+	touched := map[int64]*os.File{}
+	for _, r := range regions {
+		f := l.file(r.seg)
+		if f == nil {
+			continue // removed with all its frames
+		}
+		if int64(len(zeros)) < r.size {
+			zeros = make([]byte, r.size)
+		}
+		if _, err := f.WriteAt(zeros[:r.size], r.off); err != nil {
+			return err
+		}
+		touched[r.seg] = f
+	}
+	for _, f := range touched {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeEmpty removes the segments below below that keep does not name.
+// The caller lists keep and reads below in the transaction that deleted
+// frames, where the writer cannot commit (the store has one writing
+// connection), and calls removeEmpty after that transaction committed:
+// the writer only ever adds frames to segment below or newer ones, so a
+// segment below it that had no frame then never gets one.
+func (l *frameLog) removeEmpty(keep map[int64]bool, below int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for seg, f := range l.files {
+		if seg >= below || keep[seg] {
+			continue
+		}
+		f.Close()
+		if err := os.Remove(segmentName(l.base, seg)); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+			continue
+		}
+		delete(l.files, seg)
+	}
+	return errors.Join(errs...)
+}
+
+func (l *frameLog) close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first error
+	for seg, f := range l.files {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(l.files, seg)
+	}
+	return first
+}
+
+// syncDir makes a new file's name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,296 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"parley/internal/wire"
+)
+
+// logFrame is a message frame whose payload is n bytes of mark.
+func logFrame(ch ChannelID, mark string, n int, expires time.Time) NewFrame {
+	return NewFrame{Channel: ch, Kind: wire.KindMessage, Expires: expires,
+		Payload: bytes.Repeat([]byte(mark), n/len(mark))}
+}
+
+func openTestStore(t *testing.T, path string) *SQLiteStore {
+	t.Helper()
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// fetchAll returns every payload of ch, in order.
+func fetchAll(t *testing.T, s *SQLiteStore, ch ChannelID) [][]byte {
+	t.Helper()
+	var out [][]byte
+	since := uint64(0)
+	for {
+		frames, more, err := s.Fetch(context.Background(), ch, since, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range frames {
+			out = append(out, f.Payload)
+			since = f.Seq
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// segments lists the frame log's files beside the store at path.
+func segments(t *testing.T, path string) []string {
+	t.Helper()
+	m, err := filepath.Glob(path + "-frames.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// What a crash leaves in the frame log is tidied at the next start: bytes
+// past the last committed frame are cut off and written over, a segment
+// that no frame names is removed, and every committed frame reads back
+// as it was.
+func TestFrameLogAfterACrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	ctx := context.Background()
+	ch := ChannelID{1}
+	hour := time.Now().Add(time.Hour)
+	s := openTestStore(t, path)
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for i := range 3 {
+		f := logFrame(ch, fmt.Sprintf("frame-%d.", i), 16000, hour)
+		if _, err := s.Append(ctx, []NewFrame{f}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, f.Payload)
+	}
+	s.Close()
+	segs := segments(t, path)
+	if len(segs) != 1 {
+		t.Fatalf("segments after three appends: %v", segs)
+	}
+	fi, err := os.Stat(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s is %v, want 0600", filepath.Base(segs[0]), fi.Mode().Perm())
+	}
+	committed := fi.Size()
+
+	// A batch written but never committed, and a segment made for a
+	// batch that never committed.
+	f, err := os.OpenFile(segs[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(bytes.Repeat([]byte("UNACKNOWLEDGED."), 2000))
+	f.Close()
+	orphan := segmentName(path+"-frames", 9)
+	if err := os.WriteFile(orphan, []byte("UNACKNOWLEDGED."), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	s = openTestStore(t, path)
+	defer s.Close()
+	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
+		t.Errorf("a segment no frame names is still there: %v", err)
+	}
+	if fi, _ := os.Stat(segs[0]); fi.Size() != committed {
+		t.Errorf("segment is %d bytes after the start, want its committed %d", fi.Size(), committed)
+	}
+	last := logFrame(ch, "after.", 16000, hour)
+	if _, err := s.Append(ctx, []NewFrame{last}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, last.Payload)
+	got := fetchAll(t, s, ch)
+	if len(got) != len(want) {
+		t.Fatalf("read %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("frame %d does not read back as written", i)
+		}
+	}
+}
+
+// A store whose frame log lost a segment its frames are in is refused at
+// start, naming the file, instead of serving frames it does not have.
+func TestFrameLogMissingSegmentRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	ctx := context.Background()
+	ch := ChannelID{2}
+	s := openTestStore(t, path)
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []NewFrame{logFrame(ch, "x", 100, time.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	segs := segments(t, path)
+	if len(segs) != 1 {
+		t.Fatalf("segments: %v", segs)
+	}
+	os.Remove(segs[0])
+	_, err := OpenSQLite(path)
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(segs[0])+" is missing") {
+		t.Fatalf("opening a store without its segment: %v", err)
+	}
+}
+
+// Expiry and burn zero a frame's bytes in the log and remove the
+// segments left with no frame, while the frames still live read back
+// whole.
+func TestFrameLogPurgeAndBurn(t *testing.T) {
+	defer func(n int64) { segmentBytes = n }(segmentBytes)
+	segmentBytes = 40 << 10 // a new segment every third envelope
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	ctx := context.Background()
+	s := openTestStore(t, path)
+	defer s.Close()
+	old, kept, burned := ChannelID{3}, ChannelID{4}, ChannelID{5}
+	for _, ch := range []ChannelID{old, kept, burned} {
+		if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	var live [][]byte
+	for i := range 12 {
+		if _, err := s.Append(ctx, []NewFrame{logFrame(old, "EXPIRING-MARK.", 16000, now.Add(time.Minute))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Append(ctx, []NewFrame{logFrame(burned, "BURNED-MARK.", 16000, now.Add(time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		if i%4 == 3 {
+			f := logFrame(kept, fmt.Sprintf("LIVE-%d.", i), 16000, now.Add(time.Hour))
+			if _, err := s.Append(ctx, []NewFrame{f}); err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, f.Payload)
+		}
+	}
+	before := len(segments(t, path))
+	if before < 8 {
+		t.Fatalf("only %d segments for 27 envelopes", before)
+	}
+
+	if n, err := s.Expire(ctx, now.Add(2*time.Minute)); err != nil || n != 12 {
+		t.Fatalf("expire: %d, %v", n, err)
+	}
+	if err := s.Burn(ctx, burned, []byte("notice"), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if found := grepFiles(t, dir, "EXPIRING-MARK.", "BURNED-MARK."); len(found) > 0 {
+		t.Errorf("purged or burned frames still in %v", found)
+	}
+	// The live frames sit in three segments, and the current one stays.
+	if after := len(segments(t, path)); after > 4 {
+		t.Errorf("%d segments of %d left, with 3 live frames", after, before)
+	}
+	got := fetchAll(t, s, kept)
+	if len(got) != len(live) {
+		t.Fatalf("read %d live frames, want %d", len(got), len(live))
+	}
+	for i := range live {
+		if !bytes.Equal(got[i], live[i]) {
+			t.Errorf("live frame %d changed", i)
+		}
+	}
+	var sum int64
+	for _, p := range live {
+		sum += int64(len(p))
+	}
+	if n, err := s.Usage(ctx, kept); err != nil || n != sum {
+		t.Errorf("usage of the live channel: %d, %v; want %d", n, err, sum)
+	}
+}
+
+// grepFiles returns the files under dir that hold any of marks.
+func grepFiles(t *testing.T, dir string, marks ...string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range marks {
+			if bytes.Contains(data, []byte(m)) {
+				found = append(found, e.Name()+" ("+m+")")
+			}
+		}
+	}
+	return found
+}
+
+// A store made before the frame log keeps its payloads in the table and
+// serves them, beside new frames that go to the log.
+func TestStoreBeforeFrameLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := ChannelID{6}
+	oldPayload := bytes.Repeat([]byte("old."), 4000)
+	for _, q := range []string{
+		`PRAGMA journal_mode = WAL`,
+		`CREATE TABLE channels (id BLOB PRIMARY KEY, access BLOB NOT NULL, version INTEGER NOT NULL, next_seq INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE frames (channel BLOB NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL, expires INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (channel, seq))`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exp := time.Now().Add(time.Hour).UnixMilli()
+	if _, err := db.Exec(`INSERT INTO channels VALUES (?, 'access', 1, 2, ?)`, ch[:], len(oldPayload)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO frames VALUES (?, 1, ?, 1, ?, ?)`, ch[:], wire.KindMessage, exp, oldPayload); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s := openTestStore(t, path)
+	defer s.Close()
+	ctx := context.Background()
+	newFrame := logFrame(ch, "new.", 16000, time.Now().Add(time.Hour))
+	if _, err := s.Append(ctx, []NewFrame{newFrame}); err != nil {
+		t.Fatal(err)
+	}
+	got := fetchAll(t, s, ch)
+	if len(got) != 2 || !bytes.Equal(got[0], oldPayload) || !bytes.Equal(got[1], newFrame.Payload) {
+		t.Fatalf("read %d frames, not the old and the new one", len(got))
+	}
+	if n, err := s.Expire(ctx, time.Now().Add(2*time.Hour)); err != nil || n != 2 {
+		t.Fatalf("expire: %d, %v", n, err)
+	}
+	if n, err := s.Usage(ctx, ch); err != nil || n != 0 {
+		t.Errorf("usage after both expired: %d, %v", n, err)
+	}
+}
