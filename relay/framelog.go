@@ -61,9 +61,10 @@ type frameLog struct {
 
 	// The writer goroutine's: the segment it appends to (read by others
 	// to keep it), where its committed bytes end, and the batch in hand.
-	cur     atomic.Int64
-	end     int64
-	pending []byte
+	cur        atomic.Int64
+	end        int64
+	pending    [][]byte // the payloads themselves, written without a copy
+	pendingLen int64
 }
 
 func segmentName(base string, seg int64) string {
@@ -143,14 +144,16 @@ func openFrameLog(dbPath string, committedEnds map[int64]int64) (*frameLog, erro
 // The writer goroutine calls begin, then place for each payload, then
 // write.
 func (l *frameLog) place(payload []byte) logRegion {
-	r := logRegion{seg: l.cur.Load(), off: l.end + int64(len(l.pending)), size: int64(len(payload))}
-	l.pending = append(l.pending, payload...)
+	r := logRegion{seg: l.cur.Load(), off: l.end + l.pendingLen, size: int64(len(payload))}
+	l.pending = append(l.pending, payload)
+	l.pendingLen += r.size
 	return r
 }
 
 // begin starts a batch, in a new segment if the current one is full.
 func (l *frameLog) begin() error {
-	l.pending = l.pending[:0]
+	clear(l.pending) // let go of the last batch's payloads
+	l.pending, l.pendingLen = l.pending[:0], 0
 	if l.end < segmentBytes {
 		return nil
 	}
@@ -181,21 +184,15 @@ func (l *frameLog) write() error {
 		return nil
 	}
 	f := l.file(l.cur.Load())
-	if _, err := f.WriteAt(l.pending, l.end); err != nil {
+	if err := writeAll(f, l.pending, l.end); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	l.end += int64(len(l.pending))
-	if cap(l.pending) > maxKeptBatch {
-		l.pending = nil
-	}
+	l.end += l.pendingLen
 	return nil
 }
-
-// maxKeptBatch bounds the batch buffer kept between batches.
-const maxKeptBatch = 8 << 20
 
 func (l *frameLog) file(seg int64) *os.File {
 	l.mu.Lock()

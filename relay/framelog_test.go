@@ -294,3 +294,70 @@ func TestStoreBeforeFrameLog(t *testing.T) {
 		t.Errorf("usage after both expired: %d, %v", n, err)
 	}
 }
+
+// writeAll puts many buffers, empty ones among them, end to end at the
+// offset given, past the count one system call takes.
+func TestWriteAll(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var bufs [][]byte
+	want := []byte("head")
+	for i := range 2500 {
+		b := []byte(fmt.Sprintf("<%d>", i))
+		if i%7 == 0 {
+			b = nil
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	if _, err := f.WriteAt([]byte("head"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAll(f, bufs, 4); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("file holds %d bytes, want %d as written", len(got), len(want))
+	}
+}
+
+// A post refused alone (over its channel's quota, or to a channel burned
+// or never made) leaves no ciphertext in the frame log, though its
+// payload was written there before the refusal.
+func TestRefusedPostLeavesNoCiphertext(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, filepath.Join(dir, "relay.db"))
+	defer s.Close()
+	ctx := context.Background()
+	ch := ChannelID{8}
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	hour := time.Now().Add(time.Hour)
+	kept := logFrame(ch, "KEPT-MARK.", 16000, hour)
+	if _, err := s.Append(ctx, []NewFrame{kept}); err != nil {
+		t.Fatal(err)
+	}
+	over := logFrame(ch, "OVER-QUOTA-MARK.", 16000, hour)
+	over.MaxBytes = 20000
+	if _, err := s.Append(ctx, []NewFrame{over}); err != ErrQuota {
+		t.Fatalf("post over quota: %v", err)
+	}
+	if _, err := s.Append(ctx, []NewFrame{logFrame(ChannelID{9}, "NO-CHANNEL-MARK.", 16000, hour)}); err != ErrNotFound {
+		t.Fatalf("post to no channel: %v", err)
+	}
+	found := grepFiles(t, dir, "KEPT-MARK.", "OVER-QUOTA-MARK.", "NO-CHANNEL-MARK.")
+	if len(found) != 1 || !strings.Contains(found[0], "KEPT-MARK.") {
+		t.Fatalf("marks found: %v; want only the stored frame's", found)
+	}
+	if got := fetchAll(t, s, ch); len(got) != 1 || !bytes.Equal(got[0], kept.Payload) {
+		t.Fatalf("read %d frames, not the one stored", len(got))
+	}
+}
