@@ -332,7 +332,7 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		return nil, c.storeErr(err)
 	}
 	c.s.stats.stored.Add(int64(len(stored)))
-	c.s.fanout(c.state, stored, c)
+	c.s.fanout(c.state, []pendingPush{{seq: stored[0].Seq, kind: p.Kind, data: p.PushFrame(stored[0].Seq, stored[0].Time), from: c}})
 	return wire.EncodeUint64(wire.TOK, f.ID, stored[0].Seq), nil
 }
 

@@ -134,6 +134,7 @@ type channelState struct {
 }
 
 type pendingPush struct {
+	seq  uint64
 	kind wire.Kind
 	data []byte // the encoded Push frame
 	from *conn
@@ -339,25 +340,22 @@ func (st *channelState) inForce(c *conn, now time.Time) bool {
 	return e != nil && !e.ExpiredAt(now)
 }
 
-// fanout pushes committed frames to the channel's other connections that
-// may read them, in sequence order: a frame waits until every earlier
-// sequence number of the channel has been pushed, so a client that saw
-// sequence n has seen everything before it that it may read.
-func (s *Server) fanout(st *channelState, frames []wire.Stored, from *conn) {
-	// Encode before taking the server's lock: copying 16 KiB envelopes
-	// under it held up every other connection's requests.
-	pushes := make([]pendingPush, len(frames))
-	for i, f := range frames {
-		pushes[i] = pendingPush{kind: f.Kind, data: wire.EncodePush(f), from: from}
-	}
+// fanout pushes committed frames, encoded (the caller encodes them
+// before the server's lock is taken: copying 16 KiB envelopes under it
+// held up every other connection's requests), to the channel's other
+// connections that may read them, in sequence order: a frame waits until
+// every earlier sequence number of the channel has been pushed, so a
+// client that saw sequence n has seen everything before it that it may
+// read.
+func (s *Server) fanout(st *channelState, pushes []pendingPush) {
 	s.mu.Lock()
 	var ready []pendingPush
-	for i, f := range frames {
-		if f.Seq < st.nextPush {
-			ready = append(ready, pushes[i])
+	for _, p := range pushes {
+		if p.seq < st.nextPush {
+			ready = append(ready, p)
 			continue
 		}
-		st.pending[f.Seq] = pushes[i]
+		st.pending[p.seq] = p
 	}
 	for {
 		p, ok := st.pending[st.nextPush]

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -71,7 +72,15 @@ func ParseBlob(body []byte) ([]byte, error) {
 type Post struct {
 	Kind    Kind
 	Payload []byte
+	// frame, from ParsePost, is pushPrefix bytes then Payload: room for
+	// the Push frame that carries the post to the channel's other
+	// members, which the relay then builds without copying the payload
+	// again (PushFrame).
+	frame []byte
 }
+
+// pushPrefix is what a Push frame holds before its payload.
+const pushPrefix = frameHeaderSize + 8 + 1 + 8 + 3
 
 func (p Post) Encode(id uint32) []byte {
 	return encodeSized(TPost, id, 1+3+len(p.Payload), func(b *cryptobyte.Builder) {
@@ -90,7 +99,26 @@ func ParsePost(body []byte) (p Post, err error) {
 	if Kind(k) != KindMessage && Kind(k) != KindBundle {
 		return p, malformed("unknown kind")
 	}
-	return Post{Kind: Kind(k), Payload: bytes.Clone(v)}, nil
+	frame := make([]byte, pushPrefix+len(v))
+	copy(frame[pushPrefix:], v)
+	return Post{Kind: Kind(k), Payload: frame[pushPrefix:], frame: frame}, nil
+}
+
+// PushFrame returns the Push frame of the post once stored as seq at
+// time ms: the same bytes as EncodePush. A post from ParsePost is framed
+// in place, around its payload, so the frame shares the payload's bytes
+// and a second call overwrites the first one's header.
+func (p Post) PushFrame(seq, ms uint64) []byte {
+	if len(p.frame) != pushPrefix+len(p.Payload) {
+		return EncodePush(Stored{Seq: seq, Kind: p.Kind, Time: ms, Payload: p.Payload})
+	}
+	h := append(p.frame[:0], Version, uint8(TPush), 0, 0, 0, 0)
+	h = binary.BigEndian.AppendUint64(h, seq)
+	h = append(h, uint8(p.Kind))
+	h = binary.BigEndian.AppendUint64(h, ms)
+	n := len(p.Payload)
+	h = append(h, byte(n>>16), byte(n>>8), byte(n))
+	return p.frame[:len(h)+n]
 }
 
 // EncodeUint64 and ParseUint64 serve Fetch (since) and OK (sequence).

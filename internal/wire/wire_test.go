@@ -151,3 +151,36 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A post's Push frame, built in place around a parsed post's payload, is
+// byte for byte what EncodePush makes, and so is one built from a Post
+// not made by ParsePost.
+func TestPushFrameInPlace(t *testing.T) {
+	for _, n := range []int{0, 1, 300, 16384} {
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = byte(i * 7)
+		}
+		for _, kind := range []Kind{KindMessage, KindBundle} {
+			post := Post{Kind: kind, Payload: payload}
+			f, err := Decode(post.Encode(9))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := ParsePost(f.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := EncodePush(Stored{Seq: 1<<40 + 5, Kind: kind, Time: 1_800_000_000_123, Payload: payload})
+			if got := parsed.PushFrame(1<<40+5, 1_800_000_000_123); !bytes.Equal(got, want) {
+				t.Errorf("%d bytes, kind %d: parsed post's push frame differs from EncodePush", n, kind)
+			}
+			if !bytes.Equal(parsed.Payload, payload) {
+				t.Errorf("%d bytes: framing changed the payload", n)
+			}
+			if got := post.PushFrame(1<<40+5, 1_800_000_000_123); !bytes.Equal(got, want) {
+				t.Errorf("%d bytes, kind %d: push frame of an unparsed post differs", n, kind)
+			}
+		}
+	}
+}
