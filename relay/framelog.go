@@ -1,8 +1,10 @@
 package relay
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,11 +40,28 @@ import (
 //   - Frames kept until the burn (epoch bundles) stay in SQLite: a
 //     segment then empties within the relay's longest retention, and a
 //     busy channel's bundle never pins one.
+//   - Each segment begins with a header naming its store (a random id
+//     kept in relay.db). A start removes only its own store's segments:
+//     an operator who moved relay.db aside and left its segments finds
+//     the relay refusing to start, and the segments still there.
 
 // segmentBytes is the size past which the writer starts a new segment. A
 // segment is removed whole once its last frame is gone, so smaller
 // segments give space back sooner, at the cost of more files.
 var segmentBytes int64 = 64 << 20
+
+// segmentMagic begins every segment, before its store's id.
+const segmentMagic = "parley frame log 1\x00"
+
+// storeIDSize is the size of the random id relay.db keeps for its log.
+const storeIDSize = 16
+
+// segmentHeaderSize is where a segment's first frame begins.
+const segmentHeaderSize = len(segmentMagic) + storeIDSize
+
+func segmentHeader(storeID []byte) []byte {
+	return append([]byte(segmentMagic), storeID...)
+}
 
 // logRegion is where one frame's payload lies in the log.
 type logRegion struct {
@@ -51,7 +70,8 @@ type logRegion struct {
 
 // frameLog is the relay's set of segment files.
 type frameLog struct {
-	base string // segment i is base + ".%06d"
+	base   string // segment i is base + ".%06d"
+	header []byte // what every segment of this store begins with
 	// erasing is held for writing while bytes are zeroed, and for reading
 	// by a fetch from its query until its reads are done.
 	erasing sync.RWMutex
@@ -71,29 +91,17 @@ func segmentName(base string, seg int64) string {
 	return fmt.Sprintf("%s.%06d", base, seg)
 }
 
-// openFrameLog opens the segments of the store at dbPath. committedEnds
-// gives, for each segment the frames table names, where its last
-// committed frame ends: a named segment that is missing is an error;
-// a segment no frame names is removed; the newest segment is cut to its
-// committed end.
-func openFrameLog(dbPath string, committedEnds map[int64]int64) (*frameLog, error) {
-	l := &frameLog{base: dbPath + "-frames", files: map[int64]*os.File{}}
-	dir, prefix := filepath.Dir(l.base), filepath.Base(l.base)+"."
-	entries, err := os.ReadDir(dir)
+// openFrameLog opens the segments of the store at dbPath, whose id is
+// storeID. committedEnds gives, for each segment the frames table names,
+// where its last committed frame ends. A named segment that is missing,
+// or is not this store's, is an error; a segment of this store that no
+// frame names is removed, and one of another store is an error; the
+// newest segment is cut to its committed end.
+func openFrameLog(dbPath string, storeID []byte, committedEnds map[int64]int64) (*frameLog, error) {
+	l := &frameLog{base: dbPath + "-frames", header: segmentHeader(storeID), files: map[int64]*os.File{}}
+	onDisk, err := l.listSegments()
 	if err != nil {
 		return nil, err
-	}
-	onDisk := map[int64]bool{}
-	for _, e := range entries {
-		n, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
-		}
-		seg, err := strconv.ParseInt(n, 10, 64)
-		if err != nil || seg <= 0 {
-			continue
-		}
-		onDisk[seg] = true
 	}
 	var named []int64
 	for seg := range committedEnds {
@@ -103,9 +111,19 @@ func openFrameLog(dbPath string, committedEnds map[int64]int64) (*frameLog, erro
 		named = append(named, seg)
 	}
 	for seg := range onDisk {
-		if _, ok := committedEnds[seg]; !ok {
+		ours, err := l.ours(seg)
+		if err != nil {
+			return nil, err
+		}
+		_, isNamed := committedEnds[seg]
+		switch {
+		case ours == segmentOther:
+			return nil, fmt.Errorf("%s belongs to another store than %s: move it aside with the relay.db it belongs to", segmentName(l.base, seg), filepath.Base(dbPath))
+		case isNamed && ours != segmentOurs:
+			return nil, fmt.Errorf("%s has lost its header, and the store has frames in it: restore it from the same backup as the database", segmentName(l.base, seg))
+		case !isNamed:
 			// Emptied by a purge, or made for a batch that never
-			// committed.
+			// committed (perhaps before its header was synced).
 			if err := os.Remove(segmentName(l.base, seg)); err != nil {
 				return nil, err
 			}
@@ -140,6 +158,54 @@ func openFrameLog(dbPath string, committedEnds map[int64]int64) (*frameLog, erro
 	return l, nil
 }
 
+// listSegments returns the numbers of the segment files on disk.
+func (l *frameLog) listSegments() (map[int64]bool, error) {
+	dir, prefix := filepath.Dir(l.base), filepath.Base(l.base)+"."
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	onDisk := map[int64]bool{}
+	for _, e := range entries {
+		n, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		seg, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || seg <= 0 {
+			continue
+		}
+		onDisk[seg] = true
+	}
+	return onDisk, nil
+}
+
+// Whose a segment file is, by its header.
+const (
+	segmentOurs    = iota
+	segmentOther   // another store's: a whole header, another id
+	segmentNoOwner // too short for a header, or no segment header
+)
+
+func (l *frameLog) ours(seg int64) (int, error) {
+	f, err := os.Open(segmentName(l.base, seg))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	h := make([]byte, len(l.header))
+	if _, err := io.ReadFull(f, h); err != nil {
+		return segmentNoOwner, nil
+	}
+	switch {
+	case bytes.Equal(h, l.header):
+		return segmentOurs, nil
+	case bytes.HasPrefix(h, []byte(segmentMagic)):
+		return segmentOther, nil
+	}
+	return segmentNoOwner, nil
+}
+
 // place adds payload to the batch in hand and says where it will lie.
 // The writer goroutine calls begin, then place for each payload, then
 // write.
@@ -162,7 +228,14 @@ func (l *frameLog) begin() error {
 	if err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Dir(l.base)); err != nil {
+	_, err = f.Write(l.header)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(l.base))
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err
@@ -171,7 +244,7 @@ func (l *frameLog) begin() error {
 	l.files[seg] = f
 	l.mu.Unlock()
 	l.cur.Store(seg)
-	l.end = 0
+	l.end = int64(len(l.header))
 	return nil
 }
 

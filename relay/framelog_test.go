@@ -102,15 +102,28 @@ func TestFrameLogAfterACrash(t *testing.T) {
 	}
 	f.Write(bytes.Repeat([]byte("UNACKNOWLEDGED."), 2000))
 	f.Close()
-	orphan := segmentName(path+"-frames", 9)
-	if err := os.WriteFile(orphan, []byte("UNACKNOWLEDGED."), 0o600); err != nil {
+	head := make([]byte, segmentHeaderSize)
+	if f, err := os.Open(segs[0]); err != nil {
+		t.Fatal(err)
+	} else {
+		f.Read(head)
+		f.Close()
+	}
+	orphan := segmentName(path+"-frames", 2)
+	if err := os.WriteFile(orphan, append(head, "UNACKNOWLEDGED."...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	headless := segmentName(path+"-frames", 3) // made, header not yet synced
+	if err := os.WriteFile(headless, []byte("parley"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
 	s = openTestStore(t, path)
 	defer s.Close()
-	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
-		t.Errorf("a segment no frame names is still there: %v", err)
+	for _, f := range []string{orphan, headless} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Errorf("%s, a segment no frame names, is still there: %v", filepath.Base(f), err)
+		}
 	}
 	if fi, _ := os.Stat(segs[0]); fi.Size() != committed {
 		t.Errorf("segment is %d bytes after the start, want its committed %d", fi.Size(), committed)
@@ -359,5 +372,57 @@ func TestRefusedPostLeavesNoCiphertext(t *testing.T) {
 	}
 	if got := fetchAll(t, s, ch); len(got) != 1 || !bytes.Equal(got[0], kept.Payload) {
 		t.Fatalf("read %d frames, not the one stored", len(got))
+	}
+}
+
+// An operator who moves relay.db and its WAL aside but leaves its frame
+// log finds a relay that refuses to start, saying why, and the old
+// store's segments still there; moved aside too, the store starts empty.
+func TestFrameLogOfAnotherStoreKept(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	ctx := context.Background()
+	ch := ChannelID{10}
+	s := openTestStore(t, path)
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []NewFrame{logFrame(ch, "OLD-STORE.", 16000, time.Now().Add(time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	aside := t.TempDir()
+	for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
+		os.Rename(filepath.Join(dir, f), filepath.Join(aside, f))
+	}
+	segs := segments(t, path)
+	if len(segs) != 1 {
+		t.Fatalf("segments: %v", segs)
+	}
+	_, err := OpenSQLite(path)
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(segs[0])+" belongs to another store") {
+		t.Fatalf("a new store beside an old store's segment: %v", err)
+	}
+	if found := grepFiles(t, dir, "OLD-STORE."); len(found) != 1 {
+		t.Fatalf("the old store's segment is gone: %v", found)
+	}
+	// Put back, the old store opens with its frame.
+	os.Remove(path)
+	for _, f := range []string{"relay.db", "relay.db-wal", "relay.db-shm"} {
+		os.Rename(filepath.Join(aside, f), filepath.Join(dir, f))
+	}
+	s = openTestStore(t, path)
+	if got := fetchAll(t, s, ch); len(got) != 1 {
+		t.Fatalf("the old store put back reads %d frames", len(got))
+	}
+	s.Close()
+	// Moved aside with its segment, a new store starts empty.
+	for _, f := range append([]string{path, path + "-wal", path + "-shm"}, segs...) {
+		os.Rename(f, filepath.Join(aside, filepath.Base(f)))
+	}
+	s = openTestStore(t, path)
+	defer s.Close()
+	if _, _, err := s.Channel(ctx, ch); err != ErrNotFound {
+		t.Fatalf("a new store knows the old channel: %v", err)
 	}
 }

@@ -104,6 +104,10 @@ CREATE TABLE IF NOT EXISTS joins (
 	sealed BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS joins_channel ON joins (channel);
+CREATE TABLE IF NOT EXISTS meta (
+	name TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (
 	channel BLOB PRIMARY KEY,
 	notice BLOB NOT NULL,
@@ -243,7 +247,7 @@ func quickCheck(db *sql.DB, path string) error {
 		// Not a verdict on the file: it could not be read.
 		return fmt.Errorf("%s cannot be read (%s)", path, why)
 	}
-	return fmt.Errorf("%s is damaged (%s): restore it from a backup, or move it and its -wal file aside to start with an empty store", path, why)
+	return fmt.Errorf("%s is damaged (%s): restore it from a backup, or move it, its -wal file and its frame log (-frames.*) aside to start with an empty store", path, why)
 }
 
 // damaged reports whether err is SQLite finding its file corrupt.
@@ -764,8 +768,20 @@ func addLogColumns(w *sql.DB) error {
 }
 
 // openLog opens the frame log of the store at path, told by the frames
-// table where each segment's committed frames end.
+// table where each segment's committed frames end, and by the meta table
+// the store's id (made at the first start).
 func openLog(w *sql.DB, path string) (*frameLog, error) {
+	id := make([]byte, storeIDSize)
+	rand.Read(id)
+	if _, err := w.Exec(`INSERT OR IGNORE INTO meta (name, value) VALUES ('frame_log_id', ?)`, id); err != nil {
+		return nil, err
+	}
+	if err := w.QueryRow(`SELECT value FROM meta WHERE name = 'frame_log_id'`).Scan(&id); err != nil {
+		return nil, err
+	}
+	if len(id) != storeIDSize {
+		return nil, fmt.Errorf("%s has a frame log id of %d bytes, not %d", path, len(id), storeIDSize)
+	}
 	rows, err := w.Query(`SELECT log_seg, MAX(log_off + log_len) FROM frames WHERE log_seg > 0 GROUP BY log_seg`)
 	if err != nil {
 		return nil, err
@@ -782,7 +798,7 @@ func openLog(w *sql.DB, path string) (*frameLog, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return openFrameLog(path, ends)
+	return openFrameLog(path, id, ends)
 }
 
 // eraseLogged zeroes the frame-log bytes of the frames that where (a
