@@ -20,13 +20,22 @@ func logFrame(ch ChannelID, mark string, n int, expires time.Time) NewFrame {
 		Payload: bytes.Repeat([]byte(mark), n/len(mark))}
 }
 
+// openTestStore opens a store that puts even a single frame in the frame
+// log, as a busy relay's batches are.
 func openTestStore(t *testing.T, path string) *SQLiteStore {
 	t.Helper()
+	logEveryBatch(t)
 	s, err := OpenSQLite(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func logEveryBatch(t *testing.T) {
+	n := logMinFrames
+	logMinFrames = 1
+	t.Cleanup(func() { logMinFrames = n })
 }
 
 // fetchAll returns every payload of ch, in order.
@@ -424,5 +433,57 @@ func TestFrameLogOfAnotherStoreKept(t *testing.T) {
 	defer s.Close()
 	if _, _, err := s.Channel(ctx, ch); err != ErrNotFound {
 		t.Fatalf("a new store knows the old channel: %v", err)
+	}
+}
+
+// At light load a batch of one or two frames keeps its payloads in the
+// table (one fsync, not two); a batch of logMinFrames goes to the log.
+// Both read back the same.
+func TestSmallBatchesStayInTheTable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	ch := ChannelID{11}
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	hour := time.Now().Add(time.Hour)
+	var want [][]byte
+	one := logFrame(ch, "ALONE.", 16000, hour)
+	if _, err := s.Append(ctx, []NewFrame{one}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, one.Payload)
+	if segs := segments(t, path); len(segs) != 0 {
+		t.Fatalf("a lone frame went to the frame log: %v", segs)
+	}
+	var many []NewFrame
+	for i := range logMinFrames {
+		many = append(many, logFrame(ch, fmt.Sprintf("MANY-%d.", i), 16000, hour))
+		want = append(want, many[i].Payload)
+	}
+	if _, err := s.Append(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	segs := segments(t, path)
+	if len(segs) != 1 {
+		t.Fatalf("a batch of %d: segments %v", logMinFrames, segs)
+	}
+	if found := grepFiles(t, dir, "MANY-0."); len(found) != 1 || !strings.HasPrefix(found[0], filepath.Base(segs[0])) {
+		t.Errorf("the batch's payloads are in %v, not the frame log", found)
+	}
+	got := fetchAll(t, s, ch)
+	if len(got) != len(want) {
+		t.Fatalf("read %d frames, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("frame %d does not read back as written", i)
+		}
 	}
 }
