@@ -15,13 +15,15 @@ import (
 )
 
 // The frame log holds the payloads of the frames that expire (message
-// envelopes), in append-only segment files beside relay.db
-// ("relay.db-frames.000001", …); the frames table keeps each one's
-// segment, offset and length. SQLite held them before: every 16 KiB
-// envelope went through its pager into the WAL and was copied into the
-// database file again by the checkpoint, which made the single writer
-// the relay's limit at small channel sizes (docs/benchmarks.md). Here a
-// group commit's payloads are one write and one fsync.
+// envelopes) of busy group commits, in append-only segment files beside
+// relay.db ("relay.db-frames.000001", …); the frames table keeps each
+// one's segment, offset and length. SQLite held them before: every 16
+// KiB envelope went through its pager into the WAL and was copied into
+// the database file again by the checkpoint, which made the single
+// writer the relay's limit at small channel sizes (docs/benchmarks.md).
+// Here a group commit's payloads are one write and one fsync. A batch of
+// fewer than logMinFrames messages (light load) keeps them in the table:
+// the log's second fsync would cost it more than the copies it saves.
 //
 // The rules that keep an acknowledgement and a deletion true:
 //
