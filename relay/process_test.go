@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -136,7 +137,9 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		for _, m := range senders {
+		// Four connections per member: sixteen posts in flight make
+		// group commits large enough for the frame log.
+		for _, m := range slices.Repeat(senders, 4) {
 			c := dial(t, p.url)
 			if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
 				t.Fatal(err)
@@ -167,6 +170,9 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	}
 	if len(all) == 0 {
 		t.Fatal("no frame was acknowledged; the test proved nothing")
+	}
+	if segs, _ := filepath.Glob(filepath.Join(dataDir, "relay.db-frames.*")); len(segs) == 0 {
+		t.Fatal("no batch went to the frame log; the test did not cover it")
 	}
 	stopAndCheck(t, p, dataDir)
 }
