@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"parley/internal/noroom"
+	"parley/internal/smalldisk"
 	"parley/internal/wire"
 )
 
@@ -486,4 +488,71 @@ func TestSmallBatchesStayInTheTable(t *testing.T) {
 			t.Errorf("frame %d does not read back as written", i)
 		}
 	}
+}
+
+// On a full disk the frame log refuses a batch as full (the relay then
+// says so, noroom.IsFull) and keeps every frame it acknowledged, whether
+// its write or a new segment ran out of room; with room again it takes
+// batches at once, and a restart finds everything acknowledged.
+func TestFrameLogOnAFullDisk(t *testing.T) {
+	defer func(n int64) { segmentBytes = n }(segmentBytes)
+	segmentBytes = 256 << 10 // new segments while the disk fills
+	disk := smalldisk.Mount(t, "16m")
+	path := filepath.Join(disk, "relay.db")
+	ctx := context.Background()
+	ch := ChannelID{12}
+	s := openTestStore(t, path)
+	if err := s.CreateChannel(ctx, ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	var acked [][]byte
+	batch := func(i int) error {
+		var fs []NewFrame
+		// 512 KB a batch: the log's write, not SQLite's few pages, is
+		// what runs out of room.
+		for j := range 32 {
+			fs = append(fs, logFrame(ch, fmt.Sprintf("b%d.%d.", i, j), 16000, time.Now().Add(time.Hour)))
+		}
+		if _, err := s.Append(ctx, fs); err != nil {
+			return err
+		}
+		for _, f := range fs {
+			acked = append(acked, f.Payload)
+		}
+		return nil
+	}
+	filler := smalldisk.Fill(t, disk, 1<<20)
+	var refused error
+	for i := 0; i < 200 && refused == nil; i++ {
+		refused = batch(i)
+	}
+	if !noroom.IsFull(refused) {
+		t.Fatalf("a batch on a full disk: %v, want a full-disk error", refused)
+	}
+	if len(acked) == 0 {
+		t.Fatal("no batch was taken before the disk was full")
+	}
+	t.Logf("refused after %d frames: %v", len(acked), refused)
+	check := func(when string) {
+		got := fetchAll(t, s, ch)
+		if len(got) != len(acked) {
+			t.Fatalf("%s: read %d frames, want the %d acknowledged", when, len(got), len(acked))
+		}
+		for i := range acked {
+			if !bytes.Equal(got[i], acked[i]) {
+				t.Fatalf("%s: frame %d does not read back as acknowledged", when, i)
+			}
+		}
+	}
+	check("on the full disk")
+	os.Remove(filler)
+	for i := range 10 {
+		if err := batch(1000 + i); err != nil {
+			t.Fatalf("a batch once the disk had room: %v", err)
+		}
+	}
+	s.Close()
+	s = openTestStore(t, path)
+	defer s.Close()
+	check("after a restart")
 }
