@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"parley/internal/durable"
 	"path/filepath"
 )
 
@@ -83,7 +84,7 @@ func destroyHome(dir string, decoy *identityFile) error {
 	if err := writeDecoy(dir, decoy.Name, hex.EncodeToString(randomBytes(32))); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	return durable.SyncDir(dir)
 }
 
 // shred overwrites a file's bytes in place with random ones and syncs
@@ -109,13 +110,4 @@ func shred(path string) error {
 		}
 	}
 	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"parley/internal/durable"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -235,7 +236,7 @@ func (l *frameLog) begin() error {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(l.base))
+		err = durable.SyncDir(filepath.Dir(l.base))
 	}
 	if err != nil {
 		f.Close()
@@ -349,14 +350,4 @@ func (l *frameLog) close() error {
 		delete(l.files, seg)
 	}
 	return first
-}
-
-// syncDir makes a new file's name in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -60,6 +60,20 @@ func fetchAll(t *testing.T, s *SQLiteStore, ch ChannelID) [][]byte {
 	}
 }
 
+// checkReads fails t unless ch reads back exactly want.
+func checkReads(t *testing.T, s *SQLiteStore, ch ChannelID, want [][]byte, when string) {
+	t.Helper()
+	got := fetchAll(t, s, ch)
+	if len(got) != len(want) {
+		t.Fatalf("%sread %d frames, want %d", when, len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("%sframe %d does not read back as written", when, i)
+		}
+	}
+}
+
 // segments lists the frame log's files beside the store at path.
 func segments(t *testing.T, path string) []string {
 	t.Helper()
@@ -144,15 +158,7 @@ func TestFrameLogAfterACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = append(want, last.Payload)
-	got := fetchAll(t, s, ch)
-	if len(got) != len(want) {
-		t.Fatalf("read %d frames, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("frame %d does not read back as written", i)
-		}
-	}
+	checkReads(t, s, ch, want, "")
 }
 
 // A store whose frame log lost a segment its frames are in is refused at
@@ -479,15 +485,7 @@ func TestSmallBatchesStayInTheTable(t *testing.T) {
 	if found := grepFiles(t, dir, "MANY-0."); len(found) != 1 || !strings.HasPrefix(found[0], filepath.Base(segs[0])) {
 		t.Errorf("the batch's payloads are in %v, not the frame log", found)
 	}
-	got := fetchAll(t, s, ch)
-	if len(got) != len(want) {
-		t.Fatalf("read %d frames, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if !bytes.Equal(got[i], want[i]) {
-			t.Errorf("frame %d does not read back as written", i)
-		}
-	}
+	checkReads(t, s, ch, want, "")
 }
 
 // On a full disk the frame log refuses a batch as full (the relay then
@@ -533,18 +531,7 @@ func TestFrameLogOnAFullDisk(t *testing.T) {
 		t.Fatal("no batch was taken before the disk was full")
 	}
 	t.Logf("refused after %d frames: %v", len(acked), refused)
-	check := func(when string) {
-		got := fetchAll(t, s, ch)
-		if len(got) != len(acked) {
-			t.Fatalf("%s: read %d frames, want the %d acknowledged", when, len(got), len(acked))
-		}
-		for i := range acked {
-			if !bytes.Equal(got[i], acked[i]) {
-				t.Fatalf("%s: frame %d does not read back as acknowledged", when, i)
-			}
-		}
-	}
-	check("on the full disk")
+	checkReads(t, s, ch, acked, "on the full disk: ")
 	os.Remove(filler)
 	for i := range 10 {
 		if err := batch(1000 + i); err != nil {
@@ -554,5 +541,5 @@ func TestFrameLogOnAFullDisk(t *testing.T) {
 	s.Close()
 	s = openTestStore(t, path)
 	defer s.Close()
-	check("after a restart")
+	checkReads(t, s, ch, acked, "after a restart: ")
 }
