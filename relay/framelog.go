@@ -289,6 +289,24 @@ func (l *frameLog) read(r logRegion) ([]byte, error) {
 	return buf, nil
 }
 
+// covers says "ok" if segment seg is open and holds end bytes, and what
+// is wrong otherwise.
+func (l *frameLog) covers(seg, end int64) string {
+	name := filepath.Base(segmentName(l.base, seg))
+	f := l.file(seg)
+	if f == nil {
+		return name + " is missing"
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return name + ": " + err.Error()
+	}
+	if fi.Size() < end {
+		return fmt.Sprintf("%s is %d bytes; its frames end at %d", name, fi.Size(), end)
+	}
+	return "ok"
+}
+
 // erase overwrites regions with zeros and syncs the segments it touched.
 // The caller holds erasing for writing.
 func (l *frameLog) erase(regions []logRegion) error {

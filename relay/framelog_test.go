@@ -542,4 +542,15 @@ func TestFrameLogOnAFullDisk(t *testing.T) {
 	s = openTestStore(t, path)
 	defer s.Close()
 	checkReads(t, s, ch, acked, "after a restart: ")
+	if v, err := s.IntegrityCheck(ctx); err != nil || v != "ok" {
+		t.Fatalf("integrity check after a restart: %q, %v", v, err)
+	}
+	// A segment cut short behind the store's back is reported.
+	segs := segments(t, path)
+	if err := os.Truncate(segs[len(segs)-1], int64(segmentHeaderSize)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.IntegrityCheck(ctx); err != nil || !strings.Contains(v, fmt.Sprintf("%s is %d bytes", filepath.Base(segs[len(segs)-1]), segmentHeaderSize)) {
+		t.Fatalf("integrity check of a cut segment: %q, %v", v, err)
+	}
 }

@@ -766,12 +766,31 @@ func (s *SQLiteStore) Usage(ctx context.Context, ch ChannelID) (int64, error) {
 	return n, err
 }
 
-// IntegrityCheck runs PRAGMA integrity_check and returns its verdict
-// ("ok" when the file is sound).
+// IntegrityCheck runs PRAGMA integrity_check and checks that every
+// segment of the frame log holds the frames its rows name; it returns
+// the verdict ("ok" when both are sound).
 func (s *SQLiteStore) IntegrityCheck(ctx context.Context) (string, error) {
 	var v string
-	err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&v)
-	return v, err
+	if err := s.r.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&v); err != nil || v != "ok" {
+		return v, err
+	}
+	s.log.erasing.RLock() // no segment is removed meanwhile
+	defer s.log.erasing.RUnlock()
+	rows, err := s.r.QueryContext(ctx, `SELECT log_seg, MAX(log_off + log_len) FROM frames WHERE log_seg > 0 GROUP BY log_seg`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var seg, end int64
+		if err := rows.Scan(&seg, &end); err != nil {
+			return "", err
+		}
+		if v := s.log.covers(seg, end); v != "ok" {
+			return v, nil
+		}
+	}
+	return "ok", rows.Err()
 }
 
 // dropCompartments removes the compartment column that stores made before
