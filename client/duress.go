@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
-	"parley/internal/durable"
 	"path/filepath"
+
+	"parley/internal/durable"
 )
 
 // A home may have a duress passphrase (docs/threat-model.md §3.13). Typed

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"parley/internal/durable"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"parley/internal/durable"
 )
 
 // The frame log holds the payloads of the frames that expire (message
@@ -33,9 +34,10 @@ import (
 //     synced before any row names it. A committed row always finds its
 //     bytes on disk.
 //   - Bytes past the last committed frame of the current segment belong
-//     to no acknowledged frame (a crash or a failed commit left them);
-//     opening the store cuts them off, and the next batch writes over
-//     them.
+//     to no acknowledged frame (a crash, a failed write or a failed
+//     commit left them): opening the store cuts them off. A failed
+//     write's bytes are written over by the next batch; a written
+//     batch's never are (frameLog.write).
 //   - A frame's bytes are overwritten with zeros, and synced, before its
 //     row is deleted (expiry and burn), inside the transaction that
 //     deletes it; a segment left with no frame is removed. Readers wait
@@ -347,12 +349,13 @@ func (l *frameLog) removeEmpty(keep map[int64]bool, below int64) error {
 		if seg >= below || keep[seg] {
 			continue
 		}
+		// Closed, it leaves the set even if it cannot be removed: no
+		// frame names it, and a start removes it then.
 		f.Close()
+		delete(l.files, seg)
 		if err := os.Remove(segmentName(l.base, seg)); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)
-			continue
 		}
-		delete(l.files, seg)
 	}
 	return errors.Join(errs...)
 }
