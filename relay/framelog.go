@@ -36,8 +36,8 @@ import (
 //   - Bytes past the last committed frame of the current segment belong
 //     to no acknowledged frame (a crash, a failed write or a failed
 //     commit left them): opening the store cuts them off. A failed
-//     write's bytes are written over by the next batch; a written
-//     batch's never are (frameLog.write).
+//     write's bytes are written over by the next batch; a synced
+//     batch's never are (frameLog.sync).
 //   - A frame's bytes are overwritten with zeros, and synced, before its
 //     row is deleted (expiry and burn), inside the transaction that
 //     deletes it; a segment left with no frame is removed. Readers wait
@@ -213,7 +213,7 @@ func (l *frameLog) ours(seg int64) (int, error) {
 
 // place adds payload to the batch in hand and says where it will lie.
 // The writer goroutine calls begin, then place for each payload, then
-// write.
+// write and sync.
 func (l *frameLog) place(payload []byte) logRegion {
 	r := logRegion{seg: l.cur.Load(), off: l.end + l.pendingLen, size: int64(len(payload))}
 	l.pending = append(l.pending, payload)
@@ -253,19 +253,24 @@ func (l *frameLog) begin() error {
 	return nil
 }
 
-// write puts the batch on disk; it must return before the transaction
-// that indexes the batch commits. Once written, the batch's bytes are
-// never written over, even if that commit then fails: a commit that
-// reports failure may still have reached the disk.
+// write puts the batch in the segment file, and sync makes it durable;
+// sync must return before the transaction that indexes the batch
+// commits. Once synced, the batch's bytes are never written over, even
+// if that commit then fails: a commit that reports failure may still
+// have reached the disk. Bytes written and not synced (the sync failed)
+// are written over by the next batch: no row can name them.
 func (l *frameLog) write() error {
 	if len(l.pending) == 0 {
 		return nil
 	}
-	f := l.file(l.cur.Load())
-	if err := writeAll(f, l.pending, l.end); err != nil {
-		return err
+	return writeAll(l.file(l.cur.Load()), l.pending, l.end)
+}
+
+func (l *frameLog) sync() error {
+	if len(l.pending) == 0 {
+		return nil
 	}
-	if err := f.Sync(); err != nil {
+	if err := l.file(l.cur.Load()).Sync(); err != nil {
 		return err
 	}
 	l.end += l.pendingLen

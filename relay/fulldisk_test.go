@@ -136,7 +136,8 @@ func TestRelayOnAFullDisk(t *testing.T) {
 
 // checkAll fetches the channel as its organizer and checks that every
 // acknowledged frame is there, unchanged, and no sequence number twice.
-func checkAll(t *testing.T, tc *testChannel, url string, want []acked) {
+// It returns the hash of every stored frame by sequence number.
+func checkAll(t *testing.T, tc *testChannel, url string, want []acked) map[uint64][32]byte {
 	t.Helper()
 	c := dial(t, url)
 	if err := c.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
@@ -165,4 +166,5 @@ func checkAll(t *testing.T, tc *testChannel, url string, want []acked) {
 			t.Fatalf("acknowledged frame %d lost or changed", a.seq)
 		}
 	}
+	return stored
 }

@@ -327,12 +327,22 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		// was away longer than the retention still needs every roster
 		// version to verify the chain. Members check the signatures.
 	}
+	// Readers get the frame from the store's writer while it commits,
+	// or, if the store did not deliver it early, once it has. The
+	// sender's acknowledgement waits for the commit either way.
+	delivered := false
+	push := func(s wire.Stored) {
+		c.s.fanout(c.state, []pendingPush{{seq: s.Seq, kind: p.Kind, data: p.PushFrame(s.Seq, s.Time), from: c}})
+	}
+	nf.Deliver = func(s wire.Stored) { delivered = true; push(s) }
 	stored, err := c.s.cfg.Store.Append(withCaller(ctx, c.key), []NewFrame{nf})
 	if err != nil {
 		return nil, c.storeErr(err)
 	}
 	c.s.stats.stored.Add(int64(len(stored)))
-	c.s.fanout(c.state, []pendingPush{{seq: stored[0].Seq, kind: p.Kind, data: p.PushFrame(stored[0].Seq, stored[0].Time), from: c}})
+	if !delivered {
+		push(stored[0])
+	}
 	return wire.EncodeUint64(wire.TOK, f.ID, stored[0].Seq), nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -129,7 +131,15 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 		tc.add(m, now, time.Time{}).Close()
 		senders = append(senders, m)
 	}
+	reader := newMember(t, "R", crypto.RoleParticipant)
+	tc.add(reader, now, time.Time{}).Close()
+	// pushed is what the reader was handed, by sequence number: frames
+	// are delivered while their commit runs (early.go), so some of them
+	// die with the relay, but a number once pushed must never name
+	// another frame.
+	pushed := map[uint64][32]byte{}
 	var all []acked
+	early := false
 	rounds := 4
 	if testing.Short() {
 		rounds = 2
@@ -137,6 +147,27 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		rc := dial(t, p.url)
+		if err := rc.Auth(ctxT(t), tc.roster.Channel, reader.keys); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case f := <-rc.Pushes():
+					mu.Lock()
+					if h, ok := pushed[f.Seq]; ok && h != sha256.Sum256(f.Payload) {
+						t.Errorf("sequence %d pushed as two frames", f.Seq)
+					}
+					pushed[f.Seq] = sha256.Sum256(f.Payload)
+					mu.Unlock()
+				case <-rc.Done():
+					return
+				}
+			}
+		}()
 		// Four connections per member: sixteen posts in flight make
 		// group commits large enough for the frame log.
 		for _, m := range slices.Repeat(senders, 4) {
@@ -162,19 +193,67 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		p.stop(t, syscall.SIGKILL)
 		wg.Wait()
+		marked := hasEarlyMark(t, filepath.Join(dataDir, "relay.db"))
+		early = early || marked
 
 		p = startProcess(t, dataDir)
 		tc.url = p.url
-		checkAll(t, tc, p.url, all)
-		t.Logf("round %d: %d acknowledged frames, all present", round, len(all))
+		stored := checkAll(t, tc, p.url, all)
+		lost := 0
+		for seq, h := range pushed {
+			sh, ok := stored[seq]
+			if !ok {
+				lost++ // delivered while its commit ran, never committed
+			} else if sh != h {
+				t.Fatalf("sequence %d was pushed as one frame and is stored as another", seq)
+			}
+		}
+		t.Logf("round %d: %d acknowledged frames, all present; %d pushed, %d of them never committed", round, len(all), len(pushed), lost)
+		if marked {
+			// The killed run may have pushed numbers it never stored:
+			// the restarted relay gives none of them out.
+			c := dial(t, p.url)
+			if err := c.Auth(ctxT(t), tc.roster.Channel, senders[0].keys); err != nil {
+				t.Fatal(err)
+			}
+			e := envelope(senders[0].keys)
+			seq, err := c.Post(ctxT(t), wire.KindMessage, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if top := slices.Max(slices.Collect(maps.Keys(stored))); seq <= top+relay.SeqGapAfterEarly {
+				t.Fatalf("after a kill with frames delivered early, the next frame got %d; the last stored was %d", seq, top)
+			}
+			all = append(all, acked{seq, sha256.Sum256(e)})
+		}
 	}
-	if len(all) == 0 {
-		t.Fatal("no frame was acknowledged; the test proved nothing")
+	if len(all) == 0 || len(pushed) == 0 {
+		t.Fatal("no frame was acknowledged or pushed; the test proved nothing")
+	}
+	if !early {
+		t.Fatal("no batch was delivered before its commit; the test did not cover it")
 	}
 	if segs, _ := filepath.Glob(filepath.Join(dataDir, "relay.db-frames.*")); len(segs) == 0 {
 		t.Fatal("no batch went to the frame log; the test did not cover it")
 	}
 	stopAndCheck(t, p, dataDir)
+}
+
+// hasEarlyMark reports whether a stopped relay's store says that frames
+// may have been delivered before their commit (relay/early.go).
+func hasEarlyMark(t *testing.T, path string) bool {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM meta WHERE name = 'early_delivery'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
 
 // stopAndCheck stops the relay cleanly and runs SQLite's integrity check

@@ -38,6 +38,11 @@ type SQLiteStore struct {
 	stopped chan struct{} // closed when the writer has returned
 	wg      sync.WaitGroup
 	closeMu sync.Once
+	// early is the writer's record of early deliveries (early.go).
+	early earlyState
+	// beforeCommit, set by tests only, runs just before a group commit
+	// commits; its error fails the commit.
+	beforeCommit func() error
 }
 
 // appendStmts are the statements of the append path, prepared once on
@@ -167,6 +172,10 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		w.Close()
 		return nil, fmt.Errorf("updating schema: %w", err)
 	}
+	if err := skipAfterEarly(w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("moving sequence numbers past early deliveries: %w", err)
+	}
 	log, err := openLog(w, path)
 	if err != nil {
 		w.Close()
@@ -265,7 +274,7 @@ func damaged(err error) bool {
 func (s *SQLiteStore) Close() error {
 	s.closeMu.Do(func() { close(s.done) })
 	s.wg.Wait()
-	return errors.Join(s.r.Close(), s.cpDB.Close(), s.w.Close(), s.log.close())
+	return errors.Join(s.early.clear(s.w), s.r.Close(), s.cpDB.Close(), s.w.Close(), s.log.close())
 }
 
 // maxBatch bounds one group commit.
@@ -290,11 +299,13 @@ func (s *SQLiteStore) writer() {
 			}
 		}
 		batch := []*appendReq{first}
+		frames := len(first.frames)
 	drain:
-		for len(batch) < maxBatch {
+		for frames < maxBatch {
 			select {
 			case r := <-s.appends:
 				batch = append(batch, r)
+				frames += len(r.frames)
 			default:
 				break drain
 			}
@@ -314,7 +325,15 @@ type chanState struct {
 // every request in it fails and nothing was stored.
 func (s *SQLiteStore) commit(batch []*appendReq) {
 	results := make([]appendResult, len(batch))
+	states := map[ChannelID]*chanState{}
+	delivered := false
 	err := func() error {
+		var log *frameLog
+		early := false
+		if expiring(batch) >= logMinFrames {
+			log = s.log
+			early = s.deliversEarly(batch)
+		}
 		tx, err := s.w.Begin()
 		if err != nil {
 			return err
@@ -323,20 +342,17 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		// The writer database has one connection, so these reuse the
 		// statements prepared on it.
 		stmts := appendStmts{channel: tx.Stmt(s.stmts.channel), insert: tx.Stmt(s.stmts.insert), update: tx.Stmt(s.stmts.update)}
-		states := map[ChannelID]*chanState{}
 		now := time.Now()
-		var log *frameLog
-		if expiring(batch) >= logMinFrames {
+		if log != nil {
 			// The frame log's batch begins only once the transaction
 			// holds the store's one writing connection
 			// (frameLog.removeEmpty).
-			if err := s.log.begin(); err != nil {
+			if err := log.begin(); err != nil {
 				return err
 			}
-			log = s.log
 		}
 		for i, req := range batch {
-			results[i] = appendOne(stmts, states, req.frames, now, log)
+			results[i] = appendOne(stmts, states, &s.early, req.frames, now, log)
 		}
 		for ch, st := range states {
 			if !st.dirty {
@@ -350,9 +366,27 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 			if err := log.write(); err != nil {
 				return err
 			}
+			if early {
+				deliver(batch, results)
+				delivered = true
+			}
+			if err := log.sync(); err != nil {
+				return err
+			}
+		}
+		if s.beforeCommit != nil {
+			if err := s.beforeCommit(); err != nil {
+				return err
+			}
 		}
 		return tx.Commit()
 	}()
+	switch {
+	case err != nil && delivered:
+		s.early.settle(states, true)
+	case err == nil && len(s.early.floors) > 0:
+		s.early.settle(states, false)
+	}
 	// What the commit adds to the WAL: the payloads kept in the
 	// database, and the leaf, index and channel pages that every commit
 	// rewrites.
@@ -392,7 +426,7 @@ func expiring(batch []*appendReq) int {
 
 // appendOne indexes one request's frames. With log, the payloads of the
 // frames that expire go to the frame log; without, all stay in the table.
-func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewFrame, now time.Time, log *frameLog) appendResult {
+func appendOne(stmts appendStmts, states map[ChannelID]*chanState, early *earlyState, frames []NewFrame, now time.Time, log *frameLog) appendResult {
 	// Check every frame first so the request is all or nothing.
 	planned := map[ChannelID]int64{}
 	for _, f := range frames {
@@ -405,6 +439,7 @@ func appendOne(stmts appendStmts, states map[ChannelID]*chanState, frames []NewF
 			} else if err != nil {
 				return appendResult{err: err}
 			}
+			early.floor(f.Channel, st)
 			states[f.Channel] = st
 		}
 		planned[f.Channel] += int64(len(f.Payload))

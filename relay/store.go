@@ -69,6 +69,12 @@ type NewFrame struct {
 	// MaxBytes is the channel's storage quota; Append fails with
 	// ErrQuota rather than exceed it.
 	MaxBytes int64
+	// Deliver, if set, may be called once by Append, with the frame as
+	// it is being stored, before the commit that makes it durable: its
+	// sequence number is then fixed and never given to another frame,
+	// but the frame may yet fail to be stored (early.go). An Append
+	// that did not call it delivers nothing.
+	Deliver func(wire.Stored)
 }
 
 // Store errors.

@@ -1,0 +1,189 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"parley/internal/wire"
+)
+
+// deliveredFrame is a frame with a Deliver that records what it was
+// given and, at that moment, whether the store already served it.
+type deliveredFrame struct {
+	NewFrame
+	got       []wire.Stored
+	committed []bool
+}
+
+func newDelivered(t *testing.T, s *SQLiteStore, f NewFrame) *deliveredFrame {
+	d := &deliveredFrame{NewFrame: f}
+	d.Deliver = func(st wire.Stored) {
+		d.got = append(d.got, st)
+		frames, _, err := s.Fetch(context.Background(), f.Channel, st.Seq-1, 1<<20)
+		if err != nil {
+			t.Error(err)
+		}
+		d.committed = append(d.committed, len(frames) > 0 && frames[0].Seq == st.Seq)
+	}
+	return d
+}
+
+func appendDelivered(t *testing.T, s *SQLiteStore, f NewFrame) (*deliveredFrame, wire.Stored, error) {
+	t.Helper()
+	d := newDelivered(t, s, f)
+	stored, err := s.Append(context.Background(), []NewFrame{d.NewFrame})
+	if err != nil {
+		return d, wire.Stored{}, err
+	}
+	return d, stored[0], nil
+}
+
+func newEarlyStore(t *testing.T, path string, ch ChannelID) *SQLiteStore {
+	t.Helper()
+	s := openTestStore(t, path)
+	if err := s.CreateChannel(context.Background(), ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// A batch that goes to the frame log is handed to Deliver once, before
+// its commit, as Append then returns it.
+func TestEarlyDeliveryBeforeCommit(t *testing.T) {
+	ch := ChannelID{21}
+	s := newEarlyStore(t, filepath.Join(t.TempDir(), "relay.db"), ch)
+	defer s.Close()
+	hour := time.Now().Add(time.Hour)
+	for i := range 3 {
+		d, stored, err := appendDelivered(t, s, logFrame(ch, "EARLY.", 16000, hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.got) != 1 {
+			t.Fatalf("append %d: Deliver called %d times", i, len(d.got))
+		}
+		if d.committed[0] {
+			t.Errorf("append %d: the frame was served before Deliver: not early", i)
+		}
+		if g := d.got[0]; g.Seq != stored.Seq || g.Time != stored.Time || g.Kind != stored.Kind || !bytes.Equal(g.Payload, stored.Payload) {
+			t.Errorf("append %d: delivered %d/%d, stored %d/%d", i, g.Seq, g.Time, stored.Seq, stored.Time)
+		}
+	}
+}
+
+// A batch that stays in the table (light load) is not delivered early:
+// it waits for its commit, as before.
+func TestSmallBatchNotDeliveredEarly(t *testing.T) {
+	ch := ChannelID{22}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s, err := OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateChannel(context.Background(), ch, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := appendDelivered(t, s, logFrame(ch, "LATE.", 16000, time.Now().Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.got) != 0 {
+		t.Fatalf("a lone frame in the table was delivered before its commit: %v", d.got)
+	}
+}
+
+// A batch delivered early whose commit fails leaves its sequence
+// numbers behind, in the same run and after a restart.
+func TestFailedEarlyCommitLeavesItsSeqs(t *testing.T) {
+	ch := ChannelID{23}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s := newEarlyStore(t, path, ch)
+	hour := time.Now().Add(time.Hour)
+	if _, _, err := appendDelivered(t, s, logFrame(ch, "KEPT.", 16000, hour)); err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("injected commit failure")
+	fail := func() {
+		s.beforeCommit = func() error { return failed }
+		d, _, err := appendDelivered(t, s, logFrame(ch, "LOST.", 16000, hour))
+		s.beforeCommit = nil
+		if !errors.Is(err, failed) || len(d.got) != 1 {
+			t.Fatalf("append: %v, %d deliveries; want the injected failure after one", err, len(d.got))
+		}
+	}
+	fail()
+	lost := s.early.floors[ch] - 1
+	// The same run: the next frame gets a number past the one delivered.
+	_, stored, err := appendDelivered(t, s, logFrame(ch, "AFTER.", 16000, hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Seq <= lost {
+		t.Fatalf("seq %d given again after a failed early commit (delivered %d)", stored.Seq, lost)
+	}
+	// A clean close with that stored leaves no gap behind it.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, path)
+	_, again, err := appendDelivered(t, s, logFrame(ch, "AGAIN.", 16000, hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Seq != stored.Seq+1 {
+		t.Fatalf("after a clean close: seq %d, want %d", again.Seq, stored.Seq+1)
+	}
+	// A failure with nothing stored after it, then a close: the next
+	// start moves past every number a batch can hold.
+	fail()
+	lost = s.early.floors[ch] - 1
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, path)
+	defer s.Close()
+	_, next, err := appendDelivered(t, s, logFrame(ch, "NEXT.", 16000, hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Seq <= lost || next.Seq != again.Seq+1+seqGapAfterEarly {
+		t.Fatalf("after a failed early commit and a restart: seq %d, want %d (past %d)", next.Seq, again.Seq+1+seqGapAfterEarly, lost)
+	}
+	checkReads(t, s, ch, [][]byte{
+		logFrame(ch, "KEPT.", 16000, hour).Payload, logFrame(ch, "AFTER.", 16000, hour).Payload,
+		logFrame(ch, "AGAIN.", 16000, hour).Payload, logFrame(ch, "NEXT.", 16000, hour).Payload,
+	}, "")
+}
+
+// A batch with more frames of one channel than a start would skip is
+// not delivered early: a crash could otherwise leave numbers a reader
+// saw below the next one given out.
+func TestLargeBatchNotDeliveredEarly(t *testing.T) {
+	ch := ChannelID{24}
+	s := newEarlyStore(t, filepath.Join(t.TempDir(), "relay.db"), ch)
+	defer s.Close()
+	calls := 0
+	var frames []NewFrame
+	for range seqGapAfterEarly + 1 {
+		f := logFrame(ch, "MANY.", 1000, time.Now().Add(time.Hour))
+		f.Deliver = func(wire.Stored) { calls++ }
+		frames = append(frames, f)
+	}
+	if _, err := s.Append(context.Background(), frames); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 0 {
+		t.Fatalf("%d frames of one channel in a batch: %d delivered early", len(frames), calls)
+	}
+	if _, err := s.Append(context.Background(), frames[:seqGapAfterEarly]); err != nil {
+		t.Fatal(err)
+	}
+	if calls != seqGapAfterEarly {
+		t.Fatalf("%d frames of one channel in a batch: %d delivered early, want all", seqGapAfterEarly, calls)
+	}
+}

@@ -1,0 +1,4 @@
+package relay
+
+// SeqGapAfterEarly is seqGapAfterEarly, for the process tests.
+const SeqGapAfterEarly = seqGapAfterEarly
