@@ -3,6 +3,8 @@ package relay
 import (
 	"database/sql"
 	"errors"
+
+	"parley/internal/noroom"
 )
 
 // Early delivery. Under load the relay's one writer is busy nearly all
@@ -18,7 +20,9 @@ import (
 //
 //   - Only batches whose payloads are already written go early: a full
 //     disk then refuses a batch (at the log's write) before anyone saw
-//     it. Small batches, at light load, go after their commit as before.
+//     it. A batch written with less than earlyRoom left on the disk waits
+//     for its commit, which could still run out of room. Small batches,
+//     at light load, go after their commit as before.
 //   - A batch delivered early whose commit fails leaves its sequence
 //     numbers behind: the writer keeps a floor per channel below which it
 //     assigns none, and the next commit stores it.
@@ -74,6 +78,18 @@ func (s *SQLiteStore) deliversEarly(batch []*appendReq) bool {
 		s.early.marked = true
 	}
 	return true
+}
+
+// earlyRoom is the free space a disk must have left, once a batch's
+// payloads are written, for the batch to be delivered before its commit:
+// far more than the commit's few pages of WAL need.
+const earlyRoom = 16 << 20
+
+// roomToCommit reports whether the disk holding the store has earlyRoom
+// free.
+func (s *SQLiteStore) roomToCommit() bool {
+	free, ok := noroom.Free(s.dir)
+	return ok && free >= earlyRoom
 }
 
 // deliver hands a written batch's stored frames to their Deliver.

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"parley/internal/smalldisk"
 	"parley/internal/wire"
 )
 
@@ -185,5 +187,32 @@ func TestLargeBatchNotDeliveredEarly(t *testing.T) {
 	}
 	if calls != seqGapAfterEarly {
 		t.Fatalf("%d frames of one channel in a batch: %d delivered early, want all", seqGapAfterEarly, calls)
+	}
+}
+
+// On a disk nearly full, a written batch waits for its commit, which
+// could still run out of room, instead of being delivered early.
+func TestNearlyFullDiskNotDeliveredEarly(t *testing.T) {
+	disk := smalldisk.Mount(t, "64m")
+	ch := ChannelID{25}
+	s := newEarlyStore(t, filepath.Join(disk, "relay.db"), ch)
+	defer s.Close()
+	hour := time.Now().Add(time.Hour)
+	filler := smalldisk.Fill(t, disk, earlyRoom/2)
+	d, _, err := appendDelivered(t, s, logFrame(ch, "TIGHT.", 16000, hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.got) != 0 {
+		t.Fatalf("delivered early with %d MiB free", earlyRoom/2>>20)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err = appendDelivered(t, s, logFrame(ch, "ROOMY.", 16000, hour)); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.got) != 1 {
+		t.Fatal("not delivered early once there was room")
 	}
 }

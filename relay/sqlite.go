@@ -38,6 +38,7 @@ type SQLiteStore struct {
 	stopped chan struct{} // closed when the writer has returned
 	wg      sync.WaitGroup
 	closeMu sync.Once
+	dir     string // the folder of relay.db
 	// early is the writer's record of early deliveries (early.go).
 	early earlyState
 	// beforeCommit, set by tests only, runs just before a group commit
@@ -196,7 +197,7 @@ func OpenSQLite(path string) (*SQLiteStore, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	s := &SQLiteStore{w: w, r: r, cpDB: cp, log: log, cp: checkpointState{ask: make(chan struct{}, 1)}, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
+	s := &SQLiteStore{w: w, r: r, cpDB: cp, log: log, dir: filepath.Dir(path), cp: checkpointState{ask: make(chan struct{}, 1)}, appends: make(chan *appendReq, 1024), done: make(chan struct{}), stopped: make(chan struct{})}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -366,7 +367,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 			if err := log.write(); err != nil {
 				return err
 			}
-			if early {
+			if early && s.roomToCommit() {
 				deliver(batch, results)
 				delivered = true
 			}

@@ -40,10 +40,16 @@ func Full(dir string, err error) (free uint64, full bool) {
 	if !IsFull(err) && !(errors.As(err, &se) && se.Code()&0xff == sqliteIOErr) {
 		return 0, false
 	}
+	free, ok := Free(dir)
+	return free, ok && free < below
+}
+
+// Free returns the bytes that the file system holding dir has free for
+// an unprivileged writer, and false if it cannot tell.
+func Free(dir string) (uint64, bool) {
 	var st syscall.Statfs_t
 	if syscall.Statfs(dir, &st) != nil {
 		return 0, false
 	}
-	free = uint64(st.Bavail) * uint64(st.Bsize)
-	return free, free < below
+	return uint64(st.Bavail) * uint64(st.Bsize), true
 }
