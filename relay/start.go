@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"parley/internal/cork"
 	"parley/internal/wire"
 )
 
@@ -105,7 +106,7 @@ func Start(opts Options) (*Relay, error) {
 		store.Close()
 		return nil, err
 	}
-	go func() { r.done <- r.http.ServeTLS(ln, "", "") }()
+	go func() { r.done <- r.http.ServeTLS(cork.Listener{Listener: ln}, "", "") }()
 	return r, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"parley/crypto"
+	"parley/internal/cork"
 	"parley/internal/wire"
 	"parley/internal/wsread"
 )
@@ -64,6 +65,7 @@ const pushQueue = 1024
 // Conn is one connection to the relay.
 type Conn struct {
 	ws        *websocket.Conn
+	cork      *cork.Conn // a request's TLS records leave in one write
 	pin       [32]byte
 	challenge [32]byte
 
@@ -113,7 +115,7 @@ func DialWebSocket(ctx context.Context, relayURL string) (*websocket.Conn, [32]b
 		// Through the SOCKS5 proxy when the context carries one
 		// (WithProxy): then the relay's name goes to the proxy, and
 		// nothing is resolved or dialled from here.
-		NetDialContext: netDial(ctx),
+		NetDialContext: corkedDial(ctx),
 	}
 	ws, resp, err := d.DialContext(ctx, addr, http.Header{})
 	if resp != nil && resp.Body != nil {
@@ -152,7 +154,7 @@ func Dial(ctx context.Context, relayURL string) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{
-		ws: ws, pin: pin, challenge: ch.Nonce,
+		ws: ws, cork: cork.Of(ws), pin: pin, challenge: ch.Nonce,
 		pending: make(map[uint32]chan wire.Frame),
 		pushes:  make(chan wire.Stored, pushQueue),
 		events:  make(chan wire.Frame, 16),
@@ -271,7 +273,18 @@ func (c *Conn) Close() error {
 func (c *Conn) WriteRaw(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.ws.WriteMessage(websocket.BinaryMessage, data)
+	return c.write(data)
+}
+
+// write sends one binary message, its TLS records gathered into one
+// write (package cork). Called with wmu held.
+func (c *Conn) write(data []byte) error {
+	c.cork.Hold()
+	err := c.ws.WriteMessage(websocket.BinaryMessage, data)
+	if rerr := c.cork.Release(); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // requestTimeout bounds a request whose context has no deadline, so a
@@ -302,7 +315,7 @@ func (c *Conn) call(ctx context.Context, build func(id uint32) []byte) (wire.Fra
 
 	c.wmu.Lock()
 	c.ws.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	err := c.ws.WriteMessage(websocket.BinaryMessage, build(id))
+	err := c.write(build(id))
 	c.wmu.Unlock()
 	if err != nil {
 		if errors.Is(err, websocket.ErrCloseSent) {

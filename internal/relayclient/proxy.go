@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"parley/internal/cork"
 	"strconv"
 
 	"golang.org/x/net/proxy"
@@ -67,4 +68,20 @@ func WithProxy(ctx context.Context, p *Proxy, isolation string) context.Context 
 func netDial(ctx context.Context) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d, _ := ctx.Value(dialerKey{}).(func(ctx context.Context, network, addr string) (net.Conn, error))
 	return d
+}
+
+// corkedDial dials as netDial says (the default dialer when it says
+// nothing) and gives the connection a cork.Conn.
+func corkedDial(ctx context.Context) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := netDial(ctx)
+	if d == nil {
+		d = new(net.Dialer).DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return cork.New(c), nil
+	}
 }
