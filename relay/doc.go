@@ -15,7 +15,9 @@
 //     with the admin capability in the current one.
 //   - A frame is acknowledged only after it is committed to SQLite with
 //     synchronous=FULL; a message's payload, kept in the frame log beside
-//     the database, is synced before that commit.
+//     the database, is synced before that commit. Readers may be pushed a
+//     busy batch while its commit runs (early.go); a sequence number once
+//     pushed is never given to another frame, across crashes too.
 //   - A burn notice signed by an admin zeroes the channel's messages in
 //     the frame log, erases its rows and checkpoints the WAL, with
 //     secure_delete on, so nothing of it stays in the files; a tombstone
