@@ -334,6 +334,15 @@ func TestBrowserOrganizer(t *testing.T) {
 		chromedp.WaitVisible("#invite-qr"))
 	code := strings.TrimSpace(text(t, ctx, "#invite-code"))
 	screenshot(t, ctx, "app-invite")
+	// A redraw of the tab (an admission or a removal arriving) keeps the
+	// code on screen.
+	run(t, ctx, "redraw the Organize tab",
+		chromedp.Evaluate[chromedp.Void](startRedraw),
+		chromedp.Poll[chromedp.Void](redrawn, chromedp.WithPollingTimeout(time.Minute)))
+	again, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("invite-code") || {}).textContent || ""`))
+	if err != nil || strings.TrimSpace(again) != code {
+		t.Fatalf("after a redraw the invite code reads %q (%v), not %q", again, err, code)
+	}
 	alice := w.Home("Alice")
 	if _, err := alice.Join(w.Ctx, code, "oslo"); err != nil {
 		t.Fatalf("joining with the code the page showed: %v", err)

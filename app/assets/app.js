@@ -144,7 +144,7 @@ async function render() {
   const same = oldBody && state.drawn === state.current + "\u0000" + state.tab;
   const active = oldBody && oldBody.contains(document.activeElement) && document.activeElement.id ? document.activeElement : null;
   const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
-  if (same) carryFields(oldBody, body);
+  if (same) { carryFields(oldBody, body); carryOutputs(oldBody, body); }
   $("main").replaceChildren(el("h2", { id: "channel-title" }, titleOf(info)), bar, body);
   state.drawn = state.current + "\u0000" + state.tab;
   if (state.list && body.contains(state.list)) state.list.scrollTop = state.list.scrollHeight;
@@ -166,6 +166,17 @@ function carryFields(from, to) {
     if (!g || g.tagName !== f.tagName || f.type === "file") continue;
     if (f.type === "checkbox" || f.type === "radio") g.checked = f.checked;
     else if (g.tagName !== "SELECT" || [...g.options].some((o) => o.value === f.value)) g.value = f.value;
+  }
+}
+
+// carryOutputs moves what a form showed in answer (an invite code just
+// made) into the same place of the tab's redrawn copy: a redraw while
+// the organizer reads the code out must not take it away. Leaving the
+// tab or the channel drops it.
+function carryOutputs(from, to) {
+  for (const id of ["invite-out"]) {
+    const f = from.querySelector("#" + id), g = to.querySelector("#" + id);
+    if (f && g && f.childNodes.length) g.replaceChildren(...f.childNodes);
   }
 }
 
