@@ -30,10 +30,7 @@ func TestRelayOnAFullDisk(t *testing.T) {
 	tc := newTestChannel(t, p.url, now)
 	m := newMember(t, "Alice", crypto.RoleParticipant)
 	tc.add(m, now, time.Time{}).Close()
-	c := dial(t, p.url)
-	if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
-		t.Fatal(err)
-	}
+	c := dialAs(t, p.url, tc.roster.Channel, m.keys)
 	var taken []acked
 	post := func() error {
 		e := envelope(m.keys)
@@ -118,10 +115,7 @@ func TestRelayOnAFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = startProcess(t, dataDir)
-	c = dial(t, p.url)
-	if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
-		t.Fatal(err)
-	}
+	c = dialAs(t, p.url, tc.roster.Channel, m.keys)
 	for range 20 {
 		if err := post(); err != nil {
 			t.Fatalf("a post after the restart: %v", err)
@@ -139,10 +133,7 @@ func TestRelayOnAFullDisk(t *testing.T) {
 // It returns the hash of every stored frame by sequence number.
 func checkAll(t *testing.T, tc *testChannel, url string, want []acked) map[uint64][32]byte {
 	t.Helper()
-	c := dial(t, url)
-	if err := c.Auth(ctxT(t), tc.roster.Channel, tc.org.keys); err != nil {
-		t.Fatal(err)
-	}
+	c := dialAs(t, url, tc.roster.Channel, tc.org.keys)
 	stored := map[uint64][32]byte{}
 	var since uint64
 	for {

@@ -132,6 +132,16 @@ func dial(t testing.TB, url string) *relayclient.Conn {
 	return c
 }
 
+// dialAs dials and authenticates with keys to channel ch.
+func dialAs(t testing.TB, url string, ch crypto.ChannelID, keys relayclient.Signer) *relayclient.Conn {
+	t.Helper()
+	c := dial(t, url)
+	if err := c.Auth(ctxT(t), ch, keys); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // update signs the next roster and access list after f changes the
 // roster, and sends the list to the relay.
 func (tc *testChannel) update(now time.Time, f func(r *crypto.Roster)) error {

@@ -147,10 +147,7 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		rc := dial(t, p.url)
-		if err := rc.Auth(ctxT(t), tc.roster.Channel, reader.keys); err != nil {
-			t.Fatal(err)
-		}
+		rc := dialAs(t, p.url, tc.roster.Channel, reader.keys)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -171,10 +168,7 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 		// Four connections per member: sixteen posts in flight make
 		// group commits large enough for the frame log.
 		for _, m := range slices.Repeat(senders, 4) {
-			c := dial(t, p.url)
-			if err := c.Auth(ctxT(t), tc.roster.Channel, m.keys); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAs(t, p.url, tc.roster.Channel, m.keys)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -212,10 +206,7 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 		if marked {
 			// The killed run may have pushed numbers it never stored:
 			// the restarted relay gives none of them out.
-			c := dial(t, p.url)
-			if err := c.Auth(ctxT(t), tc.roster.Channel, senders[0].keys); err != nil {
-				t.Fatal(err)
-			}
+			c := dialAs(t, p.url, tc.roster.Channel, senders[0].keys)
 			e := envelope(senders[0].keys)
 			seq, err := c.Post(ctxT(t), wire.KindMessage, e)
 			if err != nil {
