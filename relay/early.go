@@ -33,8 +33,9 @@ import (
 //     committed) moves every channel's next sequence number on by
 //     seqGapAfterEarly, more than a batch delivered early holds of any
 //     one channel: numbers a reader may have seen are never given to
-//     another frame. Its clients ask for the missing numbers again at
-//     their next syncs, as for any gap, and find nothing.
+//     another frame. Clients ask for a gap again at every sync for the
+//     channel's retention (one Fetch each, protocol.md §15.14), and find
+//     nothing in it.
 //
 // What a reader can still see: a frame whose commit never happened (the
 // relay died or its disk failed in the few milliseconds between the
