@@ -165,25 +165,7 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 				}
 			}
 		}()
-		// Four connections per member: sixteen posts in flight make
-		// group commits large enough for the frame log.
-		for _, m := range slices.Repeat(senders, 4) {
-			c := dialAs(t, p.url, tc.roster.Channel, m.keys)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := uint32(0); ; i++ {
-					e := envelope(m.keys)
-					seq, err := c.Post(context.Background(), wire.KindMessage, e)
-					if err != nil {
-						return // the relay died; this frame was never acknowledged
-					}
-					mu.Lock()
-					all = append(all, acked{seq, sha256.Sum256(e)})
-					mu.Unlock()
-				}
-			}()
-		}
+		flood(t, p.url, tc.roster.Channel, senders, &wg, &mu, &all)
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
 		p.stop(t, syscall.SIGKILL)
 		wg.Wait()
@@ -230,6 +212,71 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	}
 	if segs, _ := filepath.Glob(filepath.Join(dataDir, "relay.db-frames.*")); len(segs) == 0 {
 		t.Fatal("no batch went to the frame log; the test did not cover it")
+	}
+	stopAndCheck(t, p, dataDir)
+}
+
+// flood posts from four connections per sender until the relay goes
+// away, adding each acknowledged frame to all: sixteen posts in flight
+// make group commits large enough for the frame log.
+func flood(t *testing.T, url string, ch crypto.ChannelID, senders []*member, wg *sync.WaitGroup, mu *sync.Mutex, all *[]acked) {
+	t.Helper()
+	for _, m := range slices.Repeat(senders, 4) {
+		c := dialAs(t, url, ch, m.keys)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				e := envelope(m.keys)
+				seq, err := c.Post(context.Background(), wire.KindMessage, e)
+				if err != nil {
+					return // the relay went away; this frame was never acknowledged
+				}
+				mu.Lock()
+				*all = append(*all, acked{seq, sha256.Sum256(e)})
+				mu.Unlock()
+			}
+		}()
+	}
+}
+
+// A clean stop after early deliveries leaves no gap: the relay stored
+// every batch it pushed, clears its mark, and numbers go on from the
+// last one.
+func TestCleanStopAfterEarlyDeliveryLeavesNoGap(t *testing.T) {
+	dataDir := t.TempDir()
+	p := startProcess(t, dataDir)
+	now := time.Now()
+	tc := newTestChannel(t, p.url, now)
+	var senders []*member
+	for i := range 4 {
+		m := newMember(t, fmt.Sprint("P", i), crypto.RoleParticipant)
+		tc.add(m, now, time.Time{}).Close()
+		senders = append(senders, m)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var all []acked
+	flood(t, p.url, tc.roster.Channel, senders, &wg, &mu, &all)
+	time.Sleep(300 * time.Millisecond)
+	if err := p.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: exit %v\n%s", err, p.stderr)
+	}
+	wg.Wait()
+	if frameLogBytes(t, dataDir) == 0 {
+		t.Fatal("no batch went to the frame log, so none went early; the test did not cover it")
+	}
+	p = startProcess(t, dataDir)
+	tc.url = p.url
+	stored := checkAll(t, tc, p.url, all)
+	c := dialAs(t, p.url, tc.roster.Channel, senders[0].keys)
+	seq, err := c.Post(ctxT(t), wire.KindMessage, envelope(senders[0].keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if top := slices.Max(slices.Collect(maps.Keys(stored))); seq != top+1 {
+		t.Fatalf("after a clean stop the next frame got %d; the last stored was %d", seq, top)
 	}
 	stopAndCheck(t, p, dataDir)
 }
