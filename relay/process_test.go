@@ -122,16 +122,9 @@ type acked struct {
 func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	dataDir := t.TempDir()
 	p := startProcess(t, dataDir)
-	now := time.Now()
-	tc := newTestChannel(t, p.url, now)
-	var senders []*member
-	for i := 0; i < 4; i++ {
-		m := newMember(t, fmt.Sprint("P", i), crypto.RoleParticipant)
-		tc.add(m, now, time.Time{}).Close()
-		senders = append(senders, m)
-	}
+	tc, senders := channelOfFour(t, p.url)
 	reader := newMember(t, "R", crypto.RoleParticipant)
-	tc.add(reader, now, time.Time{}).Close()
+	tc.add(reader, time.Now(), time.Time{}).Close()
 	// pushed is what the reader was handed, by sequence number: frames
 	// are delivered while their commit runs (early.go), so some of them
 	// die with the relay, but a number once pushed must never name
@@ -216,6 +209,21 @@ func TestCrashLosesNoAcknowledgedFrame(t *testing.T) {
 	stopAndCheck(t, p, dataDir)
 }
 
+// channelOfFour makes a channel at url with four participants, who
+// post in the process tests.
+func channelOfFour(t *testing.T, url string) (*testChannel, []*member) {
+	t.Helper()
+	now := time.Now()
+	tc := newTestChannel(t, url, now)
+	var senders []*member
+	for i := range 4 {
+		m := newMember(t, fmt.Sprint("P", i), crypto.RoleParticipant)
+		tc.add(m, now, time.Time{}).Close()
+		senders = append(senders, m)
+	}
+	return tc, senders
+}
+
 // flood posts from four connections per sender until the relay goes
 // away, adding each acknowledged frame to all: sixteen posts in flight
 // make group commits large enough for the frame log.
@@ -246,14 +254,7 @@ func flood(t *testing.T, url string, ch crypto.ChannelID, senders []*member, wg 
 func TestCleanStopAfterEarlyDeliveryLeavesNoGap(t *testing.T) {
 	dataDir := t.TempDir()
 	p := startProcess(t, dataDir)
-	now := time.Now()
-	tc := newTestChannel(t, p.url, now)
-	var senders []*member
-	for i := range 4 {
-		m := newMember(t, fmt.Sprint("P", i), crypto.RoleParticipant)
-		tc.add(m, now, time.Time{}).Close()
-		senders = append(senders, m)
-	}
+	tc, senders := channelOfFour(t, p.url)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var all []acked
