@@ -25,7 +25,9 @@ import (
 //     at light load, go after their commit as before.
 //   - A batch delivered early whose commit fails leaves its sequence
 //     numbers behind: the writer keeps a floor per channel below which it
-//     assigns none, and the next commit stores it.
+//     assigns none, and the next commit stores every floor. Until one has,
+//     no batch goes early, so at most one delivered batch is ever
+//     unstored.
 //   - Before the first early delivery of a run, the store records that
 //     one may happen (the meta row earlyDeliveryMark, committed on its
 //     own). A clean Close with no floor outstanding clears it. A start
@@ -58,9 +60,17 @@ const seqGapAfterEarly = 64
 
 // deliversEarly reports whether a batch about to go to the frame log is
 // delivered before its commit: every frame has a Deliver, no channel has
-// more frames in it than the gap a start leaves, and the store has
-// recorded that early deliveries may happen.
+// more frames in it than the gap a start leaves, no earlier delivered
+// batch's numbers are still unstored (floors), and the store has
+// recorded that early deliveries may happen. With floors outstanding, a
+// second delivered batch that also failed would leave delivered numbers
+// beyond the one gap a start adds; the batch that stores the floors
+// (storeFloors) therefore waits for its commit, and the next may go
+// early again.
 func (s *SQLiteStore) deliversEarly(batch []*appendReq) bool {
+	if len(s.early.floors) > 0 {
+		return false
+	}
 	per := map[ChannelID]int{}
 	for _, req := range batch {
 		for _, f := range req.frames {
@@ -138,6 +148,30 @@ func (e *earlyState) floor(ch ChannelID, st *chanState) {
 	if f := e.floors[ch]; f > st.next {
 		st.next, st.dirty = f, true
 	}
+}
+
+// storeFloors adds to states, raised to its floor, every channel with a
+// floor that the batch does not touch, so that the commit stores every
+// outstanding floor, not only those of channels posted to again. A
+// channel no longer in the store (burned) needs no floor: it is given no
+// more numbers.
+func (e *earlyState) storeFloors(stmts appendStmts, states map[ChannelID]*chanState) error {
+	for ch := range e.floors {
+		if states[ch] != nil {
+			continue
+		}
+		st := new(chanState)
+		err := stmts.channel.QueryRow(ch[:]).Scan(&st.next, &st.bytes)
+		if errors.Is(err, sql.ErrNoRows) {
+			delete(e.floors, ch)
+			continue
+		} else if err != nil {
+			return err
+		}
+		e.floor(ch, st)
+		states[ch] = st
+	}
+	return nil
 }
 
 // clear removes the mark at a clean Close, once the writer has stopped,

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -215,4 +217,127 @@ func TestNearlyFullDiskNotDeliveredEarly(t *testing.T) {
 	if len(d.got) != 1 {
 		t.Fatal("not delivered early once there was room")
 	}
+}
+
+// appendBatch appends n frames of ch in one request, so in one batch,
+// and returns the highest sequence number handed to Deliver (0 if the
+// batch waited for its commit, which then delivers through the server,
+// not here).
+func appendBatch(s *SQLiteStore, ch ChannelID, mark string, n int) (uint64, error) {
+	var top uint64
+	frames := make([]NewFrame, n)
+	for i := range frames {
+		frames[i] = logFrame(ch, mark, 1000, time.Now().Add(time.Hour))
+		frames[i].Deliver = func(st wire.Stored) { top = max(top, st.Seq) }
+	}
+	_, err := s.Append(context.Background(), frames)
+	return top, err
+}
+
+// While a delivered batch's numbers are unstored, no other batch is
+// delivered before its commit: two such batches failing in a row would
+// leave delivered numbers past the one gap a start adds. The next commit
+// stores the floor even when it touches only another channel, and early
+// delivery resumes.
+func TestEarlyDeliveryWaitsWhileFloorsUnstored(t *testing.T) {
+	a, b := ChannelID{24}, ChannelID{25}
+	path := filepath.Join(t.TempDir(), "relay.db")
+	s := newEarlyStore(t, path, a)
+	if err := s.CreateChannel(context.Background(), b, []byte("access"), 1); err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("injected commit failure")
+	s.beforeCommit = func() error { return failed }
+	seen, err := appendBatch(s, a, "FIRST.", 40)
+	if !errors.Is(err, failed) || seen == 0 {
+		t.Fatalf("first batch: %v, delivered up to %d; want the injected failure after delivery", err, seen)
+	}
+	top, err := appendBatch(s, a, "SECOND.", 40)
+	if !errors.Is(err, failed) || top != 0 {
+		t.Fatalf("second batch: %v, delivered up to %d; want the failure and no early delivery", err, top)
+	}
+	s.beforeCommit = nil
+	if top, err := appendBatch(s, b, "OTHER.", 10); err != nil || top != 0 {
+		t.Fatalf("the batch storing the floor: %v, delivered up to %d; want it to wait for its commit", err, top)
+	}
+	if top, err := appendBatch(s, b, "RESUMED.", 10); err != nil || top == 0 {
+		t.Fatalf("the batch after it: %v, not delivered early; want early delivery resumed", err)
+	}
+	// A clean close with every floor stored leaves no gap: a's next
+	// number is the one after the last any reader was given.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, path)
+	defer s.Close()
+	stored, err := s.Append(context.Background(), []NewFrame{logFrame(a, "NEW.", 1000, time.Now().Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0].Seq != seen+1 {
+		t.Fatalf("after a clean restart: seq %d, want %d (readers were given up to %d)", stored[0].Seq, seen+1, seen)
+	}
+}
+
+// The same after a crash: one delivered batch failed, a second batch of
+// the same channel is written, and the process dies before its commit.
+// The start's gap covers every number a reader was given.
+func TestCrashAfterFailedEarlyCommitReusesNoSeq(t *testing.T) {
+	ch := ChannelID{26}
+	if dir := os.Getenv("PARLEY_TEST_EARLY_CRASH_DIR"); dir != "" {
+		crashAfterFailedEarlyCommit(t, dir, ch)
+		return
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "relay.db")
+	s := newEarlyStore(t, path, ch)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAfterFailedEarlyCommitReusesNoSeq$")
+	cmd.Env = append(os.Environ(), "PARLEY_TEST_EARLY_CRASH_DIR="+dir)
+	out, _ := cmd.CombinedOutput()
+	b, err := os.ReadFile(filepath.Join(dir, "seen"))
+	if err != nil {
+		t.Fatalf("the child did not reach its crash: %s", out)
+	}
+	seen, err := strconv.ParseUint(string(b), 10, 64)
+	if err != nil || seen == 0 {
+		t.Fatalf("the child's record of deliveries: %q", b)
+	}
+	s = openTestStore(t, path)
+	defer s.Close()
+	stored, err := s.Append(context.Background(), []NewFrame{logFrame(ch, "NEW.", 1000, time.Now().Add(time.Hour))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored[0].Seq <= seen {
+		t.Fatalf("seq %d given to a new frame after the crash; readers were given up to %d", stored[0].Seq, seen)
+	}
+}
+
+// crashAfterFailedEarlyCommit is the child of
+// TestCrashAfterFailedEarlyCommitReusesNoSeq: it records the highest
+// number delivered and exits inside the second batch's commit.
+func crashAfterFailedEarlyCommit(t *testing.T, dir string, ch ChannelID) {
+	s := openTestStore(t, filepath.Join(dir, "relay.db"))
+	failed := errors.New("injected commit failure")
+	s.beforeCommit = func() error { return failed }
+	seen, err := appendBatch(s, ch, "FIRST.", 40)
+	if !errors.Is(err, failed) || seen == 0 {
+		t.Fatalf("first batch: %v, delivered up to %d", err, seen)
+	}
+	var second uint64
+	s.beforeCommit = func() error {
+		os.WriteFile(filepath.Join(dir, "seen"), []byte(strconv.FormatUint(max(seen, second), 10)), 0o600)
+		os.Exit(3)
+		return nil
+	}
+	frames := make([]NewFrame, 40)
+	for i := range frames {
+		frames[i] = logFrame(ch, "SECOND.", 1000, time.Now().Add(time.Hour))
+		frames[i].Deliver = func(st wire.Stored) { second = max(second, st.Seq) }
+	}
+	s.Append(context.Background(), frames)
+	t.Fatal("the second batch's commit did not run")
 }

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -338,6 +339,26 @@ func (l *frameLog) erase(regions []logRegion) error {
 		}
 	}
 	return nil
+}
+
+// erased reports whether a frame's bytes read from the log are all
+// zeros: erase overwrote them. No frame an honest client posts is (an
+// envelope begins with its version and carries a random nonce; an epoch
+// bundle carries signatures); a member who posted zeros would only have
+// its own frame left out of fetches.
+func erased(payload []byte) bool {
+	for len(payload) >= 8 {
+		if binary.LittleEndian.Uint64(payload) != 0 {
+			return false
+		}
+		payload = payload[8:]
+	}
+	for _, b := range payload {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // removeEmpty removes the segments below below that keep does not name.

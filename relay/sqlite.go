@@ -355,6 +355,9 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 		for i, req := range batch {
 			results[i] = appendOne(stmts, states, &s.early, req.frames, now, log)
 		}
+		if err := s.early.storeFloors(stmts, states); err != nil {
+			return err
+		}
 		for ch, st := range states {
 			if !st.dirty {
 				continue
@@ -597,6 +600,12 @@ func (s *SQLiteStore) Fetch(ctx context.Context, ch ChannelID, since uint64, max
 				if f.Payload, err = s.log.read(at); err != nil {
 					rows.Close()
 					return nil, false, err
+				}
+				if erased(f.Payload) {
+					// A burn or purge zeroed it and then failed to
+					// commit, or was killed before it could: the row
+					// outlived the bytes. It is not served as a frame.
+					continue
 				}
 			}
 			out = append(out, f)
@@ -890,7 +899,10 @@ func openLog(w *sql.DB, path string) (*frameLog, error) {
 
 // eraseLogged zeroes the frame-log bytes of the frames that where (a
 // condition on the frames table) selects, before tx deletes them. The
-// caller holds s.log.erasing.
+// caller holds s.log.erasing. The bytes go first, before the deletes and
+// the commit that may fail (a full disk fails at the commit, when SQLite
+// writes its WAL): a burn that could not be recorded has still destroyed
+// what it was asked to, and Fetch serves no zeroed frame (erased).
 func (s *SQLiteStore) eraseLogged(tx *sql.Tx, where string, args ...any) error {
 	rows, err := tx.Query(`SELECT log_seg, log_off, log_len FROM frames WHERE log_seg > 0 AND `+where, args...)
 	if err != nil {
