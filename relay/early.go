@@ -20,8 +20,9 @@ import (
 //
 //   - Only batches whose payloads are already written go early: a full
 //     disk then refuses a batch (at the log's write) before anyone saw
-//     it. A batch written with less than earlyRoom left on the disk waits
-//     for its commit, which could still run out of room. Small batches,
+//     it. A batch written with less than earlyRoom left on the disk,
+//     beyond what its frames kept in the table will take, waits for its
+//     commit, which could still run out of room. Small batches,
 //     at light load, go after their commit as before.
 //   - A batch delivered early whose commit fails leaves its sequence
 //     numbers behind: the writer keeps a floor per channel below which it
@@ -97,10 +98,19 @@ func (s *SQLiteStore) deliversEarly(batch []*appendReq) bool {
 const earlyRoom = 16 << 20
 
 // roomToCommit reports whether the disk holding the store has earlyRoom
-// free.
-func (s *SQLiteStore) roomToCommit() bool {
+// free beyond what the batch's frames kept in the table (epoch bundles,
+// up to 512 KiB each) will add to the WAL.
+func (s *SQLiteStore) roomToCommit(batch []*appendReq) bool {
+	inline := int64(0)
+	for _, req := range batch {
+		for _, f := range req.frames {
+			if f.Expires.IsZero() {
+				inline += int64(len(f.Payload))
+			}
+		}
+	}
 	free, ok := noroom.Free(s.dir)
-	return ok && free >= earlyRoom
+	return ok && free >= earlyRoom+uint64(inline)
 }
 
 // deliver hands a written batch's stored frames to their Deliver.

@@ -217,6 +217,17 @@ func TestNearlyFullDiskNotDeliveredEarly(t *testing.T) {
 	if len(d.got) != 1 {
 		t.Fatal("not delivered early once there was room")
 	}
+	// The frames a batch keeps in the table (epoch bundles) count
+	// against the room too: 6 MiB of them with 24 MiB free.
+	filler = smalldisk.Fill(t, disk, earlyRoom+8<<20)
+	logged, bundle := newDelivered(t, s, logFrame(ch, "LOGGED.", 16000, hour)), newDelivered(t, s, logFrame(ch, "BUNDLE.", 6<<20, time.Time{}))
+	if _, err := s.Append(context.Background(), []NewFrame{logged.NewFrame, bundle.NewFrame}); err != nil {
+		t.Fatal(err)
+	}
+	if len(logged.got)+len(bundle.got) != 0 {
+		t.Fatalf("a batch keeping 6 MiB in the table delivered early with %d MiB free", (earlyRoom+8<<20)>>20)
+	}
+	os.Remove(filler)
 }
 
 // appendBatch appends n frames of ch in one request, so in one batch,

@@ -370,7 +370,7 @@ func (s *SQLiteStore) commit(batch []*appendReq) {
 			if err := log.write(); err != nil {
 				return err
 			}
-			if early && s.roomToCommit() {
+			if early && s.roomToCommit(batch) {
 				deliver(batch, results)
 				delivered = true
 			}
