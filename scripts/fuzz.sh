@@ -52,7 +52,10 @@ for pkg in $("$go" list ./...); do
 	for target in $("$go" test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		budget=$fuzztime
 		[ "$budget" = smoke ] && budget=$(smoke_execs "$target")
-		minimize=60s
+		# The worker also minimizes every input that finds new code, and
+		# reports nothing meanwhile: Go's default of 60s would spend a
+		# short budget on one input.
+		minimize=5s
 		case "$budget" in *x) minimize=10000x ;; esac
 		echo "fuzz $pkg $target ($budget)"
 		before=$(corpus "$dir/testdata/fuzz/$target")
