@@ -57,6 +57,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	// Signals are caught before the URL is printed: whoever starts the
+	// relay may stop it as soon as it reads the URL, and a SIGTERM that
+	// came before the handler would end the process uncleanly.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	r, err := relay.Start(relay.Options{
 		Listen: *listen, DataDir: *data, CertFile: *certFile, KeyFile: *keyFile,
 		Config: relay.Config{Logger: logger, TTL: *ttl},
@@ -66,9 +71,6 @@ func main() {
 	}
 	fmt.Println(r.URL)
 	logger.Info("relay started", "ttl", ttl.String())
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	<-ctx.Done()
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
