@@ -297,6 +297,45 @@ func TestStoreAndForward(t *testing.T) {
 	}
 }
 
+// Pushed and fetched payloads are the client's own: reading more
+// frames, which reuses the connection's read buffers, changes none of
+// those already taken (wire.ParsePush and ParseFrames do not copy).
+func TestPushesKeepTheirBytes(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	ctx := ctxT(t)
+	var sent [][]byte
+	for range 8 {
+		e := envelope(alice.keys)
+		if _, err := ac.Post(ctx, wire.KindMessage, e); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, e)
+	}
+	var pushed []wire.Stored
+	for range sent {
+		pushed = append(pushed, nextPush(t, tc.orgC))
+	}
+	first, _, err := tc.orgC.Fetch(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tc.orgC.Fetch(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range sent {
+		if !bytes.Equal(pushed[i].Payload, e) {
+			t.Fatalf("push %d changed after later reads", i)
+		}
+		if !bytes.Equal(first[i].Payload, e) {
+			t.Fatalf("fetched frame %d changed after a later fetch", i)
+		}
+	}
+}
+
 func TestJoinInbox(t *testing.T) {
 	clk := &clock{t: time.Now()}
 	r, _ := startRelay(t, relay.Config{Now: clk.Now})

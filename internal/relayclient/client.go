@@ -184,11 +184,14 @@ func (c *Conn) reader() {
 		}
 		if f.Type != wire.TPush {
 			// Replies are read by their callers after the buffer is
-			// reused; a push's payload is copied out by ParsePush.
+			// reused.
 			f.Body = bytes.Clone(f.Body)
+			buf.Release()
 		}
+		// A push's payload stays in its buffer (wire.ParsePush does not
+		// copy it), which goes with it to whoever takes the push and is
+		// never handed back for reuse: a 16 KiB copy fewer per push.
 		err = c.take(f)
-		buf.Release()
 		if err != nil {
 			c.fail(err)
 			return
@@ -273,18 +276,35 @@ func (c *Conn) Close() error {
 func (c *Conn) WriteRaw(data []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return c.write(data)
+	return c.write([][]byte{data})
 }
 
-// write sends one binary message, its TLS records gathered into one
-// write (package cork). Called with wmu held.
-func (c *Conn) write(data []byte) error {
+// write sends parts, one after another, as one binary message, its TLS
+// records gathered into one write (package cork). Called with wmu held.
+func (c *Conn) write(parts [][]byte) error {
 	c.cork.Hold()
-	err := c.ws.WriteMessage(websocket.BinaryMessage, data)
+	err := c.writeMessage(parts)
 	if rerr := c.cork.Release(); err == nil {
 		err = rerr
 	}
 	return err
+}
+
+func (c *Conn) writeMessage(parts [][]byte) error {
+	if len(parts) == 1 {
+		return c.ws.WriteMessage(websocket.BinaryMessage, parts[0])
+	}
+	w, err := c.ws.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	return w.Close()
 }
 
 // requestTimeout bounds a request whose context has no deadline, so a
@@ -293,6 +313,12 @@ const requestTimeout = 60 * time.Second
 
 // call sends one request built by build and waits for its reply.
 func (c *Conn) call(ctx context.Context, build func(id uint32) []byte) (wire.Frame, error) {
+	return c.callParts(ctx, func(id uint32) [][]byte { return [][]byte{build(id)} })
+}
+
+// callParts is call for a request sent in parts (Post: its header, then
+// the envelope as the caller holds it).
+func (c *Conn) callParts(ctx context.Context, build func(id uint32) [][]byte) (wire.Frame, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, requestTimeout)
@@ -361,7 +387,11 @@ func expect(f wire.Frame, err error, t wire.Type) (wire.Frame, error) {
 }
 
 func (c *Conn) okCall(ctx context.Context, build func(id uint32) []byte) (uint64, error) {
-	f, err := c.call(ctx, build)
+	return c.okCallParts(ctx, func(id uint32) [][]byte { return [][]byte{build(id)} })
+}
+
+func (c *Conn) okCallParts(ctx context.Context, build func(id uint32) [][]byte) (uint64, error) {
+	f, err := c.callParts(ctx, build)
 	f, err = expect(f, err, wire.TOK)
 	if err != nil {
 		return 0, err
@@ -418,7 +448,8 @@ func (c *Conn) SetAccess(ctx context.Context, list *crypto.AccessList) error {
 // Post stores a frame and returns its sequence number once the relay has
 // committed it.
 func (c *Conn) Post(ctx context.Context, kind wire.Kind, payload []byte) (uint64, error) {
-	return c.okCall(ctx, wire.Post{Kind: kind, Payload: payload}.Encode)
+	p := wire.Post{Kind: kind, Payload: payload}
+	return c.okCallParts(ctx, func(id uint32) [][]byte { return [][]byte{p.Header(id), payload} })
 }
 
 // Fetch returns frames after since, and whether more remain.

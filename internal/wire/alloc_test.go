@@ -1,6 +1,9 @@
 package wire
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // A frame that carries envelopes is built in a buffer made for its final
 // size, not grown to it (a grown buffer ends with the capacity of a size
@@ -17,6 +20,21 @@ func TestEnvelopeFramesBuiltInOneBuffer(t *testing.T) {
 	} {
 		if len(out) != cap(out) {
 			t.Errorf("%s: %d bytes in a buffer of %d", name, len(out), cap(out))
+		}
+	}
+}
+
+// A client sends a post as Header, then the payload it holds: the same
+// bytes as Encode.
+func TestPostHeaderThenPayloadIsEncode(t *testing.T) {
+	for _, n := range []int{0, 1, 300, 16384, 1<<16 + 1, 1<<24 - 1} {
+		p := Post{Kind: KindMessage, Payload: make([]byte, n)}
+		for i := range p.Payload {
+			p.Payload[i] = byte(i * 7)
+		}
+		sent := append(p.Header(0x01020304), p.Payload...)
+		if !bytes.Equal(sent, p.Encode(0x01020304)) {
+			t.Fatalf("payload of %d bytes: Header then payload differs from Encode", n)
 		}
 	}
 }

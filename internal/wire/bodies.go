@@ -89,6 +89,20 @@ func (p Post) Encode(id uint32) []byte {
 	})
 }
 
+// Header is Encode(id) up to the payload: a client writes it and then
+// the payload itself, without first copying a 16 KiB envelope into a
+// frame of its own.
+func (p Post) Header(id uint32) []byte {
+	n := len(p.Payload)
+	if n >= 1<<24 {
+		panic("wire: post payload over the 24-bit length")
+	}
+	h := make([]byte, 0, frameHeaderSize+1+3)
+	h = append(h, Version, uint8(TPost))
+	h = binary.BigEndian.AppendUint32(h, id)
+	return append(h, uint8(p.Kind), byte(n>>16), byte(n>>8), byte(n))
+}
+
 func ParsePost(body []byte) (p Post, err error) {
 	s := cryptobyte.String(body)
 	var k uint8
@@ -259,7 +273,7 @@ func readStored(s *cryptobyte.String) (f Stored, ok bool) {
 	if !s.ReadUint64(&f.Seq) || !s.ReadUint8(&k) || !s.ReadUint64(&f.Time) || !s.ReadUint24LengthPrefixed(&v) {
 		return f, false
 	}
-	f.Kind, f.Payload = Kind(k), bytes.Clone(v)
+	f.Kind, f.Payload = Kind(k), v
 	return f, true
 }
 
@@ -282,6 +296,8 @@ func EncodeFrames(id uint32, more bool, frames []Stored) []byte {
 	})
 }
 
+// ParseFrames reads a Fetch's answer. The frames' payloads are slices of
+// body, not copies: the caller keeps body for as long as it keeps them.
 func ParseFrames(body []byte) (more bool, frames []Stored, err error) {
 	s := cryptobyte.String(body)
 	var m uint8
@@ -307,6 +323,8 @@ func EncodePush(f Stored) []byte {
 	return encodeSized(TPush, 0, storedSize(f), func(b *cryptobyte.Builder) { addStored(b, f) })
 }
 
+// ParsePush reads a Push. The frame's payload is a slice of body, as in
+// ParseFrames.
 func ParsePush(body []byte) (Stored, error) {
 	s := cryptobyte.String(body)
 	f, ok := readStored(&s)
