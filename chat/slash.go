@@ -228,7 +228,7 @@ func (m *model) organizerCommand(name, rest string) tea.Cmd {
 			if err := c.Remove(ctx, ch, rest); err != nil {
 				return actionMsg{err: err, reload: true}
 			}
-			return actionMsg{notice: fmt.Sprintf("removed %s; a new epoch has started without them", rest), reload: true}
+			return actionMsg{notice: fmt.Sprintf("removed %s: the relay took the new epoch without them", rest), reload: true}
 		})
 	case "invite":
 		f := strings.Fields(rest)

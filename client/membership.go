@@ -460,9 +460,12 @@ func (c *Client) Members(name string) ([]Member, error) {
 }
 
 // Remove removes a member: new roster, access list and epoch at once,
-// in one administration session.
+// in one administration session. Once a relay took them, this home
+// seals nothing more in the talks of the old epoch; it enters the new
+// one when the relay returns its bundle, at its next sync (an
+// administration session makes no member connection).
 func (c *Client) Remove(ctx context.Context, name, member string) error {
-	err := c.changeRoster(ctx, name, nil, func(tx *sql.Tx, row *channelRow) error {
+	return c.changeRoster(ctx, name, nil, func(tx *sql.Tx, row *channelRow) error {
 		cur, self, keys, err := row.st.self(crypto.RoleOrganizer)
 		if err != nil {
 			return err
@@ -482,40 +485,6 @@ func (c *Client) Remove(ctx context.Context, name, member string) error {
 		}
 		return c.rekey(tx, row, next, keys)
 	})
-	if err != nil {
-		return err
-	}
-	return c.removalInForce(ctx, name, member)
-}
-
-// removalInForce syncs after a removal a relay took, so that this home
-// enters the epoch without member when its bundle comes back, and says
-// so if it did not: until then the talks wait (the bundle's
-// acknowledgement set NewerEpoch), and "removed" would not be true here.
-func (c *Client) removalInForce(ctx context.Context, name, member string) error {
-	_, syncErr := c.Sync(ctx, name)
-	members, err := c.Members(name)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(members, func(m Member) bool { return m.Name == member }) {
-		return nil
-	}
-	why := "the relay may be withholding it"
-	if syncErr != nil {
-		why = OneLine(syncErr.Error())
-	}
-	return &RemovalPendingError{Member: member, Why: why}
-}
-
-// RemovalPendingError is a removal a relay took whose new epoch has not
-// come back to this home.
-type RemovalPendingError struct {
-	Member, Why string
-}
-
-func (e *RemovalPendingError) Error() string {
-	return fmt.Sprintf("the relay took the removal of %s, but this home has not received the new epoch back (%s): nothing more is sealed in the talks until it arrives, and parley sync tries again; do not remove %s again", e.Member, e.Why, e.Member)
 }
 
 // Verify returns a member's safety number and whether it is marked

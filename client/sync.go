@@ -37,6 +37,15 @@ type SyncReport struct {
 // Nothing in the home changes.
 var ErrRelayForgot = errors.New("the relay does not know this channel: it lost its data, or this is another relay with the same key; nothing was changed in this home, and you were not removed")
 
+// maxEpochsAhead is how far past this home's epoch a frame's unchecked
+// epoch may be and still count as a sign that epochs are kept from it
+// (NewerEpoch, which pauses the talks). An epoch begins with a roster
+// change; a home that missed this many while still fetching from the
+// channel is stopped by its roster's age first (freshness.go). A frame
+// claiming more is dropped, not set aside: one made-up header must not
+// pause the talks for good.
+const maxEpochsAhead = 16
+
 // Sync fetches everything new for a channel from each of its relays,
 // verifies and stores it, does an organizer's pending duties (removing
 // members who left or expired), and sends the outbox to each relay. It
@@ -517,6 +526,9 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 	if _, err := c.matchOwnFrame(tx, row, relay, f); err != nil {
 		return nil, err
 	}
+	if b.Epoch > cur.Version+maxEpochsAhead {
+		return []Entry{notice(ReasonForged, "rejected a roster that claims epoch %d, more than %d past this home's %d: made up by the relay, or every epoch between was kept from this home", b.Epoch, maxEpochsAhead, cur.Version)}, nil
+	}
 	if b.Epoch > cur.Version+1 {
 		// A later epoch while the one between is missing: read it again
 		// once that one arrives. (Its signer may be an organizer the
@@ -610,6 +622,11 @@ func (c *Client) processMessage(tx *sql.Tx, row *channelRow, relay *relayState, 
 	e := st.epoch(h.Epoch)
 	cur := st.current()
 	if e == nil {
+		if cur != nil && h.Epoch > cur.Epoch+maxEpochsAhead {
+			// Set aside, it would pause the talks until the channel
+			// reached an epoch that will never come.
+			return []Entry{notice(ReasonForged, "rejected a frame that claims epoch %d, more than %d past this home's %d: made up by the relay or a member, or every epoch between was kept from this home", h.Epoch, maxEpochsAhead, cur.Epoch)}, nil
+		}
 		if cur != nil && h.Epoch > cur.Epoch {
 			// Only a header: the relay could have made it up, so it
 			// pauses our talks messages (which a relay can stop anyway)

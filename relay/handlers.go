@@ -289,7 +289,7 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 	}
 	c.s.mu.Lock()
 	k := c.s.keys[string(c.key)]
-	retention := c.state.list.Retention
+	retention, version := c.state.list.Retention, c.state.list.Version
 	c.s.mu.Unlock()
 	if k != nil && !k.limit.allow(time.Now()) {
 		return nil, fail(wire.CodeRateLimited, "")
@@ -307,6 +307,15 @@ func (c *conn) post(ctx context.Context, f wire.Frame) ([]byte, *relayError) {
 		}
 		if h.Sender != crypto.KeyIDOf(c.key) {
 			return nil, fail(wire.CodeForbidden, "sender is not the authenticated key")
+		}
+		// The epoch in the clear header is not something the relay
+		// can check, but members read a later one as a sign that an
+		// epoch is kept from them and stop writing in the talks. A
+		// member may be one epoch ahead of this relay's list (another
+		// relay of the channel took the change first); further ahead
+		// is made up.
+		if h.Epoch > version+1 {
+			return nil, fail(wire.CodeForbidden, "message of an epoch this relay has not been told of")
 		}
 		nf.Expires = now.Add(min(retention, c.s.cfg.TTL))
 	case wire.KindBundle:

@@ -2,6 +2,7 @@ package relay_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -294,6 +295,29 @@ func TestStoreAndForward(t *testing.T) {
 	frames, _, _ = tc.orgC.Fetch(ctx, frames[2].Seq)
 	if len(frames) != 2 {
 		t.Fatalf("fetch since the third: %d frames", len(frames))
+	}
+}
+
+// A member's message may name the epoch of the relay's access list or
+// the one after it (another relay of the channel may have taken the
+// change first), never one further: members read a later epoch as a
+// sign that one is kept from them, so a made-up one would pause their
+// talks.
+func TestMessageOfUnknownEpochRefused(t *testing.T) {
+	now := time.Now()
+	r, _ := startRelay(t, relay.Config{})
+	tc := newTestChannel(t, r.URL, now)
+	alice := newMember(t, "Alice", crypto.RoleParticipant)
+	ac := tc.add(alice, now, time.Time{})
+	ctx := ctxT(t)
+	for _, epoch := range []uint64{tc.list.Version, tc.list.Version + 1, tc.list.Version + 2, 1 << 62} {
+		e := envelope(alice.keys)
+		binary.BigEndian.PutUint64(e[1:9], epoch)
+		_, err := ac.Post(ctx, wire.KindMessage, e)
+		var re *relayclient.Error
+		if refused := errors.As(err, &re) && re.Code == wire.CodeForbidden; refused != (epoch > tc.list.Version+1) {
+			t.Fatalf("epoch %d with the list at %d: %v", epoch, tc.list.Version, err)
+		}
 	}
 }
 

@@ -357,7 +357,7 @@ func cmdRemove(ctx context.Context, e *env, g *global, args []string) error {
 	if err := c.Remove(ctx, pos[0], pos[1]); err != nil {
 		return waitingOK(e, err)
 	}
-	fmt.Fprintf(e.stdout, "removed %s; a new epoch has started without them\n", pos[1])
+	fmt.Fprintf(e.stdout, "removed %s: the relay took the new epoch without them\n", pos[1])
 	return nil
 }
 
