@@ -166,16 +166,13 @@ type stateReply struct {
 	// NoHome is set when there is no home yet: the page offers to make
 	// one (what parley init does).
 	NoHome       bool   `json:"no_home,omitempty"`
-	CSRF         string `json:"csrf"`
 	Name         string `json:"name,omitempty"`
 	SafetyNumber string `json:"safety_number,omitempty"`
 	IdleLockSecs int    `json:"idle_lock_seconds"`
 }
 
 func (s *Server) state(w http.ResponseWriter, r *http.Request) {
-	cookie, _ := r.Cookie(sessionCookie)
-	csrf, _ := s.session(cookie.Value)
-	rep := stateReply{Locked: true, CSRF: csrf, IdleLockSecs: int(s.opts.IdleLock / time.Second), NoHome: !client.HomeExists(s.opts.Home)}
+	rep := stateReply{Locked: true, IdleLockSecs: int(s.opts.IdleLock / time.Second), NoHome: !client.HomeExists(s.opts.Home)}
 	if c, _, err := s.home(); err == nil {
 		id := c.Whoami()
 		rep.Locked, rep.Name, rep.SafetyNumber = false, id.Name, id.SafetyNumber

@@ -10,13 +10,17 @@
 //   - it listens on a loopback address only, a random port by default;
 //   - a 256-bit secret, made at each launch, is in the address it opens
 //     once; the first request that shows it gets an HttpOnly,
-//     SameSite=Strict session cookie, and the secret is spent. Every other
-//     request without that cookie is refused;
+//     SameSite=Strict session cookie and, in the fragment of the address
+//     it is sent on to, the session's key; the secret is spent. Every
+//     other request without that cookie is refused, and every API
+//     request without the key in a header. A browser sends a loopback
+//     cookie to every port of the address, so a program listening on
+//     another port that the browser is sent to gets the cookie; the key
+//     stays in the page's sessionStorage, which only this origin reads;
 //   - the Host header must be the exact address served (no DNS
 //     rebinding); a request that changes anything must come from that
-//     origin (Origin header) and carry the session's CSRF token in a
-//     header, which another origin cannot read; the browser's
-//     Sec-Fetch-Site, when sent, must say same-origin;
+//     origin (Origin header); the browser's Sec-Fetch-Site, when sent,
+//     must say same-origin;
 //   - every response forbids framing, caching, referrers and any
 //     resource from elsewhere (Content-Security-Policy default-src
 //     'self', no inline script); assets are embedded in the binary;

@@ -34,30 +34,40 @@ func startApp(t *testing.T, name string, idle time.Duration) (*Server, string) {
 }
 
 // browser is what a page does: it logs in with the launch address, keeps
-// the cookie, and sends the origin and CSRF token with every change.
+// the cookie and the session's key (from the fragment of the address
+// the login sends it to), sends the key with every API request and the
+// origin with every change.
 type browser struct {
 	t      *testing.T
 	s      *Server
 	http   *http.Client
-	csrf   string
+	key    string
 	origin string
 }
 
 func newBrowser(t *testing.T, s *Server) *browser {
 	jar, _ := cookiejar.New(nil)
 	b := &browser{t: t, s: s, http: &http.Client{Jar: jar, Timeout: 3 * time.Minute}, origin: s.Origin()}
-	resp, err := b.http.Get(s.URL())
+	b.key = b.login(s.URL())
+	return b
+}
+
+// login spends a launch address and returns the key the login's
+// redirect carries.
+func (b *browser) login(url string) string {
+	b.t.Helper()
+	b.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	defer func() { b.http.CheckRedirect = nil }()
+	resp, err := b.http.Get(url)
 	if err != nil {
-		t.Fatal(err)
+		b.t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login: %s", resp.Status)
+	loc, err := resp.Location()
+	if resp.StatusCode != http.StatusSeeOther || err != nil || loc.Path != "/" || !strings.HasPrefix(loc.Fragment, keyParam+"=") {
+		b.t.Fatalf("login: %s, to %v", resp.Status, loc)
 	}
-	var st stateReply
-	b.get("/api/state", &st)
-	b.csrf = st.CSRF
-	return b
+	return strings.TrimPrefix(loc.Fragment, keyParam+"=")
 }
 
 // do sends a request and returns the status and body.
@@ -69,9 +79,9 @@ func (b *browser) do(method, path string, body any, header map[string]string) (i
 		rd = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, b.s.Origin()+path, rd)
+	req.Header.Set(keyHeader, b.key)
 	if method != http.MethodGet {
 		req.Header.Set("Origin", b.origin)
-		req.Header.Set(csrfHeader, b.csrf)
 		req.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range header {
@@ -120,7 +130,12 @@ func (b *browser) post(path string, in, v any) {
 // data as they come.
 func (b *browser) events(path string) (<-chan string, func()) {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, b.s.Origin()+path, nil)
+	// As EventSource, which cannot add a header: the key in the query.
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req, _ := http.NewRequest(http.MethodGet, b.s.Origin()+path+sep+keyParam+"="+b.key, nil)
 	c := &http.Client{Jar: b.http.Jar}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -248,19 +248,20 @@ func (s *Server) spendToken(given string) bool {
 	return true
 }
 
-// newSession returns a fresh session id and its CSRF token.
-func (s *Server) newSession() (id, csrf string) {
-	id, csrf = hex.EncodeToString(random(32)), hex.EncodeToString(random(32))
+// newSession returns a fresh session id (the cookie) and its key (the
+// header, guard.go).
+func (s *Server) newSession() (id, key string) {
+	id, key = hex.EncodeToString(random(32)), hex.EncodeToString(random(32))
 	s.mu.Lock()
-	s.sessions[id] = csrf
+	s.sessions[id] = key
 	s.mu.Unlock()
-	return id, csrf
+	return id, key
 }
 
-// session returns the CSRF token of session id.
+// session returns the key of session id.
 func (s *Server) session(id string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	csrf, ok := s.sessions[id]
-	return csrf, ok
+	key, ok := s.sessions[id]
+	return key, ok
 }

@@ -68,11 +68,23 @@ func TestGuardRefusals(t *testing.T) {
 		t.Errorf("launch address used twice: %d", resp.StatusCode)
 	}
 	b.get("/api/channels", nil)
+	// The cookie alone, as a program listening on another port of this
+	// address gets it when a page sends the browser there (a loopback
+	// cookie goes to every port), reads nothing; no answer gives the key.
+	thief := &browser{t: t, s: s, http: b.http, origin: s.Origin()}
+	for _, path := range []string{"/api/state", "/api/channels", "/api/channels/x/entries", "/api/channels/x/events", "/api/channels/x/events?key=" + strings.Repeat("0", 64)} {
+		if code, body := thief.do(http.MethodGet, path, nil, nil); code != http.StatusForbidden {
+			t.Errorf("GET %s with the cookie and no key: %d %s", path, code, body)
+		}
+	}
+	if code, body := b.do(http.MethodGet, "/api/state", nil, nil); code != http.StatusOK || strings.Contains(string(body), b.key) {
+		t.Errorf("the state answer: %d, holding the key: %v", code, strings.Contains(string(body), b.key))
+	}
 	for name, header := range map[string]map[string]string{
 		"no origin":         {"Origin": ""},
 		"another origin":    {"Origin": "http://evil.example"},
-		"no CSRF token":     {csrfHeader: ""},
-		"a wrong CSRF":      {csrfHeader: strings.Repeat("0", 64)},
+		"no session key":    {keyHeader: ""},
+		"a wrong key":       {keyHeader: strings.Repeat("0", 64)},
 		"a cross-site read": {"Sec-Fetch-Site": "cross-site"},
 	} {
 		if code, body := b.do(http.MethodPost, "/api/channels", map[string]string{"name": "x", "relay": "wss://127.0.0.1:1/#pin=sha256:AAAA"}, header); code != http.StatusForbidden {

@@ -1,9 +1,23 @@
 // Parley's page. Everything from a channel is put in the page with
-// textContent, never as HTML. Every change goes through post(), which
-// sends the session's CSRF token; the server checks it and the origin.
+// textContent, never as HTML. Every API request sends the session's key
+// (keyHeaders); the server checks it, and the origin of every change.
 "use strict";
 
-const state = { csrf: "", me: "", channels: [], current: null, tab: "conversation", mark: 0, events: null, members: [], renderGen: 0 };
+const state = { me: "", channels: [], current: null, tab: "conversation", mark: 0, events: null, members: [], renderGen: 0 };
+
+// The session's key arrives once, in the fragment of the address the
+// login sends the page to; it is kept in this tab's sessionStorage,
+// which no other origin (another port of this address included) can
+// read, and taken out of the address bar and the history.
+const sessionKey = (() => {
+  const m = /^#key=([0-9a-f]{64})$/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem("parley-key", m[1]);
+    history.replaceState(null, "", "/");
+  }
+  return sessionStorage.getItem("parley-key") || "";
+})();
+const keyHeaders = (more) => Object.assign({ "X-Parley-Key": sessionKey }, more || {});
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -25,12 +39,11 @@ function notice(text, bad) {
 }
 
 async function call(method, path, body, poll) {
-  const opts = { method, headers: {}, credentials: "same-origin" };
+  const opts = { method, headers: keyHeaders(), credentials: "same-origin" };
   // The page's own polling says the window is open, not that a person
   // is using it: the server's idle lock does not count it.
   if (poll) opts.headers["X-Parley-Poll"] = "1";
   if (method !== "GET") {
-    opts.headers["X-Parley-Csrf"] = state.csrf;
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body || {});
   }
@@ -61,7 +74,6 @@ function showUnlock() {
 
 async function start() {
   const s = await get("/api/state");
-  state.csrf = s.csrf;
   $("setup").hidden = true;
   if (s.no_home) { $("app").hidden = true; $("unlock").hidden = true; $("setup").hidden = false; $("setup-name").focus(); return; }
   if (s.locked) return showUnlock();
@@ -248,7 +260,7 @@ async function reloadEntries() {
     list.scrollTop = list.scrollHeight;
     state.mark = r.mark;
   } catch (e) { return notice(e.message, true); }
-  const src = new EventSource(chPath("/events?after=" + state.mark));
+  const src = new EventSource(chPath("/events?after=" + state.mark + "&key=" + sessionKey));
   src.addEventListener("entry", async (m) => {
     const e = JSON.parse(m.data);
     state.mark = e.mark;
@@ -298,7 +310,7 @@ async function renderDrafts(body) {
       const r = await get(chPath("/drafts/" + encodeURIComponent(d.name) + "?version=" + d.sha256));
       out.replaceChildren(el("h3", {}, d.name + ", version " + d.version), r.binary ? el("p", {}, "A binary draft of " + r.size + " bytes.") : el("pre", {}, r.text));
     } } }, "Open"), " ", el("button", { type: "button", on: { click: async () => {
-      const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/file?version=" + d.sha256), { credentials: "same-origin" });
+      const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/file?version=" + d.sha256), { credentials: "same-origin", headers: keyHeaders() });
       if (!r.ok) { let m = "download failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
       save(await r.blob(), d.name + "-v" + d.version);
     } } }, "Download"), " ", el("button", { type: "button", on: { click: () => initialPanel(out, d, () => renderDrafts(body)) } }, "Initial…"),
@@ -370,7 +382,7 @@ function agreementPanel(out, d) {
       "can prove that you and they took part. It holds the text, the initials and the channel's policy; no message, no other member."),
     el("button", { type: "button", class: "primary", on: { click: async () => {
       const r = await fetch(chPath("/drafts/" + encodeURIComponent(d.name) + "/agreement"), { method: "POST", credentials: "same-origin",
-        headers: { "X-Parley-Csrf": state.csrf, "Content-Type": "application/json" }, body: JSON.stringify({ sha256: d.sha256, understood: true }) });
+        headers: keyHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ sha256: d.sha256, understood: true }) });
       if (!r.ok) { let m = "the record could not be made"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
       save(await r.blob(), d.name + "-v" + d.version + ".agreement.json");
       notice("Saved the record. Anyone can check it: parley agreement verify FILE.");
@@ -500,7 +512,7 @@ function renderChannel(body, info) {
   const exp = el("form", { on: { submit: async (ev) => {
     ev.preventDefault();
     const r = await fetch(chPath("/export"), { method: "POST", credentials: "same-origin",
-      headers: { "X-Parley-Csrf": state.csrf, "Content-Type": "application/json" }, body: JSON.stringify({ recipients: to.value }) });
+      headers: keyHeaders({ "Content-Type": "application/json" }), body: JSON.stringify({ recipients: to.value }) });
     if (!r.ok) { let m = "export failed"; try { m = (await r.json()).error; } catch (_) {} return notice(m, true); }
     const plain = !to.value.trim();
     save(await r.blob(), state.current + "-transcript" + (plain ? ".txt" : ".age"));
