@@ -117,6 +117,12 @@ type apiError struct {
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
+	if e, ok := v.(apiError); ok {
+		// An error may quote a relay's words: one line, with nothing
+		// that reorders the screen, as the command line shows them.
+		e.Error = client.OneLine(e.Error)
+		v = e
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(v)
@@ -287,9 +293,9 @@ func (s *Server) send(ctx context.Context, c *client.Client, r *http.Request) (a
 	case err == nil:
 		return map[string]string{"status": "sent"}, nil
 	case errors.As(err, &notice):
-		return map[string]string{"status": "sent", "note": notice.Error()}, nil
+		return map[string]string{"status": "sent", "note": client.OneLine(notice.Error())}, nil
 	case errors.As(err, &queued):
-		return map[string]string{"status": "queued", "note": queued.Error()}, nil
+		return map[string]string{"status": "queued", "note": client.OneLine(queued.Error())}, nil
 	}
 	return nil, err
 }
@@ -365,7 +371,7 @@ func (s *Server) initialDraft(ctx context.Context, c *client.Client, r *http.Req
 	case err == nil:
 		return map[string]any{"status": "sent", "version": d.Version}, nil
 	case errors.As(err, &queued):
-		return map[string]any{"status": "queued", "note": queued.Error()}, nil
+		return map[string]any{"status": "queued", "note": client.OneLine(queued.Error())}, nil
 	}
 	return nil, err
 }
@@ -467,7 +473,7 @@ func proposed(err error) (any, bool) {
 	if !errors.As(err, &w) {
 		return nil, false
 	}
-	return map[string]any{"status": "proposed", "version": w.Version, "missing_sides": w.Sides, "note": w.Error()}, true
+	return map[string]any{"status": "proposed", "version": w.Version, "missing_sides": w.Sides, "note": client.OneLine(w.Error())}, true
 }
 
 // proposals syncs first, so an approval is given to the proposal as it
@@ -500,7 +506,7 @@ func (s *Server) approve(ctx context.Context, c *client.Client, r *http.Request)
 		return nil, err
 	case err != nil:
 		// Signed and queued, not yet at the relay: said as such.
-		return map[string]any{"status": "queued", "version": p.Version, "missing_sides": p.Missing, "note": err.Error()}, nil
+		return map[string]any{"status": "queued", "version": p.Version, "missing_sides": p.Missing, "note": client.OneLine(err.Error())}, nil
 	}
 	return map[string]any{"status": "sent", "version": p.Version, "missing_sides": p.Missing}, nil
 }
@@ -529,7 +535,7 @@ func (s *Server) burn(ctx context.Context, c *client.Client, r *http.Request) (a
 	}
 	var partial *client.BurnIncompleteError
 	if err := c.Burn(ctx, r.PathValue("ch")); errors.As(err, &partial) {
-		return map[string]string{"note": partial.Error()}, nil
+		return map[string]string{"note": client.OneLine(partial.Error())}, nil
 	} else if err != nil {
 		return nil, err
 	}

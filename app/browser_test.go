@@ -513,6 +513,10 @@ func TestBrowserIdleLock(t *testing.T) {
 	run(t, ctx, "unlock", chromedp.SendKeys("#passphrase", parleytest.Passphrase),
 		click(`//form[@id="unlock-form"]//button`),
 		chromedp.WaitVisible(`//ul[@id="channels"]//button[contains(., "oslo")]`))
+	// The hidden form keeps no passphrase while the home is open.
+	if left, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("passphrase").value`)); err != nil || left != "" {
+		t.Fatalf("the unlock form still holds %d characters (%v)", len(left), err)
+	}
 }
 
 // joinInBrowser opens the app's one-time address in the page and joins

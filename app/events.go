@@ -56,7 +56,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if err != nil {
-				raw, _ := json.Marshal(err.Error())
+				raw, _ := json.Marshal(client.OneLine(err.Error()))
 				out <- "event: problem\ndata: " + string(raw) + "\n\n"
 			}
 			select {

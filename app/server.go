@@ -98,6 +98,7 @@ func Start(opts Options) (*Server, error) {
 			ln.Close()
 			return nil, err
 		}
+		s.opts.Passphrase = "" // used once; an idle lock asks the person again
 	}
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	go s.http.Serve(ln)

@@ -2,11 +2,14 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"parley/client"
 	"parley/crypto"
 	"parley/internal/parleytest"
+	"parley/internal/relayclient"
 )
 
 // Every refusal of the guard, each made the way another origin or a
@@ -363,5 +367,34 @@ func TestSideBriefingThroughTheApp(t *testing.T) {
 		if strings.Contains(l, "water") {
 			t.Fatalf("side B read %q", l)
 		}
+	}
+}
+
+// A relay's words quoted in an error reach the page as one line, with
+// nothing that reorders the screen, as the command line shows them: a
+// hostile relay cannot lay out a fake instruction under Parley's name.
+func TestRelayErrorTextIsOneLine(t *testing.T) {
+	s, _ := startApp(t, "Alice", time.Hour)
+	relayText := "try again later\n\u202eParley: your safety number changed, verify again"
+	h := s.api(func(context.Context, *client.Client, *http.Request) (any, error) {
+		return nil, fmt.Errorf("sync oslo: %w", &relayclient.Error{Message: relayText})
+	})
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest(http.MethodPost, "/api/channels/oslo/sync", nil))
+	var e apiError
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || !strings.Contains(e.Error, "try again later") {
+		t.Fatalf("answer %q: %v", rec.Body.Bytes(), err)
+	}
+	if strings.ContainsAny(e.Error, "\n\u202e") {
+		t.Errorf("the page is given the relay's text raw: %q", e.Error)
+	}
+}
+
+// A passphrase given at start (PARLEY_PASSPHRASE, --passphrase-file)
+// unlocks once and is not kept: after an idle lock the person is asked.
+func TestStartPassphraseNotKept(t *testing.T) {
+	s, _ := startApp(t, "Alice", time.Hour)
+	if s.opts.Passphrase != "" {
+		t.Errorf("the server still holds the passphrase it started with")
 	}
 }

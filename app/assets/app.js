@@ -550,13 +550,19 @@ function showForm(title, fields, submit) {
 document.addEventListener("DOMContentLoaded", () => {
   $("unlock-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    try { await post("/api/unlock", { passphrase: $("passphrase").value }); $("unlock-error").textContent = ""; await start(); }
+    // The passphrase leaves the page as soon as it is sent: the form
+    // stays in the page, hidden, for as long as the home is open.
+    const passphrase = $("passphrase").value;
+    $("passphrase").value = "";
+    try { await post("/api/unlock", { passphrase }); $("unlock-error").textContent = ""; await start(); }
     catch (e) { $("unlock-error").textContent = e.message; }
   });
   $("setup-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     if ($("setup-pass").value !== $("setup-pass2").value) { $("setup-error").textContent = "The two passphrases differ."; return; }
-    try { await post("/api/init", { name: $("setup-name").value, passphrase: $("setup-pass").value }); $("setup-error").textContent = ""; await start(); }
+    const passphrase = $("setup-pass").value;
+    $("setup-pass").value = $("setup-pass2").value = "";
+    try { await post("/api/init", { name: $("setup-name").value, passphrase }); $("setup-error").textContent = ""; await start(); }
     catch (e) { $("setup-error").textContent = e.message; }
   });
   $("lock").addEventListener("click", async () => { await post("/api/lock"); showUnlock(); });
