@@ -123,7 +123,7 @@ func (p *MessagePath) SealOpen(text string, stored bool) error {
 			return err
 		}
 	}
-	env, err := p.c.sealEnvelope(p.from, crypto.Talks, typeText, []byte(text), p.now)
+	env, _, err := p.c.sealEnvelope(p.from, crypto.Talks, typeText, []byte(text), p.now)
 	if err != nil {
 		return err
 	}

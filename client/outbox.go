@@ -46,6 +46,9 @@ type outboxItem struct {
 	// did.
 	Acked    []int     `json:"acked,omitempty"`
 	FirstAck time.Time `json:"first_ack,omitempty"`
+	// Sent names a sealed message's mark (report.go), dated when a
+	// relay first acknowledges it.
+	Sent *sentRef `json:"sent,omitempty"`
 	// copy is set for an item loaded from the copies table.
 	copy bool
 }
@@ -114,6 +117,11 @@ func (c *Client) acknowledged(tx *sql.Tx, row *channelRow, it outboxItem, r *rel
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil // another process on this home delivered it
+	}
+	if it.Sent != nil {
+		if e := row.st.epoch(it.Sent.Epoch); e != nil {
+			e.noteAcknowledged(it.Sent.Chain, it.Sent.Counter, c.Now())
+		}
 	}
 	if it.Kind == outBundle {
 		// The relay holds an epoch this home made and has not entered:
@@ -448,11 +456,11 @@ func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 			sealed = cur == nil || cur.Epoch == h.Epoch
 		}
 		if !sealed {
-			env, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content, it.Composed)
+			env, ref, err := c.sealEnvelope(row, it.Comp, it.Type, it.Content, it.Composed)
 			if err != nil {
 				return err
 			}
-			it.Payload = env
+			it.Payload, it.Sent = env, &ref
 		}
 		it.Attempted = true
 		plain, _ := json.Marshal(it)

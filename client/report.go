@@ -19,10 +19,19 @@ import (
 // (it covers clocks that differ by a little).
 const withheldSlack = 2 * time.Minute
 
-// sentMark is when this home posted one of its own messages.
+// sentMark is when a relay first acknowledged one of this home's own
+// messages (At, Unix seconds; 0 until one has).
 type sentMark struct {
 	Counter uint32 `json:"n"`
 	At      int64  `json:"at"`
+}
+
+// sentRef names the mark of a message in the outbox, for its
+// acknowledgement.
+type sentRef struct {
+	Epoch   uint64 `json:"epoch"`
+	Chain   string `json:"chain"`
+	Counter uint32 `json:"n"`
 }
 
 // maxSentMarks bounds the posting times kept per chain.
@@ -102,17 +111,28 @@ func (st *channelState) report(comp crypto.Compartment, self crypto.KeyID, n uin
 	return rep, nil
 }
 
-// noteSent records when our message n of chain ck was sealed to be
-// posted, for checkOurs.
-func (e *epochState) noteSent(ck string, n uint32, at time.Time) {
+// noteSealed records that our message n of chain ck was sealed, for
+// checkOurs; noteAcknowledged records when a relay first took it. A
+// message no relay has acknowledged is nobody's to withhold: a refused
+// or unanswered post keeps its bytes for the retry, and a reader's
+// report made meanwhile must not read as the relay keeping it from them.
+func (e *epochState) noteSealed(ck string, n uint32) {
 	if e.SentAt == nil {
 		e.SentAt = map[string][]sentMark{}
 	}
-	marks := append(e.SentAt[ck], sentMark{Counter: n, At: at.Unix()})
+	marks := append(e.SentAt[ck], sentMark{Counter: n})
 	if len(marks) > maxSentMarks {
 		marks = marks[len(marks)-maxSentMarks:]
 	}
 	e.SentAt[ck] = marks
+}
+
+func (e *epochState) noteAcknowledged(ck string, n uint32, at time.Time) {
+	for i := range e.SentAt[ck] {
+		if m := &e.SentAt[ck][i]; m.Counter == n && m.At == 0 {
+			m.At = at.Unix()
+		}
+	}
 }
 
 // checkReport compares the report in a message from sender (already
@@ -185,7 +205,7 @@ func (st *channelState) checkOurs(e *epochState, x *epochCtx, comp crypto.Compar
 	synced := time.Unix(int64(rep.Synced), 0)
 	var missed []sentMark
 	for _, mark := range e.SentAt[ck] {
-		if mark.Counter >= heard && mark.Counter >= e.Warned[warned] && time.Unix(mark.At, 0).Add(withheldSlack).Before(synced) {
+		if mark.At != 0 && mark.Counter >= heard && mark.Counter >= e.Warned[warned] && time.Unix(mark.At, 0).Add(withheldSlack).Before(synced) {
 			missed = append(missed, mark)
 		}
 	}

@@ -258,18 +258,19 @@ func checkPostAs(st *channelState, x *epochCtx, self *crypto.Member, comp crypto
 }
 
 // sealEnvelope seals content, written at time t, for the current roster,
-// advancing our sending chain and recording when it left.
-func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte, t time.Time) ([]byte, error) {
+// advancing our sending chain; ref names the message's mark, which its
+// acknowledgement dates (noteAcknowledged).
+func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte, content []byte, t time.Time) ([]byte, sentRef, error) {
 	x, self, err := c.checkPostIn(row.st, comp, len(content))
 	if err != nil {
-		return nil, err
+		return nil, sentRef{}, err
 	}
 	e := row.st.current()
 	selfID := x.id(self)
 	k := chainKey(comp, selfID)
 	ch, err := crypto.ParseSendChain(e.Send[k])
 	if err != nil {
-		return nil, err
+		return nil, sentRef{}, err
 	}
 	n := ch.Next
 	rep, err := row.st.report(comp, selfID, n, func(o *epochState) (*epochCtx, error) {
@@ -279,15 +280,15 @@ func (c *Client) sealEnvelope(row *channelRow, comp crypto.Compartment, typ byte
 		return c.cache.epoch(row.st, o)
 	})
 	if err != nil {
-		return nil, err
+		return nil, sentRef{}, err
 	}
 	env, err := x.view.Seal(ch, comp, crypto.Message{Type: typ, Body: encodeBody(t, content), Report: rep})
 	if err != nil {
-		return nil, err
+		return nil, sentRef{}, err
 	}
 	e.Send[k], _ = ch.MarshalBinary()
-	e.noteSent(k, n, c.Now())
-	return env, nil
+	e.noteSealed(k, n)
+	return env, sentRef{Epoch: e.Epoch, Chain: k, Counter: n}, nil
 }
 
 func kindOf(comp crypto.Compartment) string {
