@@ -463,10 +463,12 @@ func (c *Client) processBundle(tx *sql.Tx, row *channelRow, relay *relayState, f
 		}
 		secrets, r, err := b.Open(keys, nil, inv.IsOrganizer)
 		if errors.Is(err, crypto.ErrDecrypt) {
-			// The inviting organizer wrapped an epoch to our KeyID, but
-			// not to our KEM key: the join request that reached it was
-			// not ours as we sent it.
-			return []Entry{notice(ReasonAdmissionAltered, "ALERT: the organizer who invited you admitted this pseudonym, but to a key this home does not hold: your join request was altered on its way (the invite code was intercepted, and the relay took part). Do not use this channel; tell the organizer in person")}, nil
+			// An epoch wrapped to our KeyID that our KEM key does not
+			// open. Its signer is inside what does not open, so which
+			// of two attacks it is cannot be told from here: the join
+			// request reached the organizer with another KEM key in it,
+			// or the relay altered this bundle on its way to us.
+			return []Entry{notice(ReasonAdmissionAltered, "ALERT: an epoch naming this pseudonym arrived that this home's key does not open: either your join request was altered before it reached the organizer (the invite code intercepted, with the relay's help), or the relay altered the epoch on its way here. Do not use this channel until you have checked with the organizer in person")}, nil
 		}
 		if err != nil {
 			return nil, nil // an epoch from before our admission
