@@ -47,10 +47,23 @@ func (st *channelState) stale(now time.Time) error {
 	return st.staleIn(r, now)
 }
 
+// superseded says, when this home knows that an epoch after its own
+// exists, that nothing may be sealed in its own, in any compartment: the
+// epoch it does not have may be the one that removed someone who still
+// holds this one. The age bound (staleIn) pauses only the talks, so that
+// a member can still brief that it is stuck; a known newer epoch pauses
+// the briefings too.
+func (st *channelState) superseded(r *crypto.Roster) error {
+	if st.NewerEpoch > r.Version {
+		return fmt.Errorf("%w: messages of epoch %d exist, but this home has not received that epoch (it holds %d): the relay may be withholding it from you; nothing was sent, and parley sync tries again", ErrStale, st.NewerEpoch, r.Version)
+	}
+	return nil
+}
+
 // staleIn is stale with st's roster parsed already (r).
 func (st *channelState) staleIn(r *crypto.Roster, now time.Time) error {
-	if st.NewerEpoch > r.Version {
-		return fmt.Errorf("%w: messages of epoch %d exist, but this home has not received that epoch (it holds %d): the relay may be withholding it from you; nothing was sent in the talks, and parley sync tries again", ErrStale, st.NewerEpoch, r.Version)
+	if err := st.superseded(r); err != nil {
+		return err
 	}
 	age, limit := now.Sub(r.Issued), StaleAfter(r.Policy)
 	if age <= limit {

@@ -254,7 +254,7 @@ func checkPostAs(st *channelState, x *epochCtx, self *crypto.Member, comp crypto
 	if comp == crypto.Talks {
 		return st.staleIn(x.roster, now)
 	}
-	return nil
+	return st.superseded(x.roster)
 }
 
 // sealEnvelope seals content, written at time t, for the current roster,

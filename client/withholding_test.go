@@ -238,6 +238,14 @@ func TestWithheldEpochPausesTalks(t *testing.T) {
 	if err := bob.Send(ctx, "c", crypto.Talks, "old epoch words"); !errors.Is(err, client.ErrStale) || !strings.Contains(err.Error(), "messages of epoch") {
 		t.Fatalf("send without the new epoch: %v", err)
 	}
+	// Nor a briefing: the epoch Bob holds is the one Carol holds too.
+	before := len(channelFrames(t, w.Relay.Store, ch))
+	if err := bob.Send(ctx, "c", crypto.Briefings, "old epoch briefing"); !errors.Is(err, client.ErrStale) {
+		t.Fatalf("briefing without the new epoch: %v", err)
+	}
+	if after := len(channelFrames(t, w.Relay.Store, ch)); after != before {
+		t.Fatalf("%d frames posted in the superseded epoch", after-before)
+	}
 	// The relay lets the bundle through: Bob's next sync asks for it
 	// again, enters the epoch, reads Alice and may speak.
 	lying.mu.Lock()
