@@ -164,14 +164,19 @@ func (c *Client) connectAll(ctx context.Context, name string, rep *SyncReport) (
 		}
 		conn, err := d.conn, d.err
 		if errors.Is(err, relayclient.ErrBurned) {
-			for _, rest := range results[i+1:] {
-				abandon(rest)
+			berr := c.burned(ctx, name, rep, r)
+			if berr == nil || len(row.st.Relays) == 1 {
+				for _, rest := range results[i+1:] {
+					abandon(rest)
+				}
+				closeAll(conns)
+				return nil, berr
 			}
+			// One relay of several says "burned" with no notice this
+			// home can check: it is named, and the others serve.
+			err = fmt.Errorf("it says the channel was burned, but %w", berr)
 		}
 		switch {
-		case errors.Is(err, relayclient.ErrBurned):
-			closeAll(conns)
-			return nil, c.burned(ctx, name, rep, r)
 		case errors.Is(err, relayclient.ErrNotFound):
 			forgot++
 			if conn, err = c.restoreRelay(ctx, name, r, false); err == nil {

@@ -1,0 +1,88 @@
+package client
+
+import (
+	"context"
+	"encoding/binary"
+	"slices"
+	"strings"
+	"testing"
+
+	"parley/crypto"
+	"parley/internal/wire"
+	"parley/relay"
+)
+
+// falseBurn is a relay store that says every channel was burned and
+// shows a notice that is none.
+type falseBurn struct{ relay.Store }
+
+func (s *falseBurn) Channel(context.Context, relay.ChannelID) ([]byte, uint64, error) {
+	return nil, 0, relay.ErrNotFound
+}
+
+func (s *falseBurn) Tombstone(context.Context, relay.ChannelID) ([]byte, error) {
+	return []byte("not a burn notice"), nil
+}
+
+// One relay of two saying "burned" with a notice that does not check
+// out is named, and the talks go on through the other.
+func TestOneRelayFalseBurnStopsNothing(t *testing.T) {
+	ctx, relays, org, alice := homesOnRelays(t, 2)
+	r := relays[1]
+	r.stop()
+	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir, WrapStore: func(s relay.Store) relay.Store { return &falseBurn{s} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Relay = rl
+	if err := alice.Send(ctx, "c", crypto.Talks, "relay 1 is fine"); err != nil {
+		t.Fatalf("send with one relay honest and the other claiming a burn it cannot show: %v", err)
+	}
+	rep, err := org.Sync(ctx, "c")
+	if err != nil {
+		t.Fatalf("the organizer's sync: %v", err)
+	}
+	if problems := strings.Join(rep.RelayProblems, "\n"); !strings.Contains(problems, "says the channel was burned") {
+		t.Errorf("the relay claiming a burn is not named: %q", problems)
+	}
+	entries, err := org.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(entries, func(e Entry) bool { return e.Text == "relay 1 is fine" }) {
+		t.Fatalf("the organizer did not read Alice: %+v", entries)
+	}
+}
+
+// One relay of two injecting a frame whose clear header names an epoch
+// far ahead does not pause the talks, which the other relay carries.
+func TestOneRelayMadeUpEpochDoesNotPauseTalks(t *testing.T) {
+	ctx, relays, org, alice := homesOnRelays(t, 2)
+	if err := org.Send(ctx, "c", crypto.Talks, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := org.ChannelID("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err := relays[1].Store.Fetch(ctx, id, 0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []byte
+	for _, f := range frames {
+		if f.Kind == wire.KindMessage {
+			env = append([]byte(nil), f.Payload...)
+		}
+	}
+	binary.BigEndian.PutUint64(env[1:9], 1<<62)
+	if _, err := relays[1].Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Payload: env}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Send(ctx, "c", crypto.Talks, "still here"); err != nil {
+		t.Fatalf("one relay's made-up epoch stopped the talks: %v", err)
+	}
+}
