@@ -418,11 +418,32 @@ func (c *Client) sendAccess(ctx context.Context, conn *relayclient.Conn, it outb
 	if !errors.Is(err, relayclient.ErrStale) {
 		return err
 	}
-	if cur, gerr := conn.AccessList(ctx); gerr == nil && bytes.Equal(cur, it.Payload) {
+	cur, gerr := conn.AccessList(ctx)
+	if gerr == nil && bytes.Equal(cur, it.Payload) {
 		return nil
+	}
+	// "Stale" is the relay's word; what it shows is checked. Another
+	// organizer's change of this version is signed under the same
+	// administration key as ours; a later version means ours is
+	// outdated either way. An older list, or one of this version that
+	// does not verify, is a relay refusing the change, not a lost race.
+	shown, perr := crypto.ParseAccessList(cur)
+	switch {
+	case gerr != nil:
+		return fmt.Errorf("the relay called this change stale but shows no access list: %w", gerr)
+	case perr != nil || shown.Channel != list.Channel || shown.Version < list.Version:
+		return fmt.Errorf("%w: it called this change (version %d) stale, but holds no newer access list", errRelayRefusedChange, list.Version)
+	case shown.Version == list.Version:
+		if shown.VerifyNext(&crypto.AccessList{Channel: list.Channel, Version: list.Version - 1, Admin: list.Signer}) != nil {
+			return fmt.Errorf("%w: it called this change (version %d) stale, but the access list it shows of that version does not verify", errRelayRefusedChange, list.Version)
+		}
 	}
 	return errProposalLost
 }
+
+// errRelayRefusedChange is a relay that answered a roster change as
+// stale without showing the newer change that would make it so.
+var errRelayRefusedChange = errors.New("the relay refuses this roster change")
 
 func (c *Client) dropItems(name string, items []outboxItem) error {
 	return c.update(name, func(tx *sql.Tx, row *channelRow) error {

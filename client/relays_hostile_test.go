@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -85,4 +86,30 @@ func TestOneRelayMadeUpEpochDoesNotPauseTalks(t *testing.T) {
 	if err := alice.Send(ctx, "c", crypto.Talks, "still here"); err != nil {
 		t.Fatalf("one relay's made-up epoch stopped the talks: %v", err)
 	}
+}
+
+// staleLiar answers every new access list as stale.
+type staleLiar struct{ relay.Store }
+
+func (s *staleLiar) ReplaceAccessList(context.Context, relay.ChannelID, uint64, uint64, []byte) error {
+	return relay.ErrStale
+}
+
+// A relay answering a removal as stale while it shows no newer access
+// list is not taken at its word: the organizer is not told another
+// organizer won (there is none), and the relay is named as refusing.
+func TestRelayCallingAChangeStaleMustShowWhy(t *testing.T) {
+	ctx, relays, org, _ := homesOnRelays(t, 2)
+	r := relays[0]
+	r.stop()
+	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir, WrapStore: func(s relay.Store) relay.Store { return &staleLiar{s} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Relay = rl
+	err = org.Remove(ctx, "c", "Alice")
+	if errors.Is(err, errProposalLost) || err != nil && strings.Contains(err.Error(), "another organizer") {
+		t.Fatalf("remove, the first relay calling it stale with nothing newer: %v", err)
+	}
+	t.Logf("remove: %v", err)
 }
