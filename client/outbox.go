@@ -126,10 +126,10 @@ func (c *Client) acknowledged(tx *sql.Tx, row *channelRow, it outboxItem, r *rel
 	if it.Kind == outBundle {
 		// The relay holds an epoch this home made and has not entered:
 		// it enters it when the bundle comes back. Until then nothing
-		// is sealed in the talks of the epoch it replaces, whose
-		// roster may hold someone it removes (freshness.go): a relay
-		// that took the bundle and never returns it would otherwise
-		// have this home go on writing to them.
+		// is sealed in the epoch it replaces, whose roster may hold
+		// someone it removes (freshness.go, superseded): a relay that
+		// took the bundle and never returns it would otherwise have
+		// this home go on writing to them.
 		if b, err := crypto.ParseEpochBundle(it.Payload); err == nil {
 			row.st.NewerEpoch = max(row.st.NewerEpoch, b.Epoch)
 		}
