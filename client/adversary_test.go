@@ -22,16 +22,17 @@ type lyingStore struct {
 	mu   sync.Mutex
 	hide map[uint64]bool
 	swap [2]uint64
-	// refuseBundles makes appends of epoch bundles fail.
-	refuseBundles bool
+	// refuseBundles and refuseMessages make appends of epoch bundles,
+	// or of messages, fail as a full quota does.
+	refuseBundles, refuseMessages bool
 }
 
 func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
 	s.mu.Lock()
-	refuse := s.refuseBundles
+	bundles, messages := s.refuseBundles, s.refuseMessages
 	s.mu.Unlock()
 	for _, f := range frames {
-		if refuse && f.Kind == wire.KindBundle {
+		if bundles && f.Kind == wire.KindBundle || messages && f.Kind == wire.KindMessage {
 			return nil, relay.ErrQuota
 		}
 	}

@@ -1,68 +1,35 @@
 package client_test
 
 import (
-	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"parley/client"
 	"parley/crypto"
-	"parley/internal/wire"
-	"parley/relay"
 )
-
-// quotaStore refuses message posts while full is set, as an honest
-// relay whose channel quota is full does.
-type quotaStore struct {
-	relay.Store
-	mu   sync.Mutex
-	full bool
-}
-
-func (s *quotaStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
-	s.mu.Lock()
-	full := s.full
-	s.mu.Unlock()
-	for _, f := range frames {
-		if full && f.Kind == wire.KindMessage {
-			return nil, relay.ErrQuota
-		}
-	}
-	return s.Store.Append(ctx, frames)
-}
-
-func (s *quotaStore) set(full bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.full = full
-}
 
 // A post the relay refused was never there to withhold: a reader's
 // report made while it waited in the outbox does not make "the relay
 // withheld it from Bob". Once a relay takes it, the same check holds it
 // to account.
 func TestRefusedPostIsNotReportedWithheld(t *testing.T) {
-	qs := &quotaStore{}
-	w := newWorld(t, func(s relay.Store) relay.Store { qs.Store = s; return qs })
-	org := w.Home("Organizer")
+	_, lying, _, alice, bob, _ := adversarySetup(t)
 	ctx := ctxT(t)
-	if err := org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard); err != nil {
-		t.Fatal(err)
+	refuse := func(on bool) {
+		lying.mu.Lock()
+		defer lying.mu.Unlock()
+		lying.refuseMessages = on
 	}
-	alice := w.Join(org, "c", "Alice", crypto.RoleParticipant)
-	bob := w.Join(org, "c", "Bob", crypto.RoleParticipant)
-	texts(t, alice, "c")
 	base := time.Now()
 	alice.Now = func() time.Time { return base }
-	qs.set(true)
+	refuse(true)
 	var queued *client.QueuedError
 	if err := alice.Send(ctx, "c", crypto.Talks, "my proposal"); !errors.As(err, &queued) {
 		t.Fatalf("refused post: %v", err)
 	}
-	qs.set(false)
+	refuse(false)
 	bob.Now = func() time.Time { return base.Add(30 * time.Minute) }
 	if err := bob.Send(ctx, "c", crypto.Talks, "anything new?"); err != nil {
 		t.Fatal(err)

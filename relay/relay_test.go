@@ -257,12 +257,18 @@ func TestExpiredKeyCutOff(t *testing.T) {
 	}
 }
 
-func TestStoreAndForward(t *testing.T) {
+// channelWithAlice starts a relay with a channel of its organizer and
+// one participant, Alice, connected.
+func channelWithAlice(t *testing.T) (*testChannel, *member, *relayclient.Conn) {
 	now := time.Now()
 	r, _ := startRelay(t, relay.Config{})
 	tc := newTestChannel(t, r.URL, now)
 	alice := newMember(t, "Alice", crypto.RoleParticipant)
-	ac := tc.add(alice, now, time.Time{})
+	return tc, alice, tc.add(alice, now, time.Time{})
+}
+
+func TestStoreAndForward(t *testing.T) {
+	tc, alice, ac := channelWithAlice(t)
 	ctx := ctxT(t)
 	var sent [][]byte
 	var last uint64
@@ -304,11 +310,7 @@ func TestStoreAndForward(t *testing.T) {
 // sign that one is kept from them, so a made-up one would pause their
 // talks.
 func TestMessageOfUnknownEpochRefused(t *testing.T) {
-	now := time.Now()
-	r, _ := startRelay(t, relay.Config{})
-	tc := newTestChannel(t, r.URL, now)
-	alice := newMember(t, "Alice", crypto.RoleParticipant)
-	ac := tc.add(alice, now, time.Time{})
+	tc, alice, ac := channelWithAlice(t)
 	ctx := ctxT(t)
 	for _, epoch := range []uint64{tc.list.Version, tc.list.Version + 1, tc.list.Version + 2, 1 << 62} {
 		e := envelope(alice.keys)
@@ -325,11 +327,7 @@ func TestMessageOfUnknownEpochRefused(t *testing.T) {
 // frames, which reuses the connection's read buffers, changes none of
 // those already taken (wire.ParsePush and ParseFrames do not copy).
 func TestPushesKeepTheirBytes(t *testing.T) {
-	now := time.Now()
-	r, _ := startRelay(t, relay.Config{})
-	tc := newTestChannel(t, r.URL, now)
-	alice := newMember(t, "Alice", crypto.RoleParticipant)
-	ac := tc.add(alice, now, time.Time{})
+	tc, alice, ac := channelWithAlice(t)
 	ctx := ctxT(t)
 	var sent [][]byte
 	for range 8 {
