@@ -158,6 +158,31 @@ type seenInfo struct {
 	At      int64 `json:"t"`
 	Arrived int64 `json:"a,omitempty"`
 	Bundle  bool  `json:"b,omitempty"`
+	// Refused is set when this home refused the frame (a replay, a
+	// forgery, one that does not open): no relay is expected to hold it,
+	// so none is named for lacking it.
+	Refused bool `json:"x,omitempty"`
+}
+
+// refusedFrame reports whether taking a frame produced a refusal.
+func refusedFrame(es []Entry) bool {
+	return slices.ContainsFunc(es, func(e Entry) bool {
+		switch e.Reason {
+		case ReasonReplay, ReasonForged, ReasonMalformed, ReasonRejected, ReasonUndecryptable:
+			return true
+		}
+		return false
+	})
+}
+
+// refuseSeen marks a frame's record as refused.
+func (c *Client) refuseSeen(tx *sql.Tx, channel int64, digest []byte) error {
+	info, err := c.loadSeen(tx, channel, digest)
+	if err != nil || info == nil {
+		return err
+	}
+	info.Refused = true
+	return c.storeSeen(tx, channel, digest, info)
 }
 
 func seenPurpose(digest []byte) string { return fmt.Sprintf("seen/%x", digest) }

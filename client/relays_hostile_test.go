@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"parley/crypto"
 	"parley/internal/wire"
@@ -112,4 +113,56 @@ func TestRelayCallingAChangeStaleMustShowWhy(t *testing.T) {
 		t.Fatalf("remove, the first relay calling it stale with nothing newer: %v", err)
 	}
 	t.Logf("remove: %v", err)
+}
+
+// A relay that keeps an old frame and serves it again once this home
+// has forgotten it (past the retention and a day) is the one refused as
+// replaying; the honest relay, which rightly does not deliver it again,
+// is not named for lacking it.
+func TestReplayByOneRelayNamesNoOther(t *testing.T) {
+	ctx, relays, org, alice := homesOnRelays(t, 2)
+	if err := alice.Send(ctx, "c", crypto.Talks, "an old message"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := org.ChannelID("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err := relays[1].Store.Fetch(ctx, id, 0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []byte
+	for _, f := range frames {
+		if f.Kind == wire.KindMessage {
+			old = f.Payload
+		}
+	}
+	later := time.Now().Add(5 * 24 * time.Hour)
+	org.Now = func() time.Time { return later }
+	if _, err := org.Sync(ctx, "c"); err != nil { // forgets the frame's record
+		t.Fatal(err)
+	}
+	if _, err := relays[1].Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Payload: old}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	org.Now = func() time.Time { return later.Add(11 * time.Minute) }
+	if _, err := org.Sync(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := org.Read("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Reason == ReasonRelayWithheld {
+			t.Errorf("the honest relay named: %s", e.Text)
+		}
+	}
 }

@@ -420,6 +420,11 @@ func (c *Client) take(tx *sql.Tx, row *channelRow, r *relayState, f wire.Stored)
 	if err != nil {
 		return nil, err
 	}
+	if !replay && !row.st.setAside && refusedFrame(es) {
+		if err := c.refuseSeen(tx, row.id, digest); err != nil {
+			return nil, err
+		}
+	}
 	if !dup && !replay && !row.st.setAside {
 		// A frame counts from when it was posted (the time its sender
 		// gave it), not from when this home first got it: a relay added

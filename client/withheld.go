@@ -36,6 +36,9 @@ func (c *Client) lacks(tx *sql.Tx, row *channelRow) (map[int]*relayLack, error) 
 		// expected from it. Arrived here less than withheldAfter before
 		// its last complete fetch: its sender may not have reached it yet
 		// (a sender posts to one relay after another, and retries).
+		if info.Refused {
+			return keepSeen
+		}
 		at, arrived := time.UnixMilli(info.At), time.UnixMilli(max(info.Arrived, info.At))
 		for _, r := range row.st.Relays {
 			if info.Relays&r.bit() != 0 || at.Before(r.Added) || at.Before(cutoff) || r.Synced.Sub(arrived) < withheldAfter {
