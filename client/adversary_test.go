@@ -25,6 +25,9 @@ type lyingStore struct {
 	// refuseBundles and refuseMessages make appends of epoch bundles,
 	// or of messages, fail as a full quota does.
 	refuseBundles, refuseMessages bool
+	// renumber, when set, adds to the sequence number of every frame
+	// fetched.
+	renumber uint64
 }
 
 func (s *lyingStore) Append(ctx context.Context, frames []relay.NewFrame) ([]wire.Stored, error) {
@@ -56,6 +59,9 @@ func (s *lyingStore) Fetch(ctx context.Context, ch relay.ChannelID, since uint64
 	j, ok2 := idx[s.swap[1]]
 	if ok1 && ok2 {
 		out[i].Payload, out[j].Payload = out[j].Payload, out[i].Payload
+	}
+	for k := range out {
+		out[k].Seq += s.renumber
 	}
 	return out, more, err
 }

@@ -64,3 +64,30 @@ func slicesContainSub(list []string, sub string) bool {
 	}
 	return false
 }
+
+// A relay that numbers a frame far past the last one is not followed
+// there: the frame is not taken, the sync says why, and once the relay
+// numbers its frames as before, the home reads on from where it was.
+func TestFarSequenceJumpNotTaken(t *testing.T) {
+	_, lying, _, alice, bob, _ := adversarySetup(t)
+	ctx := ctxT(t)
+	texts(t, bob, "c")
+	if err := alice.Send(ctx, "c", crypto.Talks, "after the jump"); err != nil {
+		t.Fatal(err)
+	}
+	lying.mu.Lock()
+	lying.renumber = 1 << 62
+	lying.mu.Unlock()
+	if _, err := bob.Sync(ctx, "c"); err == nil || !strings.Contains(err.Error(), "numbers never jump that far") {
+		t.Fatalf("sync with a frame numbered 2^62 past the last: %v", err)
+	}
+	lying.mu.Lock()
+	lying.renumber = 0
+	lying.mu.Unlock()
+	if err := alice.Send(ctx, "c", crypto.Talks, "and later"); err != nil {
+		t.Fatal(err)
+	}
+	if got := texts(t, bob, "c"); !contains(got, "Alice: after the jump") || !contains(got, "Alice: and later") {
+		t.Fatalf("Bob, once the relay numbers frames as before: %q", got)
+	}
+}

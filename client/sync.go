@@ -353,6 +353,7 @@ func (c *Client) fetch(ctx context.Context, rc relayConn, name string, rep *Sync
 		if err != nil {
 			return err
 		}
+		var jump error
 		if err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 			r := row.st.relay(rc.id)
 			if r == nil {
@@ -362,6 +363,13 @@ func (c *Client) fetch(ctx context.Context, rc relayConn, name string, rep *Sync
 			for _, f := range frames {
 				if f.Seq <= r.LastSeq {
 					continue // another process got here first
+				}
+				if r.LastSeq > 0 && f.Seq-r.LastSeq > maxSeqJump {
+					// Taken, it would move this relay's cursor past every
+					// frame to come.
+					jump = fmt.Errorf("the relay sent frame number %d right after %d; numbers never jump that far, so it was not taken (the relay is broken or hostile), nor anything after it", f.Seq, r.LastSeq)
+					more = true // not synced to the end
+					break
 				}
 				if n := row.st.unseen(r, f.Seq); n > 0 {
 					entries = append(entries, Entry{Seq: row.st.Arrived, Kind: KindSystem, Reason: ReasonGap, Time: c.Now().UTC(), Text: row.st.missingLine(n)})
@@ -385,11 +393,20 @@ func (c *Client) fetch(ctx context.Context, rc relayConn, name string, rep *Sync
 		}); err != nil {
 			return err
 		}
+		if jump != nil {
+			return jump
+		}
 		if !more || len(frames) == 0 {
 			return nil
 		}
 	}
 }
+
+// maxSeqJump bounds how far a relay's sequence numbers may jump between
+// two frames this home takes: far more than expire between two syncs of
+// any channel (or than a relay's restart skips, 64), far less than would
+// let one made-up number end this home's reading from the relay.
+const maxSeqJump = 1 << 24
 
 // take processes a frame fetched from relay r, unless another relay's
 // copy was taken already: then it only records that r had it too. The
