@@ -85,7 +85,8 @@ func (c *Client) InitialDraft(ctx context.Context, channel, name, ref string) (*
 		if d, err = findDraft(entries, name, ref); err != nil {
 			return err
 		}
-		return c.update(channel, func(tx *sql.Tx, row *channelRow) error {
+		var queued int64 // id's once committed (as in Send)
+		err = c.update(channel, func(tx *sql.Tx, row *channelRow) error {
 			_, self, _, err := row.st.self(0)
 			if err != nil {
 				return err
@@ -109,8 +110,12 @@ func (c *Client) InitialDraft(ctx context.Context, channel, name, ref string) (*
 			if err := c.seal1(tx, row, crypto.Talks, typeInitial, encodeInitial(&t, in.Signature), initialEntry(&t, in)); err != nil {
 				return err
 			}
-			return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&id)
+			return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&queued)
 		})
+		if err == nil {
+			id = queued
+		}
+		return err
 	})
 	if id == 0 {
 		return nil, err

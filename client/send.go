@@ -49,7 +49,12 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 	var id int64
 	merged := false
 	rep, err := c.syncThen(ctx, name, func() error {
-		return c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		// id is the queued item's only once the transaction that queued
+		// it committed: a commit that failed (a full disk) queued
+		// nothing, and an id left set would read as "sent" below.
+		var queued int64
+		var same bool
+		err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
 			// The same text still waiting in the outbox is a retry of a send
 			// that failed or was killed: send that one, not a second copy.
 			items, err := c.outbox(tx, row.id)
@@ -58,15 +63,19 @@ func (c *Client) Send(ctx context.Context, name string, comp crypto.Compartment,
 			}
 			for _, it := range items {
 				if it.Kind == outMessage && it.Type == typeText && it.Comp == comp && string(it.Content) == text {
-					id, merged = it.id, true
+					queued, same = it.id, true
 					return nil
 				}
 			}
 			if err := c.seal1(tx, row, comp, typeText, []byte(text), &Entry{Kind: kindOf(comp), Text: text}); err != nil {
 				return err
 			}
-			return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&id)
+			return tx.QueryRow(`SELECT max(id) FROM outbox WHERE channel = ?`, row.id).Scan(&queued)
 		})
+		if err == nil {
+			id, merged = queued, same
+		}
+		return err
 	})
 	if id == 0 {
 		return err // nothing queued

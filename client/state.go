@@ -392,8 +392,17 @@ func (c *Client) update(name string, f func(tx *sql.Tx, row *channelRow) error) 
 	if err := c.saveChannel(tx, row); err != nil {
 		return err
 	}
+	if failUpdate != nil {
+		if err := failUpdate(tx); err != nil {
+			return err
+		}
+	}
 	return tx.Commit()
 }
+
+// failUpdate, set only by tests (none of them parallel), fails an
+// update's commit when it returns an error, as a full disk does.
+var failUpdate func(tx *sql.Tx) error
 
 // view loads the named channel read-only.
 func (c *Client) view(name string) (*channelRow, error) {
