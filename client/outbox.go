@@ -462,6 +462,19 @@ func (c *Client) dropItems(name string, items []outboxItem) error {
 // it leaves.
 func (c *Client) prepareToPost(name string, it outboxItem) (outboxItem, error) {
 	err := c.update(name, func(tx *sql.Tx, row *channelRow) error {
+		if len(it.Payload) == 0 {
+			// A roster change of this home's own still queued (an
+			// interrupted remove, or one no relay took yet) replaces
+			// the current epoch: nothing new is sealed in it, which may
+			// hold the member being removed. Once a relay takes the
+			// change, NewerEpoch holds the messages until its bundle
+			// comes back (acknowledged).
+			if queued, err := c.hasProposal(tx, row.id); err != nil {
+				return err
+			} else if queued {
+				return fmt.Errorf("%w: a roster change of this home's was still to be sent, and nothing is sealed in the epoch it replaces until a relay has taken it and returned its bundle; the message stays queued for the next parley sync", ErrStale)
+			}
+		}
 		sealed := len(it.Payload) > 0
 		if sealed && !(it.Attempted && len(row.st.Relays) > 1) {
 			// With one relay, a sync fetches before it sends, so a first

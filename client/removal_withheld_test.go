@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -107,5 +108,76 @@ func TestWithheldOwnBundleStopsTalksInTheOldEpoch(t *testing.T) {
 	}
 	if members, _ := org.Members("c"); len(members) != 2 {
 		t.Fatalf("after the bundle came back: %d members, want 2", len(members))
+	}
+}
+
+// listRefuser is a relay store that, while refuse is set, fails every
+// change of the access list as a full disk would.
+type listRefuser struct {
+	relay.Store
+	mu     sync.Mutex
+	refuse bool
+}
+
+func (s *listRefuser) ReplaceAccessList(ctx context.Context, ch relay.ChannelID, prev, version uint64, access []byte) error {
+	s.mu.Lock()
+	refuse := s.refuse
+	s.mu.Unlock()
+	if refuse {
+		return errors.New("disk full")
+	}
+	return s.Store.ReplaceAccessList(ctx, ch, prev, version, access)
+}
+
+// A removal no relay has taken yet waits in the organizer's outbox; a
+// message written meanwhile waits too, instead of going out in the epoch
+// the removed member still holds, and goes out in the new one.
+func TestQueuedRemovalHoldsMessagesBack(t *testing.T) {
+	lr := &listRefuser{}
+	w := newWorld(t, func(s relay.Store) relay.Store { lr.Store = s; return lr })
+	ctx := ctxT(t)
+	org := w.Home("Organizer")
+	if err := org.CreateChannel(ctx, "c", w.Relay.URL, crypto.PolicyHard); err != nil {
+		t.Fatal(err)
+	}
+	w.Join(org, "c", "Bob", crypto.RoleParticipant)
+	carol := w.Join(org, "c", "Carol", crypto.RoleParticipant)
+	id, err := org.ChannelID("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { return len(channelFrames(t, w.Relay.Store, id)) }
+	lr.mu.Lock()
+	lr.refuse = true
+	lr.mu.Unlock()
+	if err := org.Remove(ctx, "c", "Carol"); err == nil {
+		t.Fatal("remove with the relay refusing the access list: no error")
+	}
+	before := count()
+	var queued *client.QueuedError
+	if err := org.Send(ctx, "c", crypto.Talks, "meant for Bob only"); !errors.As(err, &queued) {
+		t.Fatalf("send while the removal waits: %v; want it queued", err)
+	}
+	if count() != before {
+		t.Fatal("a message went out while the removal was still queued")
+	}
+	lr.mu.Lock()
+	lr.refuse = false
+	lr.mu.Unlock()
+	// The first sync sends the removal (and says the message waits), the
+	// next enters the new epoch and sends the message in it.
+	for i := 0; ; i++ {
+		_, err := org.Sync(ctx, "c")
+		if q, _ := org.Queued("c"); q == 0 && err == nil {
+			break
+		}
+		if i == 2 || err != nil && !errors.Is(err, client.ErrStale) {
+			t.Fatalf("sync %d: %v", i+1, err)
+		}
+	}
+	for _, l := range texts(t, carol, "c") {
+		if strings.Contains(l, "meant for Bob only") {
+			t.Fatal("the removed member read the message written while her removal waited")
+		}
 	}
 }
