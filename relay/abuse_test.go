@@ -1,8 +1,14 @@
 package relay_test
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -162,5 +168,94 @@ func TestIdleConnectionsClosed(t *testing.T) {
 	wg.Wait()
 	if open > 0 {
 		t.Fatalf("%d of %d idle connections were not closed by the relay", open, n)
+	}
+}
+
+// A client that asks for the channel's frames again and again without
+// reading the answers is dropped as too slow once its unread answers
+// pass the byte bound, not kept holding a megabyte of the relay's memory
+// for each of a queue's 64 places.
+func TestUnreadFetchAnswersDropTheClient(t *testing.T) {
+	tc, alice, ac := channelWithAlice(t)
+	for range 80 { // over 1 MiB stored: each Fetch answers with a full megabyte
+		if _, err := ac.Post(ctxT(t), wire.KindMessage, envelope(alice.keys)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, pin, err := relayclient.DialWebSocket(ctxT(t), tc.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := wire.Decode(data)
+	ch, _ := wire.ParseChallenge(f.Body)
+	a := wire.Auth{Channel: tc.roster.Channel}
+	copy(a.Key[:], alice.keys.SigningPublicKey())
+	copy(a.Signature[:], alice.keys.SignRelayChallenge(pin, tc.roster.Channel, ch.Nonce))
+	if err := ws.WriteMessage(websocket.BinaryMessage, a.Encode(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, data, err := ws.ReadMessage(); err != nil || data[1] != uint8(wire.TOK) {
+		t.Fatalf("auth: %v", err)
+	}
+	for id := uint32(2); id < 2+32; id++ {
+		if err := ws.WriteMessage(websocket.BinaryMessage, wire.EncodeUint64(wire.TFetch, id, 0)); err != nil {
+			break // the relay may close first
+		}
+	}
+	time.Sleep(time.Second) // the answers pile up unread
+	// The relay ends the connection: with a close frame ("too slow"), or
+	// a reset when the requests still coming in meet a closed socket.
+	// Kept open, the reads would run into the deadline.
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the relay kept serving a client that reads none of its answers")
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) && ce.Code != websocket.CloseTryAgainLater {
+			t.Fatalf("closed with %d, want %d (too slow)", ce.Code, websocket.CloseTryAgainLater)
+		}
+		return
+	}
+}
+
+// A connection that asked for something other than a WebSocket, and
+// was answered 400, is closed once idle as long as an unauthenticated
+// WebSocket may be: it is in neither connection count, and kept alive it
+// would hold a descriptor and a goroutine for ever.
+func TestPlainHTTPConnectionTimesOut(t *testing.T) {
+	r, _ := startRelay(t, relay.Config{AuthTimeout: time.Second})
+	conn, err := tls.Dial("tcp", r.Addr.String(), &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	ask := func() (int, error) {
+		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: relay\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := ask(); code != http.StatusBadRequest {
+		t.Fatalf("a plain request: %d, %v", code, err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if code, err := ask(); err == nil {
+		t.Fatalf("an idle plain connection is still served after 2.5 s (status %d)", code)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,10 +15,17 @@ import (
 	"parley/internal/wsread"
 )
 
-// outQueue bounds the frames waiting to be written to one connection. A
-// client too slow to drain it is disconnected (it refetches on
-// reconnect), so a connection's memory stays bounded.
-const outQueue = 64
+// outQueue bounds the frames waiting to be written to one connection,
+// and outBytes their bytes. A client too slow to drain them is
+// disconnected (it refetches on reconnect), so a connection's memory
+// stays bounded. A frame count alone would not do: a Fetch's answer is up
+// to 1 MiB, and a client that asked 64 times without reading held 64 MiB
+// of the relay's memory. A client asks one thing at a time; 4 MiB is a
+// full answer and a full queue of pushes, twice over.
+const (
+	outQueue = 64
+	outBytes = 4 << 20
+)
 
 // maxMalformed is how many undecodable frames a connection may send
 // before it is closed.
@@ -32,6 +40,7 @@ type conn struct {
 	ws        *websocket.Conn
 	cork      *cork.Conn // nil where the listener is not the relay's
 	out       chan []byte
+	outSize   atomic.Int64 // bytes in out
 	quit      chan struct{}
 	closeOnce sync.Once
 	closeCode int
@@ -158,6 +167,7 @@ func (c *conn) writer() {
 	for {
 		select {
 		case data := <-c.out:
+			c.outSize.Add(-int64(len(data)))
 			if err := c.writeQueued(data); err != nil {
 				c.close(0, "")
 				c.ws.Close()
@@ -175,6 +185,7 @@ func (c *conn) writer() {
 			for {
 				select {
 				case data := <-c.out:
+					c.outSize.Add(-int64(len(data)))
 					c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
 					if c.ws.WriteMessage(websocket.BinaryMessage, data) != nil {
 						c.ws.Close()
@@ -210,6 +221,7 @@ func (c *conn) writeQueued(data []byte) error {
 			return c.cork.Release()
 		}
 		data = <-c.out
+		c.outSize.Add(-int64(len(data)))
 	}
 }
 
@@ -219,11 +231,14 @@ func (c *conn) send(data []byte) {
 	// Queue first, even when closing: the writer flushes the queue
 	// before its close frame, so the reply to the request in hand is
 	// not lost.
-	select {
-	case c.out <- data:
-		return
-	default:
+	if c.outSize.Add(int64(len(data))) <= outBytes {
+		select {
+		case c.out <- data:
+			return
+		default:
+		}
 	}
+	c.outSize.Add(-int64(len(data)))
 	select {
 	case <-c.quit:
 	default:

@@ -92,6 +92,13 @@ func Start(opts Options) (*Relay, error) {
 		Handler:           srv,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
 		ReadHeaderTimeout: 10 * time.Second,
+		// A connection that asked something other than a WebSocket
+		// upgrade (answered 400) is in neither connection count; kept
+		// alive with nothing to do, it would hold a descriptor and a
+		// goroutine for ever. It gets as long as an unauthenticated
+		// WebSocket. (An upgraded connection is the relay's, with
+		// deadlines of its own.)
+		IdleTimeout: srv.cfg.AuthTimeout,
 		// The standard library logs TLS handshake failures with the
 		// client's address; the relay logs no addresses.
 		ErrorLog: log.New(io.Discard, "", 0),
