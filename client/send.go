@@ -176,7 +176,7 @@ func (e *QueuedError) Error() string {
 	case errors.Is(e.Err, errKeyRefused):
 		return "queued, not sent: the relay refuses this member's key; it goes out if the relay accepts the key again (parley outbox lists it, --drop takes it back)"
 	case e.Maybe:
-		return fmt.Sprintf("sent, but the relay did not answer (%v): it may have the message; it stays queued, and the next sync sends it only if the relay does not have it", e.Err)
+		return fmt.Sprintf("posted to the relay, which did not answer (%v): it may have the message or not; it stays queued, and the next sync sends it only if the relay does not have it", e.Err)
 	case e.Behind:
 		return fmt.Sprintf("queued: not sent yet; an older queued item failed first (%v); it goes out on the next sync (parley outbox lists the queue)", e.Err)
 	}
