@@ -63,20 +63,7 @@ func TestOneRelayMadeUpEpochDoesNotPauseTalks(t *testing.T) {
 	if err := org.Send(ctx, "c", crypto.Talks, "hello"); err != nil {
 		t.Fatal(err)
 	}
-	id, err := org.ChannelID("c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, _, err := relays[1].Store.Fetch(ctx, id, 0, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env []byte
-	for _, f := range frames {
-		if f.Kind == wire.KindMessage {
-			env = append([]byte(nil), f.Payload...)
-		}
-	}
+	id, env := lastMessageAt(t, ctx, relays[1], org)
 	binary.BigEndian.PutUint64(env[1:9], 1<<62)
 	if _, err := relays[1].Store.Append(ctx, []relay.NewFrame{{Channel: id, Kind: wire.KindMessage, Payload: env}}); err != nil {
 		t.Fatal(err)
@@ -127,20 +114,7 @@ func TestReplayByOneRelayNamesNoOther(t *testing.T) {
 	if _, err := org.Sync(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	id, err := org.ChannelID("c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	frames, _, err := relays[1].Store.Fetch(ctx, id, 0, 1<<30)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var old []byte
-	for _, f := range frames {
-		if f.Kind == wire.KindMessage {
-			old = f.Payload
-		}
-	}
+	id, old := lastMessageAt(t, ctx, relays[1], org)
 	later := time.Now().Add(5 * 24 * time.Hour)
 	org.Now = func() time.Time { return later }
 	if _, err := org.Sync(ctx, "c"); err != nil { // forgets the frame's record
@@ -165,4 +139,28 @@ func TestReplayByOneRelayNamesNoOther(t *testing.T) {
 			t.Errorf("the honest relay named: %s", e.Text)
 		}
 	}
+}
+
+// lastMessageAt returns home's channel "c" and a copy of the newest
+// message frame relay r holds for it.
+func lastMessageAt(t *testing.T, ctx context.Context, r *testRelay, home *Client) (crypto.ChannelID, []byte) {
+	t.Helper()
+	id, err := home.ChannelID("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err := r.Store.Fetch(ctx, id, 0, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env []byte
+	for _, f := range frames {
+		if f.Kind == wire.KindMessage {
+			env = append([]byte(nil), f.Payload...)
+		}
+	}
+	if env == nil {
+		t.Fatal("no message frame at the relay")
+	}
+	return id, env
 }
