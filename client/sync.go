@@ -39,7 +39,7 @@ var ErrRelayForgot = errors.New("the relay does not know this channel: it lost i
 
 // maxEpochsAhead is how far past this home's epoch a frame's unchecked
 // epoch may be and still count as a sign that epochs are kept from it
-// (NewerEpoch, which pauses the talks). An epoch begins with a roster
+// (NewerEpoch, which pauses this home's posting). An epoch begins with a roster
 // change; a home that missed this many while still fetching from the
 // channel is stopped by its roster's age first (freshness.go). A frame
 // claiming more is dropped, not set aside: one made-up header must not
