@@ -34,8 +34,12 @@ func startTestRelay(t testing.TB) *testRelay {
 	return r
 }
 
-func (r *testRelay) start() {
-	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir})
+func (r *testRelay) start() { r.startWith(nil) }
+
+// startWith starts the relay on its address and folder with its store
+// wrapped (nil: as it is), as a relay turned hostile.
+func (r *testRelay) startWith(wrap func(relay.Store) relay.Store) {
+	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir, WrapStore: wrap})
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -32,11 +32,7 @@ func TestOneRelayFalseBurnStopsNothing(t *testing.T) {
 	ctx, relays, org, alice := homesOnRelays(t, 2)
 	r := relays[1]
 	r.stop()
-	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir, WrapStore: func(s relay.Store) relay.Store { return &falseBurn{s} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Relay = rl
+	r.startWith(func(s relay.Store) relay.Store { return &falseBurn{s} })
 	if err := alice.Send(ctx, "c", crypto.Talks, "relay 1 is fine"); err != nil {
 		t.Fatalf("send with one relay honest and the other claiming a burn it cannot show: %v", err)
 	}
@@ -90,12 +86,8 @@ func TestRelayCallingAChangeStaleMustShowWhy(t *testing.T) {
 	ctx, relays, org, _ := homesOnRelays(t, 2)
 	r := relays[0]
 	r.stop()
-	rl, err := relay.Start(relay.Options{Listen: r.addr, DataDir: r.dir, WrapStore: func(s relay.Store) relay.Store { return &staleLiar{s} }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Relay = rl
-	err = org.Remove(ctx, "c", "Alice")
+	r.startWith(func(s relay.Store) relay.Store { return &staleLiar{s} })
+	err := org.Remove(ctx, "c", "Alice")
 	if errors.Is(err, errProposalLost) || err != nil && strings.Contains(err.Error(), "another organizer") {
 		t.Fatalf("remove, the first relay calling it stale with nothing newer: %v", err)
 	}
